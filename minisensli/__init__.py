@@ -1,0 +1,23 @@
+"""minisensli: a small reverse-mode autograd framework for teaching and running SensLI
+(Sensitivity-Based Layer Insertion, Kreis et al., arXiv 2311.15995).
+
+    import minisensli as ms
+    import minisensli.functional as F
+
+    x = ms.Tensor([[1.0, 2.0]], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()          # x.grad == [[2., 4.]]
+"""
+
+from . import functional
+from .autograd import Function, Tensor, is_grad_enabled, no_grad
+from .backend import get_default_dtype, gpu_available, set_default_dtype
+from .gradcheck import GradcheckError, gradcheck, numerical_gradients
+from .ops import concatenate, stack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function", "GradcheckError", "Tensor", "__version__", "concatenate", "functional", "get_default_dtype",
+    "gpu_available", "gradcheck", "is_grad_enabled", "no_grad", "numerical_gradients", "set_default_dtype", "stack",
+]

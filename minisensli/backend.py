@@ -1,0 +1,192 @@
+"""The array backend: the only module of minisensli that imports numpy or cupy.
+
+Everything above this module works on "array modules" (``xp``): the object returned by
+:func:`get_array_module` offers the NumPy API (``xp.exp``, ``xp.zeros``, ``xp.matmul``, ...),
+whether the data lives on the CPU (numpy) or on a GPU (cupy). The few operations whose
+spelling differs between the two libraries (scatter-add, sliding windows) are wrapped here.
+
+Devices are named ``"cpu"`` and ``"gpu"``. ``import cupy`` can succeed on a machine
+without a GPU, so the GPU is only chosen after ``cupy.cuda.is_available()`` says yes.
+
+The default floating dtype (float32; float64 for gradient checks and teaching cells)
+is also kept here, because it is a property of how arrays are created.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+DEVICES = ("cpu", "gpu")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+
+_cupy: Any = None  # the cupy module once it was imported successfully
+_default_dtype = numpy.dtype("float32")
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def _load_cupy() -> Any:
+    """Import cupy on first use and check that a GPU is present."""
+    global _cupy
+    if _cupy is not None:
+        return _cupy
+    try:
+        import cupy  # noqa: PLC0415 - optional dependency, imported only when asked for
+    except ImportError as err:
+        raise RuntimeError(
+            "device 'gpu' needs CuPy, which is not installed; "
+            "install it with: pip install 'minisensli[gpu]'"
+        ) from err
+    try:
+        available = cupy.cuda.is_available()
+    except Exception:  # a broken CUDA install raises instead of returning False
+        available = False
+    if not available:
+        raise RuntimeError(
+            "device 'gpu' was requested: CuPy is installed but no CUDA GPU is available on this machine"
+        )
+    _cupy = cupy
+    return cupy
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed and sees a CUDA device."""
+    try:
+        _load_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
+def check_device(device: str) -> str:
+    """Return ``device`` if it names a known device, else raise a ValueError listing them."""
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; allowed devices are {DEVICES}")
+    return device
+
+
+def device_of(array: Any) -> str:
+    """'cpu' for numpy arrays (and scalars), 'gpu' for cupy arrays."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return "gpu"
+    return "cpu"
+
+
+def get_array_module(*arrays: Any) -> Any:
+    """The array module (numpy or cupy) that owns the given arrays.
+
+    Raises a ValueError when the arrays live on different devices.
+    """
+    devices = {device_of(a) for a in arrays}
+    if len(devices) > 1:
+        raise ValueError("arrays live on different devices (cpu and gpu); move them with .to(device) first")
+    if devices == {"gpu"}:
+        return _cupy
+    return numpy
+
+
+def module_for_device(device: str) -> Any:
+    """The array module that creates arrays on ``device``."""
+    if check_device(device) == "gpu":
+        return _load_cupy()
+    return numpy
+
+
+def to_device(array: Any, device: str) -> Any:
+    """Return ``array`` on ``device`` (no copy when it is already there)."""
+    if check_device(device) == "gpu":
+        return _load_cupy().asarray(array)
+    return to_numpy(array)
+
+
+def to_numpy(array: Any) -> Any:
+    """Return a numpy array with the values of ``array`` (copies from the GPU)."""
+    if device_of(array) == "gpu":
+        return _cupy.asnumpy(array)
+    return numpy.asarray(array)
+
+
+def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
+    """Convert array-like ``data`` to an array of the array module of ``device``.
+
+    ``device=None`` keeps an existing array where it is (and means 'cpu' for lists and
+    scalars). ``dtype=None`` keeps the dtype of an existing array, and for Python data uses the
+    default float dtype when the values are floats (like PyTorch).
+    """
+    if device is None:
+        device = device_of(data)
+    if hasattr(data, "dtype") and hasattr(data, "shape"):
+        array = to_device(data, device)
+    else:
+        array = numpy.asarray(data)
+        if array.dtype.kind == "f" and dtype is None:
+            array = array.astype(_default_dtype)
+        array = to_device(array, device)
+    if dtype is not None:
+        array = array.astype(as_dtype(dtype), copy=False)
+    return array
+
+
+# ----------------------------------------------------------------------------- dtypes
+
+
+def as_dtype(dtype: Any) -> Any:
+    """Turn a dtype name or object into a numpy dtype (cupy uses numpy's dtypes too)."""
+    try:
+        return numpy.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"unknown dtype {dtype!r}; use e.g. 'float32' or 'float64'") from err
+
+
+def is_floating(dtype: Any) -> bool:
+    """True for floating-point dtypes."""
+    return numpy.dtype(dtype).kind == "f"
+
+
+def is_integer(dtype: Any) -> bool:
+    """True for signed or unsigned integer dtypes."""
+    return numpy.dtype(dtype).kind in "iu"
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the dtype used for new float tensors and parameters ('float32' or 'float64')."""
+    global _default_dtype
+    dt = as_dtype(dtype)
+    if dt.name not in FLOAT_DTYPES:
+        raise ValueError(f"set_default_dtype: expected one of {FLOAT_DTYPES}, got {dt.name!r}")
+    _default_dtype = dt
+
+
+def get_default_dtype() -> Any:
+    """The dtype used for new float tensors and parameters."""
+    return _default_dtype
+
+
+# ----------------------------------------------------------------------------- operations that differ
+
+
+def scatter_add(target: Any, index: Any, values: Any) -> None:
+    """In place: ``target[index] += values``, adding repeated indices once per occurrence.
+
+    Plain ``target[index] += values`` keeps only one contribution when an integer index
+    repeats; numpy spells the unbuffered version ``np.add.at``, cupy ``cupyx.scatter_add``.
+    """
+    if device_of(target) == "gpu":
+        import cupyx  # noqa: PLC0415 - ships with cupy, only used on the GPU path
+
+        cupyx.scatter_add(target, index, values)
+    else:
+        numpy.add.at(target, index, values)
+
+
+def sliding_windows(x: Any, window_shape: tuple[int, ...], axis: tuple[int, ...]) -> Any:
+    """A read-only view of all windows of ``window_shape`` sliding along ``axis``.
+
+    For x of shape (N, C, H, W), window (kh, kw) and axis (2, 3) the view has shape
+    (N, C, H - kh + 1, W - kw + 1, kh, kw); no data is copied.
+    """
+    xp = get_array_module(x)
+    return xp.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)

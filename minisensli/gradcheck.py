@@ -1,0 +1,119 @@
+"""Numerical gradients by finite differences, and ``gradcheck`` to compare them with backward.
+
+For a function f of tensors with output y, pick a fixed random upstream gradient u (same
+shape as y) and look at the scalar s = sum(u * f(x)). Its gradient w.r.t. each input is what
+backward computes when it is given u; numerically, per entry i of an input,
+
+    central:   ds/dx_i ~ (s(x + eps e_i) - s(x - eps e_i)) / (2 eps)
+    forward:   ds/dx_i ~ (s(x + eps e_i) - s(x)) / eps
+    backward:  ds/dx_i ~ (s(x) - s(x - eps e_i)) / eps
+
+A random u (not all ones) catches errors that would cancel in a plain sum of the outputs.
+The one-sided differences are for kinks: at a ReLU that sits exactly at 0 the convention
+relu'(0) = 0 equals the backward (left) difference, while the central one gives half the
+slope (this matters for SensLI's identity-initialised layers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import backend
+from .autograd import Tensor, no_grad
+
+
+class GradcheckError(AssertionError):
+    """Analytic and numerical gradients disagree (the message names the input and entry)."""
+
+
+def _scalar_output(fn: Callable, inputs: Sequence[Tensor], upstream: Any) -> float:
+    with no_grad():
+        out = fn(*inputs)
+    return float((out.data * upstream).sum())
+
+
+def numerical_gradients(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    upstream: Any,
+    eps: float = 1e-6,
+    mode: str = "central",
+) -> list[Any]:
+    """Finite-difference gradients of sum(upstream * fn(*inputs)) w.r.t. every input that
+    requires grad (None for the others). ``mode``: 'central', 'forward' or 'backward'."""
+    if mode not in ("central", "forward", "backward"):
+        raise ValueError(f"numerical_gradients: mode must be 'central', 'forward' or 'backward', got {mode!r}")
+    base = _scalar_output(fn, inputs, upstream) if mode != "central" else 0.0
+    grads: list[Any] = []
+    for t in inputs:
+        if not t.requires_grad:
+            grads.append(None)
+            continue
+        t.data = t.data.copy()  # contiguous and writable, so the flat view below aliases it
+        flat = t.data.reshape(-1)  # writing to this view perturbs the tensor in place
+        grad = backend.get_array_module(t.data).zeros(flat.shape, dtype=t.dtype)
+        for i in range(flat.size):
+            original = flat[i].item()
+            flat[i] = original + eps
+            plus = _scalar_output(fn, inputs, upstream) if mode != "backward" else base
+            flat[i] = original - eps
+            minus = _scalar_output(fn, inputs, upstream) if mode != "forward" else base
+            flat[i] = original
+            grad[i] = (plus - minus) / (eps if mode != "central" else 2 * eps)
+        grads.append(grad.reshape(t.shape))
+    return grads
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    mode: str = "central",
+    seed: int = 0,
+) -> bool:
+    """Check backward of ``fn`` against finite differences, for every input that requires grad.
+
+    Inputs must be float64 tensors (float32 differences are too coarse). An entry passes when
+    |analytic - numeric| <= atol + rtol * |numeric|. Returns True, or raises GradcheckError
+    naming the input index, the worst entry, and the analytic and numerical values.
+    """
+    inputs = list(inputs)
+    if not any(t.requires_grad for t in inputs):
+        raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
+    for i, t in enumerate(inputs):
+        if t.requires_grad and t.dtype != backend.as_dtype("float64"):
+            raise TypeError(f"gradcheck: input {i} is {t.dtype}; use float64 inputs for finite differences")
+
+    out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    xp = backend.get_array_module(out.data)
+    rng = backend.get_array_module().random.default_rng(seed)  # numpy's generator, same draws on any device
+    upstream = backend.to_device(rng.standard_normal(out.shape).astype(out.dtype), out.device)
+
+    saved = [t.grad for t in inputs]
+    for t in inputs:
+        t.grad = None
+    try:
+        out.backward(upstream)
+        analytic = [t.grad if t.grad is not None else xp.zeros(t.shape, dtype=t.dtype) for t in inputs]
+    finally:
+        for t, g in zip(inputs, saved):
+            t.grad = g
+    numeric = numerical_gradients(fn, inputs, upstream, eps=eps, mode=mode)
+
+    for i, (t, a, n) in enumerate(zip(inputs, analytic, numeric)):
+        if n is None:
+            continue
+        excess = abs(a - n) - (atol + rtol * abs(n))
+        if excess.size and float(excess.max()) > 0:
+            worst = tuple(int(k) for k in xp.unravel_index(int(excess.argmax()), excess.shape))
+            raise GradcheckError(
+                f"gradcheck: gradient of input {i} (shape {t.shape}) is wrong at entry {worst}: "
+                f"analytic {float(a[worst]):.10g}, numerical {float(n[worst]):.10g} "
+                f"(atol={atol}, rtol={rtol}, eps={eps}, {mode} differences)"
+            )
+    return True

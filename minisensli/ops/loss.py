@@ -1,0 +1,89 @@
+"""Loss functions: cross-entropy on raw logits, mean squared error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Context, Function, Tensor
+from ._operands import as_tensor
+
+
+class CrossEntropy(Function):
+    """L = -(1/N) sum_n log softmax(z_n)[y_n] for logits z (N, C) and labels y (N,).
+
+    Uses the stable log-softmax (z - max - log sum exp(z - max)), so logits of size 1e4 stay
+    finite. Backward: dz = (softmax(z) - onehot(y)) / N, times the upstream scalar gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, logits: Any, labels: Any) -> Any:
+        xp = backend.get_array_module(logits)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        rows = xp.arange(logits.shape[0])
+        ctx.save_for_backward(log_probs, labels)
+        return -log_probs[rows, labels].mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        log_probs, labels = ctx.saved_arrays
+        xp = backend.get_array_module(log_probs)
+        n = log_probs.shape[0]
+        dz = xp.exp(log_probs)
+        dz[xp.arange(n), labels] -= 1
+        return (dz * (grad / n),)
+
+
+class MSE(Function):
+    """L = mean((p - t)^2) over all entries;  dp = 2 (p - t) / size, dt = -dp."""
+
+    @staticmethod
+    def forward(ctx: Context, prediction: Any, target: Any) -> Any:
+        diff = prediction - target
+        ctx.save_for_backward(diff)
+        return (diff * diff).mean()
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        (diff,) = ctx.saved_arrays
+        d = diff * (2 * grad / diff.size)
+        return d, -d
+
+
+def cross_entropy(logits: Any, labels: Any) -> Tensor:
+    """Mean cross-entropy of raw logits (N, C) against integer class labels (N,) in [0, C)."""
+    logits = as_tensor(logits)
+    labels_data = labels.data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
+    if not backend.is_floating(logits.dtype):
+        raise TypeError(f"cross_entropy: logits must be floating-point, got dtype {logits.dtype}")
+    if not backend.is_integer(labels_data.dtype):
+        raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels_data.dtype}")
+    if labels_data.shape != (logits.shape[0],):
+        raise ValueError(f"cross_entropy: labels of shape {labels_data.shape} do not fit logits of shape "
+                         f"{logits.shape} (expected ({logits.shape[0]},))")
+    if logits.shape[0] == 0:
+        raise ValueError("cross_entropy: empty batch (N = 0)")
+    if labels_data.min() < 0 or labels_data.max() >= logits.shape[1]:
+        raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got values from "
+                         f"{int(labels_data.min())} to {int(labels_data.max())}")
+    if backend.device_of(labels_data) != logits.device:
+        raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
+    return CrossEntropy.apply(logits, labels=labels_data)
+
+
+def mse_loss(prediction: Any, target: Any) -> Tensor:
+    """Mean squared error over all entries; prediction and target must have the same shape."""
+    prediction, target = as_tensor(prediction), as_tensor(target)
+    if prediction.shape != target.shape:
+        raise ValueError(f"mse_loss: prediction of shape {prediction.shape} and target of shape {target.shape} "
+                         "differ (no broadcasting, to avoid silently averaging the wrong pairs)")
+    if not backend.is_floating(prediction.dtype):
+        raise TypeError(f"mse_loss: prediction must be floating-point, got dtype {prediction.dtype}")
+    if target.dtype != prediction.dtype:
+        if target.requires_grad:
+            raise TypeError(f"mse_loss: dtype mismatch {prediction.dtype} and {target.dtype}")
+        target = Tensor._wrap(target.data.astype(prediction.dtype), False, None)
+    return MSE.apply(prediction, target)

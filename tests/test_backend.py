@@ -1,0 +1,91 @@
+"""The array backend: the only module importing numpy/cupy, devices, dtypes."""
+
+import ast
+import pathlib
+
+import numpy as np
+import pytest
+
+import minisensli as ms
+from minisensli import backend
+
+PACKAGE = pathlib.Path(ms.__file__).parent
+
+
+def imported_modules(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_backend_imports_numpy_or_cupy():
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name == "backend.py" and path.parent == PACKAGE:
+            continue
+        found = imported_modules(path) & {"numpy", "cupy", "cupyx"}
+        if found:
+            offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(found)}")
+    assert not offenders, "only minisensli/backend.py may import numpy or cupy:\n" + "\n".join(offenders)
+
+
+def test_unknown_device_is_named_in_error():
+    with pytest.raises(ValueError, match=r"unknown device 'tpu'; allowed devices are \('cpu', 'gpu'\)"):
+        ms.Tensor([1.0], device="tpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        ms.Tensor([1.0]).to("cuda:0")
+
+
+@pytest.mark.skipif(backend.gpu_available(), reason="this machine has a GPU")
+def test_gpu_request_without_gpu_explains_what_is_missing():
+    with pytest.raises(RuntimeError, match="device 'gpu'"):
+        ms.Tensor([1.0], device="gpu")
+
+
+@pytest.mark.skipif(not backend.gpu_available(), reason="needs CuPy and a CUDA GPU")
+def test_gpu_round_trip_and_gradient():
+    x = ms.Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    y = x.to("gpu")
+    assert y.device == "gpu"
+    (y.relu() * 2).sum().backward()
+    assert x.grad is not None and backend.device_of(x.grad) == "cpu"
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 2.0])
+
+
+def test_cpu_to_cpu_is_a_no_op():
+    x = ms.Tensor([1.0])
+    assert x.to("cpu") is x
+
+
+def test_to_dtype_is_differentiable():
+    x = ms.Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    y = x.to(dtype="float64")
+    assert y.dtype == np.float64
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad, [2.0, 4.0])
+
+
+def test_set_default_dtype_validates():
+    with pytest.raises(ValueError, match="set_default_dtype: expected one of"):
+        ms.set_default_dtype("int32")
+    ms.set_default_dtype("float32")
+    assert ms.get_default_dtype() == np.float32
+
+
+def test_scatter_add_adds_repeated_indices():
+    target = np.zeros(3)
+    backend.scatter_add(target, np.array([0, 0, 2]), np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(target, [3.0, 0.0, 3.0])
+
+
+def test_sliding_windows_shape_and_values():
+    x = np.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
+    w = backend.sliding_windows(x, (2, 3), axis=(2, 3))
+    assert w.shape == (2, 3, 3, 3, 2, 3)
+    np.testing.assert_array_equal(w[1, 2, 1, 2], x[1, 2, 1:3, 2:5])
