@@ -9,15 +9,20 @@
     y.backward()          # x.grad == [[2., 4.]]
 """
 
-from . import functional
-from .autograd import Function, Tensor, is_grad_enabled, no_grad
-from .backend import get_default_dtype, gpu_available, set_default_dtype
-from .gradcheck import GradcheckError, gradcheck, numerical_gradients
-from .ops import concatenate, stack
-
 __version__ = "0.1.0"
 
+from . import functional
+from .autograd import Function, Tensor, is_grad_enabled, no_grad
+from .backend import get_default_dtype, gpu_available, manual_seed, set_default_dtype
+from .gradcheck import GradcheckError, gradcheck, numerical_gradients
+from .ops import concatenate, stack
+from . import data, nn, optim  # noqa: E402,I001 - after the engine they build on
+from .serialization import ModelFileError, load, save
+from .train import History, NonFiniteLossError, evaluate, fit, train_epoch
+
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "__version__", "concatenate", "functional", "get_default_dtype",
-    "gpu_available", "gradcheck", "is_grad_enabled", "no_grad", "numerical_gradients", "set_default_dtype", "stack",
+    "Function", "GradcheckError", "History", "ModelFileError", "NonFiniteLossError", "Tensor", "__version__",
+    "concatenate", "data", "evaluate", "fit", "functional", "get_default_dtype", "gpu_available", "gradcheck",
+    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "numerical_gradients", "optim", "save",
+    "set_default_dtype", "stack", "train_epoch",
 ]

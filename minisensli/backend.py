@@ -23,6 +23,7 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 
 _cupy: Any = None  # the cupy module once it was imported successfully
 _default_dtype = numpy.dtype("float32")
+_init_rng = numpy.random.default_rng()  # draws initial weights unless a layer gets its own rng
 
 
 # ----------------------------------------------------------------------------- devices
@@ -163,6 +164,76 @@ def set_default_dtype(dtype: Any) -> None:
 def get_default_dtype() -> Any:
     """The dtype used for new float tensors and parameters."""
     return _default_dtype
+
+
+# ----------------------------------------------------------------------------- random numbers
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator that initialises parameters (layers built without their own rng)."""
+    global _init_rng
+    _init_rng = numpy.random.default_rng(seed)
+
+
+def init_rng() -> Any:
+    """The generator used for parameter initialisation (a numpy.random.Generator)."""
+    return _init_rng
+
+
+def new_rng(seed: Any = None) -> Any:
+    """A new numpy.random.Generator; ``seed`` may be an int, None, or an existing Generator."""
+    return numpy.random.default_rng(seed)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def save_arrays(path: Any, arrays: dict[str, Any]) -> None:
+    """Write named arrays (moved to the CPU) to a compressed .npz file."""
+    numpy.savez_compressed(path, **{k: to_numpy(v) for k, v in arrays.items()})
+
+
+def load_arrays(path: Any) -> dict[str, Any]:
+    """Read all arrays of an .npz file (no pickled objects allowed)."""
+    with numpy.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def text_to_array(text: str) -> Any:
+    """Store a string as a uint8 array (for metadata inside an .npz file)."""
+    return numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8)
+
+
+def array_to_text(array: Any) -> str:
+    return bytes(to_numpy(array).astype(numpy.uint8)).decode("utf-8")
+
+
+_PICKLE_ALLOWED = {
+    ("_codecs", "encode"),  # Python 2 pickles of byte strings, as in the CIFAR-10 batches
+}
+_PICKLE_ALLOWED_NUMPY = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+
+
+def load_restricted_pickle(file: Any) -> Any:
+    """Unpickle data that holds only builtin containers and numpy arrays (e.g. CIFAR-10 batches).
+
+    Any other global (a class or function that could run code) is refused with an
+    UnpicklingError, so a foreign or malicious file cannot execute anything.
+    """
+    import pickle  # noqa: PLC0415 - only the data readers need it
+
+    class _ArraysOnly(pickle.Unpickler):
+        def find_class(self, module: str, name: str) -> Any:
+            if (module, name) in _PICKLE_ALLOWED or (module.split(".")[0] == "numpy" and name in _PICKLE_ALLOWED_NUMPY):
+                return super().find_class(module, name)
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
+
+    return _ArraysOnly(file, encoding="bytes").load()
+
+
+def frombuffer(buffer: bytes, dtype: Any, offset: int = 0, count: int = -1) -> Any:
+    """numpy.frombuffer: an array viewing raw bytes (used by file readers)."""
+    return numpy.frombuffer(buffer, dtype=dtype, offset=offset, count=count)
 
 
 # ----------------------------------------------------------------------------- operations that differ

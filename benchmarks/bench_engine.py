@@ -1,0 +1,222 @@
+"""Engine overhead: one training step in minisensli vs the same computation in plain NumPy.
+
+Two workloads (float32):
+  mlp   784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
+  conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
+        maxpool 2, dense 32*7*7 -> 10; batch 64
+
+The NumPy versions are written by hand with the same algorithms (im2col + one GEMM for the
+convolutions), so the ratio measures what the Tensor/Function/backward machinery costs.
+Run:  python benchmarks/bench_engine.py [--steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import minisensli as ms
+import minisensli.functional as F
+
+LR = 0.01
+
+
+def median_times(step_a, step_b, steps: int, warmup: int = 5) -> tuple[float, float]:
+    """Median seconds per step of two step functions, timed alternately so that both see the
+    same machine state (frequency scaling, other load)."""
+    for _ in range(warmup):
+        step_a()
+        step_b()
+    times_a, times_b = [], []
+    for _ in range(steps):
+        for step, times in ((step_a, times_a), (step_b, times_b)):
+            t0 = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def uniform(rng, shape, fan_in):
+    bound = 1 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- MLP
+
+
+def mlp_setup(rng):
+    sizes = [784, 256, 256, 10]
+    params = []
+    for i, o in zip(sizes[:-1], sizes[1:]):
+        params += [uniform(rng, (o, i), i), uniform(rng, (o,), i)]
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    return params, x, y
+
+
+def mlp_numpy(params, x, y):
+    w1, b1, w2, b2, w3, b3 = params
+    z1 = x @ w1.T + b1
+    a1 = np.maximum(z1, 0)
+    z2 = a1 @ w2.T + b2
+    a2 = np.maximum(z2, 0)
+    z3 = a2 @ w3.T + b3
+    shifted = z3 - z3.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = x.shape[0]
+    _ = -logp[np.arange(n), y].mean()
+    d3 = np.exp(logp)
+    d3[np.arange(n), y] -= 1
+    d3 /= n
+    gw3, gb3 = d3.T @ a2, d3.sum(0)
+    d2 = (d3 @ w3) * (a2 > 0)
+    gw2, gb2 = d2.T @ a1, d2.sum(0)
+    d1 = (d2 @ w2) * (a1 > 0)
+    gw1, gb1 = d1.T @ x, d1.sum(0)
+    for p, g in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
+        p -= LR * g
+
+
+def mlp_minisensli(params, x, y):
+    w1, b1, w2, b2, w3, b3 = params
+    h = F.linear(x, w1, b1).relu()
+    h = F.linear(h, w2, b2).relu()
+    loss = F.cross_entropy(F.linear(h, w3, b3), y)
+    for p in params:
+        p.grad = None
+    loss.backward()
+    for p in params:
+        p.data -= LR * p.grad
+
+
+# ----------------------------------------------------------------------------- CNN
+
+
+def conv_setup(rng):
+    params = [
+        uniform(rng, (16, 1, 3, 3), 9), uniform(rng, (16,), 9),
+        uniform(rng, (32, 16, 3, 3), 144), uniform(rng, (32,), 144),
+        uniform(rng, (10, 32 * 7 * 7), 32 * 49), uniform(rng, (10,), 32 * 49),
+    ]
+    x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    return params, x, y
+
+
+def np_conv_forward(x, w, b):
+    n, c, h, wd = x.shape
+    o = w.shape[0]
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5)
+    cols = win.reshape(n * h * wd, c * 9)
+    out = cols @ w.reshape(o, -1).T + b
+    return out.reshape(n, h, wd, o).transpose(0, 3, 1, 2), cols
+
+
+def np_conv_backward(g, cols, w, x_shape):
+    n, c, h, wd = x_shape
+    o = w.shape[0]
+    g2 = g.transpose(0, 2, 3, 1).reshape(-1, o)
+    gw = (g2.T @ cols).reshape(w.shape)
+    gb = g2.sum(0)
+    dcols = (g2 @ w.reshape(o, -1)).reshape(n, h, wd, c, 3, 3).transpose(0, 3, 4, 5, 1, 2)
+    dxp = np.zeros((n, c, h + 2, wd + 2), dtype=g.dtype)
+    for u in range(3):
+        for v in range(3):
+            dxp[:, :, u : u + h, v : v + wd] += dcols[:, :, u, v]
+    return dxp[:, :, 1:-1, 1:-1], gw, gb
+
+
+def np_pool_forward(a):
+    n, c, h, w = a.shape
+    win = a.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 2, 4, 1, 3, 5).reshape(n, h // 2, w // 2, c, 4)
+    arg = win.argmax(-1)
+    out = np.take_along_axis(win, arg[..., None], -1)[..., 0].transpose(0, 3, 1, 2)
+    return out, arg
+
+
+def np_pool_backward(g, arg, shape):
+    n, c, h, w = shape
+    onehot = (np.arange(4) == arg[..., None]) * g.transpose(0, 2, 3, 1)[..., None]
+    return onehot.reshape(n, h // 2, w // 2, c, 2, 2).transpose(0, 3, 1, 4, 2, 5).reshape(shape)
+
+
+def conv_numpy(params, x, y):
+    k1, c1, k2, c2, w3, b3 = params
+    z1, cols1 = np_conv_forward(x, k1, c1)
+    a1 = np.maximum(z1, 0)
+    p1, arg1 = np_pool_forward(a1)
+    z2, cols2 = np_conv_forward(p1, k2, c2)
+    a2 = np.maximum(z2, 0)
+    p2, arg2 = np_pool_forward(a2)
+    flat = p2.reshape(p2.shape[0], -1)
+    z3 = flat @ w3.T + b3
+    shifted = z3 - z3.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = x.shape[0]
+    _ = -logp[np.arange(n), y].mean()
+    d3 = np.exp(logp)
+    d3[np.arange(n), y] -= 1
+    d3 /= n
+    gw3, gb3 = d3.T @ flat, d3.sum(0)
+    dp2 = (d3 @ w3).reshape(p2.shape)
+    da2 = np_pool_backward(dp2, arg2, a2.shape) * (a2 > 0)
+    dp1, gk2, gc2 = np_conv_backward(da2, cols2, k2, p1.shape)
+    da1 = np_pool_backward(dp1, arg1, a1.shape) * (a1 > 0)
+    _, gk1, gc1 = np_conv_backward(da1, cols1, k1, x.shape)
+    for p, g in zip(params, (gk1, gc1, gk2, gc2, gw3, gb3)):
+        p -= LR * g
+
+
+def conv_minisensli(params, x, y):
+    k1, c1, k2, c2, w3, b3 = params
+    h = F.max_pool2d(F.conv2d(x, k1, c1, padding=1).relu(), 2)
+    h = F.max_pool2d(F.conv2d(h, k2, c2, padding=1).relu(), 2)
+    loss = F.cross_entropy(F.linear(F.flatten(h), w3, b3), y)
+    for p in params:
+        p.grad = None
+    loss.backward()
+    for p in params:
+        p.data -= LR * p.grad
+
+
+def compare(name, setup, numpy_step, ms_step, steps):
+    rng = np.random.default_rng(0)
+    params, x, y = setup(rng)
+    np_params = [p.copy() for p in params]
+    ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
+    xt = ms.Tensor(x)
+    t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
+    print(f"{name:5s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
+          f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)")
+    return t_ms / t_np
+
+
+def check_same_update(setup, numpy_step, ms_step):
+    """Both versions must compute the same step, else the timing compares different work."""
+    rng = np.random.default_rng(1)
+    params, x, y = setup(rng)
+    a = [p.astype(np.float64) for p in params]
+    b = [ms.Tensor(p.astype(np.float64), requires_grad=True) for p in params]
+    numpy_step(a, x.astype(np.float64), y)
+    ms_step(b, ms.Tensor(x.astype(np.float64)), y)
+    for pa, pb in zip(a, b):
+        np.testing.assert_allclose(pa, pb.data, rtol=1e-10, atol=1e-12)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per workload (median is reported)")
+    args = parser.parse_args()
+    check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
+    check_same_update(conv_setup, conv_numpy, conv_minisensli)
+    print(f"median of {args.steps} steps, float32, numpy {np.__version__}")
+    compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
+    compare("conv", conv_setup, conv_numpy, conv_minisensli, max(20, args.steps // 4))
+
+
+if __name__ == "__main__":
+    main()

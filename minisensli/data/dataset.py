@@ -1,0 +1,47 @@
+"""Datasets: indexable collections of (input, label) examples, and train/test splits."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from .. import backend
+
+
+class TensorDataset:
+    """Examples stored as arrays with a common first axis: ``ds[i] = (x[i], y[i], ...)``."""
+
+    def __init__(self, *arrays: Any) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: needs at least one array")
+        arrays = tuple(a.data if hasattr(a, "requires_grad") else backend.as_array(a) for a in arrays)
+        lengths = {len(a) for a in arrays}
+        if len(lengths) != 1:
+            raise ValueError(f"TensorDataset: arrays have different lengths {[len(a) for a in arrays]}")
+        self.arrays = arrays
+
+    def __len__(self) -> int:
+        return len(self.arrays[0])
+
+    def __getitem__(self, index: Any) -> tuple:
+        return tuple(a[index] for a in self.arrays)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{tuple(a.shape)} {a.dtype}" for a in self.arrays)
+        return f"TensorDataset({len(self)} examples: {shapes})"
+
+
+class Split(NamedTuple):
+    """A train and a test dataset."""
+
+    train: TensorDataset
+    test: TensorDataset
+
+
+def split_dataset(inputs: Any, labels: Any, train_fraction: float, seed: int) -> Split:
+    """Shuffle examples with a seeded generator and cut them into train and test sets."""
+    if not 0 < train_fraction < 1:
+        raise ValueError(f"train_fraction must lie strictly between 0 and 1, got {train_fraction}")
+    order = backend.new_rng(seed).permutation(len(inputs))
+    n_train = int(round(train_fraction * len(inputs)))
+    train, test = order[:n_train], order[n_train:]
+    return Split(TensorDataset(inputs[train], labels[train]), TensorDataset(inputs[test], labels[test]))

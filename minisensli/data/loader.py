@@ -1,0 +1,47 @@
+"""DataLoader: minibatches of a dataset as Tensors."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from .. import backend
+from ..autograd import Tensor
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in minibatches of ``batch_size`` examples.
+
+    shuffle: a new order every epoch, drawn from the loader's own generator seeded with
+    ``seed`` (so two loaders with the same seed give the same batches, whatever else draws
+    random numbers). drop_last: skip a final batch smaller than batch_size.
+    Each batch is a tuple of Tensors (inputs, labels, ...) on ``device``.
+    """
+
+    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, seed: int | None = None,
+                 drop_last: bool = False, device: str = "cpu") -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+        if len(dataset) == 0:
+            raise ValueError("DataLoader: the dataset is empty")
+        self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
+        self.device = backend.check_device(device)
+        self.seed = seed
+        self._rng = backend.new_rng(seed)
+
+    def __len__(self) -> int:
+        n = len(self.dataset)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
+        n = len(self.dataset)
+        order = self._rng.permutation(n) if self.shuffle else None
+        for b in range(len(self)):
+            start = b * self.batch_size
+            index = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
+            yield tuple(Tensor(backend.to_device(a, self.device)) for a in self.dataset[index])
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({len(self.dataset)} examples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"seed={self.seed}, drop_last={self.drop_last})")

@@ -1,0 +1,181 @@
+"""Module and Parameter: the containers that hold a network's weights.
+
+A Module finds its parameters and sub-modules by looking at its attributes, in the order
+they were assigned: ``self.fc = Dense(2, 5)`` is all a user writes. Attributes that hold a
+list or tuple of Modules or Parameters are found too (names ``blocks.0.weight``...).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from .. import backend
+from ..autograd import Tensor, no_grad
+
+MODULE_TYPES: dict[str, type] = {}  # class name -> class, used to rebuild saved models
+
+
+class Parameter(Tensor):
+    """A Tensor that is a trainable weight of a Module (requires_grad=True by default)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        if dtype is None and not (hasattr(data, "dtype") and backend.is_floating(data.dtype)):
+            dtype = backend.get_default_dtype()
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Parameter" + super().__repr__()[len("Tensor"):]
+
+
+class Module:
+    """Base class of layers and networks.
+
+    Subclasses set Parameters and sub-Modules as attributes in ``__init__`` and implement
+    ``forward``; calling the module calls forward. For saving with ``ms.save`` a subclass
+    also implements ``config()`` (its constructor arguments as JSON-compatible values).
+    """
+
+    training: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        MODULE_TYPES[cls.__name__] = cls
+
+    def forward(self, *args: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ traversal
+
+    def _named_members(self) -> Iterator[tuple[str, Any]]:
+        """Direct Parameters and Modules, with their names, in assignment order."""
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, (Parameter, Module)):
+                        yield f"{name}.{i}", item
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Direct sub-modules with their names."""
+        for name, value in self._named_members():
+            if isinstance(value, Module):
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module (name ``prefix``) and every sub-module, depth first."""
+        yield prefix, self
+        for name, child in self.named_children():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """All parameters with dotted names (``0.weight``, ``blocks.1.outer.weight``), each once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in module._named_members():
+                if isinstance(value, Parameter) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def parameters(self) -> list[Parameter]:
+        """All parameters, in a stable order (registration order, depth first)."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """Number of trainable scalars."""
+        return sum(p.size for p in self.parameters())
+
+    # ------------------------------------------------------------------ modes and devices
+
+    def zero_grad(self) -> None:
+        """Forget the gradients of all parameters."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (recursively); returns self."""
+        for _, module in self.named_modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode (recursively); returns self."""
+        return self.train(False)
+
+    def to(self, device: str | None = None, dtype: Any = None) -> Module:
+        """Move all parameters to ``device`` and/or convert them to ``dtype``, in place; returns self."""
+        if device is not None:
+            backend.check_device(device)
+            backend.module_for_device(device)  # fails early, before any parameter moved
+        for p in self.parameters():
+            data = p.data
+            if device is not None:
+                data = backend.to_device(data, device)
+            if dtype is not None:
+                data = data.astype(backend.as_dtype(dtype))
+            p.data = data
+            p.grad = None
+        return self
+
+    def copy(self) -> Module:
+        """An independent deep copy (parameters are not shared)."""
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameter name -> a copy of its array, in parameter order."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy arrays into the parameters of the same names.
+
+        Every entry is checked before anything is changed: a missing, unexpected or
+        mis-shaped entry raises a KeyError/ValueError naming it, and the module is untouched.
+        """
+        params = dict(self.named_parameters())
+        missing = [n for n in params if n not in state]
+        extra = [n for n in state if n not in params]
+        if missing or extra:
+            raise KeyError(f"load_state_dict: missing entries {missing}, unexpected entries {extra}")
+        for name, p in params.items():
+            shape = tuple(state[name].shape)
+            if shape != p.shape:
+                raise ValueError(f"load_state_dict: entry {name!r} has shape {shape}, the parameter has {p.shape}")
+        for name, p in params.items():
+            with no_grad():
+                p.data = backend.to_device(state[name], p.device).astype(p.dtype, copy=True)
+
+    # ------------------------------------------------------------------ description
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-compatible) that rebuild this module's architecture."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement config(), so its architecture cannot be saved"
+        )
+
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's line in repr()."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not children:
+            return head + ")"
+        lines = [head]
+        for name, child in children:
+            child_text = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_text}")
+        return "\n".join(lines) + "\n)"

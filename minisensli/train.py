@@ -1,0 +1,127 @@
+"""Training loops: one epoch, evaluation, and ``fit`` with a progress bar and a History."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .autograd import no_grad
+from .nn import CrossEntropyLoss, Module
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became nan or inf (the message says at which epoch and step)."""
+
+
+@dataclass
+class History:
+    """What ``fit`` recorded.
+
+    minibatch_losses: loss of every step, computed before that step's update
+    train_loss, train_error: per epoch, the mean minibatch loss and error rate seen while training
+    test_loss, test_error: per epoch (None when no test loader was given); error is a fraction
+    epoch_times: cumulative training wall time (seconds) at the end of each epoch
+    lrs: learning rate used in each epoch
+    """
+
+    minibatch_losses: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_error: list[float] = field(default_factory=list)
+    test_loss: list[float | None] = field(default_factory=list)
+    test_error: list[float | None] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)
+    lrs: list[float] = field(default_factory=list)
+
+    @property
+    def wall_time(self) -> float:
+        return self.epoch_times[-1] if self.epoch_times else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: list(v) for k, v in vars(self).items()}
+
+
+def _errors(logits: Any, labels: Any) -> int:
+    """Number of misclassified examples in a batch (logits (N, C), integer labels (N,))."""
+    return int((logits.data.argmax(axis=1) != labels.data).sum())
+
+
+def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | None = None,
+                epoch: int = 0, progress: Any = None) -> tuple[list[float], float]:
+    """One pass over ``loader`` with an update per minibatch.
+
+    Returns (minibatch losses before each update, training error rate of the epoch). Raises
+    NonFiniteLossError, before any update with that loss, when a loss is nan or inf.
+    """
+    loss_fn = loss_fn or CrossEntropyLoss()
+    model.train()
+    losses, wrong, seen = [], 0, 0
+    for step, (inputs, labels) in enumerate(loader):
+        logits = model(inputs)
+        loss = loss_fn(logits, labels)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"training loss became {value} at epoch {epoch}, step {step} "
+                                     f"(lr {optimizer.lr}); lower the learning rate or check the data")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(value)
+        if labels.dtype.kind in "iu":
+            wrong += _errors(logits, labels)
+        seen += len(labels)
+        if progress is not None:
+            progress.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
+    return losses, wrong / seen
+
+
+def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple[float, float]:
+    """(mean loss per example, error rate) of ``model`` on ``loader``, without gradients."""
+    loss_fn = loss_fn or CrossEntropyLoss()
+    model.eval()
+    total, wrong, seen = 0.0, 0, 0
+    with no_grad():
+        for inputs, labels in loader:
+            logits = model(inputs)
+            total += loss_fn(logits, labels).item() * len(labels)
+            if labels.dtype.kind in "iu":
+                wrong += _errors(logits, labels)
+            seen += len(labels)
+    model.train()
+    return total / seen, wrong / seen
+
+
+def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, loss_fn: Module | None = None,
+        scheduler: Any = None, test_loader: Any = None, progress: bool = True,
+        history: History | None = None, description: str = "training") -> History:
+    """Train for ``epochs`` epochs; evaluate on ``test_loader`` after each; step ``scheduler``
+    once per epoch. Shows a tqdm progress bar (notebook-aware) unless progress=False.
+    Appends to ``history`` when one is given (so phases of a growing network share one)."""
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    history = history if history is not None else History()
+    offset = history.wall_time
+    elapsed = 0.0
+    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
+    for epoch in bar:
+        start = time.perf_counter()
+        history.lrs.append(optimizer.lr)
+        losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch, bar)
+        if scheduler is not None:
+            scheduler.step()
+        elapsed += time.perf_counter() - start
+        history.minibatch_losses.extend(losses)
+        history.train_loss.append(sum(losses) / len(losses))
+        history.train_error.append(train_error)
+        history.epoch_times.append(offset + elapsed)
+        if test_loader is not None:
+            test_loss, test_error = evaluate(model, test_loader, loss_fn)
+        else:
+            test_loss = test_error = None
+        history.test_loss.append(test_loss)
+        history.test_error.append(test_error)
+    bar.close()
+    return history
