@@ -11,12 +11,11 @@
 
 __version__ = "0.1.0"
 
-from . import functional
+from . import data, functional, nn, optim  # noqa: E402,I001 - after the engine they build on
 from .autograd import Function, Tensor, is_grad_enabled, no_grad
 from .backend import get_default_dtype, gpu_available, manual_seed, set_default_dtype
 from .gradcheck import GradcheckError, gradcheck, numerical_gradients
 from .ops import concatenate, stack
-from . import data, nn, optim  # noqa: E402,I001 - after the engine they build on
 from .serialization import ModelFileError, load, save
 from .train import History, NonFiniteLossError, evaluate, fit, train_epoch
 

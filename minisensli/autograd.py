@@ -130,7 +130,8 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_priority__ = 100  # numpy_array * tensor calls Tensor.__rmul__, not numpy's loop
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None) -> None:
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
+                 device: str | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         self.data = backend.as_array(data, dtype=dtype, device=device)
@@ -254,7 +255,8 @@ class Tensor:
             gradient = gradient.data if isinstance(gradient, Tensor) else gradient
             gradient = xp.asarray(gradient, dtype=self.data.dtype)
             if gradient.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {gradient.shape}, but the tensor has shape {self.shape}")
+                raise ValueError(f"backward: gradient has shape {gradient.shape}, "
+                                 f"but the tensor has shape {self.shape}")
 
         grads = {id(self): gradient}
         for node in _topological_order(self):
@@ -274,6 +276,9 @@ class Tensor:
             input_grads = ctx.function.backward(ctx, grad)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
+            if len(input_grads) != len(ctx.parents):
+                raise RuntimeError(f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
+                                   f"for {len(ctx.parents)} inputs")
             for parent, needed, pgrad in zip(ctx.parents, ctx.needs_input_grad, input_grads):
                 if not needed or pgrad is None:
                     continue

@@ -226,3 +226,18 @@ def test_wrong_gradient_shape_from_custom_backward_is_reported():
     x = ms.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Broken.backward returned a gradient of shape \(\)"):
         Broken.apply(x).sum().backward()
+
+
+def test_wrong_number_of_gradients_from_custom_backward_is_reported():
+    class TwoInputs(ms.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            return a + b
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (grad,)
+
+    a = ms.Tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="TwoInputs.backward returned 1 gradients for 2 inputs"):
+        TwoInputs.apply(a, a).sum().backward()

@@ -39,7 +39,8 @@ class DataLoader:
         order = self._rng.permutation(n) if self.shuffle else None
         for b in range(len(self)):
             start = b * self.batch_size
-            index = order[start : start + self.batch_size] if order is not None else slice(start, start + self.batch_size)
+            stop = start + self.batch_size
+            index = order[start:stop] if order is not None else slice(start, stop)
             yield tuple(Tensor(backend.to_device(a, self.device)) for a in self.dataset[index])
 
     def __repr__(self) -> str:

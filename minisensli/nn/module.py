@@ -80,13 +80,20 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """All parameters with dotted names (``0.weight``, ``blocks.1.outer.weight``), each once."""
+        """All parameters with dotted names (``0.weight``, ``blocks.1.outer.weight``), each once,
+        in attribute order (a module's own parameters and sub-modules interleaved as assigned)."""
         seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
+
+        def walk(module: Module, path: str) -> Iterator[tuple[str, Parameter]]:
             for name, value in module._named_members():
-                if isinstance(value, Parameter) and id(value) not in seen:
+                full = f"{path}.{name}" if path else name
+                if isinstance(value, Module):
+                    yield from walk(value, full)
+                elif id(value) not in seen:
                     seen.add(id(value))
-                    yield (f"{module_name}.{name}" if module_name else name), value
+                    yield full, value
+
+        return walk(self, prefix)
 
     def parameters(self) -> list[Parameter]:
         """All parameters, in a stable order (registration order, depth first)."""

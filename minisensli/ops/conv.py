@@ -86,7 +86,7 @@ class Conv2d(Function):
         n, _, oh, ow = grad.shape
         needs = ctx.needs_input_grad
         g2 = grad.transpose(0, 2, 3, 1).reshape(-1, o)  # (N*OH*OW, O)
-        dx = dw = db = None
+        dx = dw = None
         if needs[0]:
             dcols = (g2 @ weight.reshape(o, -1)).reshape(n, oh, ow, c, kh, kw)
             dx_pad = col2im(dcols, ctx.padded_shape, ctx.stride)
@@ -94,9 +94,9 @@ class Conv2d(Function):
             dx = dx_pad[:, :, ph : ph + ctx.x_shape[2], pw : pw + ctx.x_shape[3]]
         if needs[1]:
             dw = (g2.T @ cols).reshape(weight.shape)
-        if len(needs) > 2 and needs[2]:
-            db = g2.sum(axis=0)
-        return dx, dw, db
+        if len(needs) == 2:  # called without a bias
+            return dx, dw
+        return dx, dw, (g2.sum(axis=0) if needs[2] else None)
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:

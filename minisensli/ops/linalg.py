@@ -61,8 +61,9 @@ class Linear(Function):
         g2 = grad.reshape(-1, grad.shape[-1])
         dx = (grad @ weight) if needs[0] else None
         dw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
-        db = g2.sum(axis=0) if len(needs) > 2 and needs[2] else None
-        return dx, dw, db
+        if len(needs) == 2:  # called without a bias
+            return dx, dw
+        return dx, dw, (g2.sum(axis=0) if needs[2] else None)
 
 
 def matmul(a: Any, b: Any) -> Tensor:

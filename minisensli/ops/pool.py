@@ -29,7 +29,8 @@ class MaxPool2d(Function):
         flat = windows.reshape(n, oh, ow, c, kh * kw)
         arg = flat.argmax(axis=-1)
         ctx.save_for_backward(arg)
-        ctx.x_shape, ctx.padded_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, x_pad.shape, kernel, stride, padding
+        ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
+        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
         out = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
         return out.transpose(0, 3, 1, 2)
 
@@ -53,7 +54,8 @@ class AvgPool2d(Function):
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         x_pad = pad_spatial(x, padding)
         windows = im2col(x_pad, kernel, stride)
-        ctx.x_shape, ctx.padded_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, x_pad.shape, kernel, stride, padding
+        ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
+        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
         ctx.out_hw = windows.shape[1:3]
         return windows.mean(axis=(4, 5)).transpose(0, 3, 1, 2)
 

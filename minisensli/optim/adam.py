@@ -19,7 +19,8 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1) or eps <= 0 or weight_decay < 0:
-            raise ValueError(f"Adam: need 0 <= betas < 1, eps > 0, weight_decay >= 0; got {betas}, {eps}, {weight_decay}")
+            raise ValueError(f"Adam: need 0 <= betas < 1, eps > 0, weight_decay >= 0; "
+                             f"got {betas}, {eps}, {weight_decay}")
         super().__init__(params, lr, {"betas": (b1, b2), "eps": eps, "weight_decay": weight_decay})
 
     def step(self) -> None:
