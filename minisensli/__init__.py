@@ -11,17 +11,19 @@
 
 __version__ = "0.1.0"
 
-from . import data, functional, nn, optim  # noqa: E402,I001 - after the engine they build on
-from .autograd import Function, Tensor, is_grad_enabled, no_grad
+# The engine first; the packages after it build on it (nn -> optim, data -> sensli).
+from .autograd import Function, Tensor, is_grad_enabled, no_grad  # noqa: I001
 from .backend import get_default_dtype, gpu_available, manual_seed, set_default_dtype
 from .gradcheck import GradcheckError, gradcheck, numerical_gradients
 from .ops import concatenate, stack
+from . import functional, nn, optim, data
 from .serialization import ModelFileError, load, save
 from .train import History, NonFiniteLossError, evaluate, fit, train_epoch
+from . import sensli
 
 __all__ = [
     "Function", "GradcheckError", "History", "ModelFileError", "NonFiniteLossError", "Tensor", "__version__",
     "concatenate", "data", "evaluate", "fit", "functional", "get_default_dtype", "gpu_available", "gradcheck",
-    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "numerical_gradients", "optim", "save",
+    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "numerical_gradients", "optim", "save", "sensli",
     "set_default_dtype", "stack", "train_epoch",
 ]

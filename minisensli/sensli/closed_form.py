@@ -1,0 +1,114 @@
+"""Closed-form Lagrange multipliers of the virtual layers, from the original network alone.
+
+Notation, for one minibatch with batch-mean loss l: x is the activation entering the site in
+the original network (rows / first axis = samples) and d = dl/dx its gradient, which already
+carries the 1/|B| factor. Because every virtual layer is the identity, the extended network
+computes the same x, and the gradient arriving at the virtual layer's output is this same d.
+Each function returns the gradient of l w.r.t. every parameter of the virtual layer, named as
+the parameters of the inserted modules are ("weight", "inner.weight", ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..autograd import Tensor, no_grad
+from ..nn.activation import activation_from_name
+from ..ops.conv import im2col, pad_spatial
+from .sites import Site
+from .virtual import ACT_SLOPE_AT_ZERO, INNER_SCALE
+
+
+def dense_multipliers(x: Any, d: Any) -> dict[str, Any]:
+    """Virtual Dense + ReLU after a ReLU: y = relu(x V^T + c) at V = I, c = 0, x >= 0.
+
+    The pre-activation is z = x, so y = x and dl/dz = d * m with the mask m = 1[x > 0]
+    (relu'(0) = 0). Then, summed over the batch rows n:
+        dl/dV = (d * m)^T x          (width x width)      dl/dc = sum_n (d * m)_n
+    """
+    masked = d * (x > 0)
+    return {"weight": masked.T @ x, "bias": masked.sum(axis=0)}
+
+
+def correlate3x3(x: Any, g: Any) -> Any:
+    """sum_{n,y,x} g[n, o, y, x] * x_pad[n, i, y + p, x + q] -> (O, C, 3, 3), padding 1.
+
+    The weight gradient of a 3x3 'same' convolution with input x (N, C, H, W) and output
+    gradient g (N, O, H, W), computed as im2col(x)^T-product with g (one GEMM).
+    """
+    n, c, h, w = x.shape
+    cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(n * h * w, c * 9)
+    g2 = g.transpose(0, 2, 3, 1).reshape(n * h * w, -1)
+    return (g2.T @ cols).reshape(g.shape[1], c, 3, 3)
+
+
+def conv_multipliers(x: Any, d: Any) -> dict[str, Any]:
+    """Virtual Conv2d(3x3, pad 1) + ReLU after a ReLU: y = relu(K * x + c) at the dirac K, c = 0.
+
+    As for Dense: z = x, dl/dz = d * 1[x > 0], and the weight gradient of a convolution is the
+    correlation of its padded input with the output gradient:
+        dl/dK[o, i, p, q] = sum_{n,y,x} (d * m)[n, o, y, x] x_pad[n, i, y + p, x + q]
+        dl/dc[o] = sum_{n,y,x} (d * m)[n, o, y, x]
+    """
+    masked = d * (x > 0)
+    return {"weight": correlate3x3(x, masked), "bias": masked.sum(axis=(0, 2, 3))}
+
+
+def _activation(name: str, values: Any) -> Any:
+    with no_grad():
+        return activation_from_name(name)(Tensor(values)).data
+
+
+def residual_dense_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
+    """Virtual block y = x + h W2 act(x W1^T + b) (two weights) or x + h act(x W^T + b) (one).
+
+    Two weights, v1 (W2 = 0, W1 = 0.8 I, b = 0): the branch output is h act(0.8 x) W2^T, so
+        dl/dW2 = h d^T act(0.8 x),   dl/dW1 = 0,  dl/db = 0  (W2 = 0 cuts the path to them).
+    Two weights, v2 (W1 = 0, b = 0, W2 = 0.8 I): the gradient at the pre-activation is
+    h (d W2) * act'(0) = 0.8 h act'(0) d, so
+        dl/dW1 = 0.8 h act'(0) d^T x,   dl/db = 0.8 h act'(0) sum_n d_n,   dl/dW2 = h d^T act(0) = 0.
+    One weight (W = 0, b = 0): dl/dW = h act'(0) d^T x, dl/db = h act'(0) sum_n d_n.
+    """
+    xp = backend.get_array_module(x)
+    h, slope = site.h, ACT_SLOPE_AT_ZERO[site.activation]
+    width = x.shape[1]
+    if site.weights == 2 and site.variant == "v1":
+        return {"inner.weight": xp.zeros((width, width), dtype=x.dtype), "inner.bias": xp.zeros(width, dtype=x.dtype),
+                "outer.weight": h * (d.T @ _activation(site.activation, INNER_SCALE * x))}
+    scale = h * slope * (INNER_SCALE if site.weights == 2 else 1.0)
+    grads = {"inner.weight": scale * (d.T @ x), "inner.bias": scale * d.sum(axis=0)}
+    if site.weights == 2:
+        grads["outer.weight"] = xp.zeros((width, width), dtype=x.dtype)  # h d^T act(0), act(0) = 0
+    return grads
+
+
+def residual_conv_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
+    """Convolutional residual blocks: the same as residual_dense_multipliers with every outer
+    product d^T v replaced by the 3x3 correlation of v with d (and 0.8 I by 0.8 dirac):
+        v1: dl/dW2 = h corr(act(0.8 x), d);  v2: dl/dW1 = 0.8 h act'(0) corr(x, d),
+        dl/db = 0.8 h act'(0) sum d;  one weight: dl/dW = h act'(0) corr(x, d).
+    """
+    xp = backend.get_array_module(x)
+    h, slope = site.h, ACT_SLOPE_AT_ZERO[site.activation]
+    c = x.shape[1]
+    kernel_zeros = xp.zeros((c, c, 3, 3), dtype=x.dtype)
+    if site.weights == 2 and site.variant == "v1":
+        return {"inner.weight": kernel_zeros, "inner.bias": xp.zeros(c, dtype=x.dtype),
+                "outer.weight": h * correlate3x3(_activation(site.activation, INNER_SCALE * x), d)}
+    scale = h * slope * (INNER_SCALE if site.weights == 2 else 1.0)
+    grads = {"inner.weight": scale * correlate3x3(x, d), "inner.bias": scale * d.sum(axis=(0, 2, 3))}
+    if site.weights == 2:
+        grads["outer.weight"] = kernel_zeros
+    return grads
+
+
+def site_multipliers(site: Site, x: Any, d: Any) -> dict[str, Any]:
+    """Dispatch to the formula of the site's kind."""
+    if site.kind == "dense":
+        return dense_multipliers(x, d)
+    if site.kind == "conv":
+        return conv_multipliers(x, d)
+    if site.kind == "residual_dense":
+        return residual_dense_multipliers(x, d, site)
+    return residual_conv_multipliers(x, d, site)

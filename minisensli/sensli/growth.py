@@ -1,0 +1,187 @@
+"""The SensLI growth loop: training phases separated by sensitivity-based insertions.
+
+Reference behaviour (sensli-reference.md, section 6):
+
+    lr <- lr0
+    for k in 0 .. n_insertions - 1:
+        new optimizer and scheduler over the current parameters (their state starts empty:
+        momentum buffers and Adam moments of the old parameters are not carried over)
+        train epochs[k] epochs (stop everything once the test error reaches the target)
+        one pass without updates: scores of all candidate sites
+        choose a site by the selection rule; model <- model with that layer (identity values)
+        lr <- lr_factor * (lr at the end of the phase)    (only when a layer was inserted)
+    train the final model for epochs[n_insertions]
+
+The time spent selecting is added to the time axis at the end of its phase, as the reference
+does; the sensitivity pass's losses are not part of the loss curve.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import backend
+from ..nn import Module, Sequential
+from ..optim import SGD, Adam, Optimizer
+from ..train import History, fit
+from .insertion import insert
+from .selection import parse_mode, select
+from .sensitivity import sensitivities
+from .sites import Site, candidate_sites
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
+@dataclass
+class InsertionRecord:
+    """One selection step: the scores of all sites, the chosen site (None: no insertion)."""
+
+    phase: int
+    iteration: int  # number of minibatch steps trained before this selection
+    epoch: int  # number of epochs trained before this selection
+    sites: list[Site]
+    scores: list[float]
+    chosen: Site | None
+    norm: str
+    method: str
+    existing: dict[str, float]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.phase, "iteration": self.iteration, "epoch": self.epoch,
+            "sites": [s.label for s in self.sites], "scores": list(self.scores),
+            "chosen": None if self.chosen is None else self.chosen.label,
+            "chosen_index": None if self.chosen is None else self.sites.index(self.chosen),
+            "norm": self.norm, "method": self.method, "existing": dict(self.existing), "seconds": self.seconds,
+        }
+
+
+@dataclass
+class GrowthResult:
+    """What ``grow`` returns: the final model and the record of the run.
+
+    history: per-minibatch losses over all phases, per-epoch train loss/error, test loss/error,
+    cumulative times (selection time included) and learning rates; phase_end_epochs: epoch
+    count at the end of each phase; phase_test_error: test error at the end of each phase;
+    architectures: repr of the model in each phase; insertions: one InsertionRecord per
+    selection; train_seconds / select_seconds: wall time spent training vs selecting.
+    """
+
+    model: Module
+    history: History
+    phase_end_epochs: list[int] = field(default_factory=list)
+    phase_test_error: list[float | None] = field(default_factory=list)
+    architectures: list[str] = field(default_factory=list)
+    insertions: list[InsertionRecord] = field(default_factory=list)
+    train_seconds: float = 0.0
+    select_seconds: float = 0.0
+    stopped_early: bool = False
+
+    @property
+    def minibatch_losses(self) -> list[float]:
+        return self.history.minibatch_losses
+
+    @property
+    def chosen_sites(self) -> list[Site | None]:
+        return [r.chosen for r in self.insertions]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-compatible summary (without the model)."""
+        return {
+            "history": self.history.as_dict(), "phase_end_epochs": list(self.phase_end_epochs),
+            "phase_test_error": list(self.phase_test_error), "architectures": list(self.architectures),
+            "insertions": [r.as_dict() for r in self.insertions], "train_seconds": self.train_seconds,
+            "select_seconds": self.select_seconds, "stopped_early": self.stopped_early,
+        }
+
+    def plot(self, path: Any = None) -> Any:
+        """Loss curve with insertion marks, and the per-site scores at each insertion
+        (a matplotlib Figure; saved to ``path`` when given)."""
+        from .plotting import plot_growth  # noqa: PLC0415 - matplotlib is only needed for plots
+
+        return plot_growth(self, path)
+
+
+def _epochs_per_phase(epochs: Any, max_insertions: int | None) -> list[int]:
+    listed = [epochs] if isinstance(epochs, int) else [int(e) for e in epochs]
+    if not listed or any(e < 0 for e in listed):
+        raise ValueError(f"grow: epochs must be a non-negative int or a non-empty list of them, got {epochs!r}")
+    phases = (max_insertions if max_insertions is not None else max(len(listed) - 1, 1)) + 1
+    return (listed + [listed[-1]] * phases)[:phases]
+
+
+def _make_optimizer(optimizer: Any, params: list, lr: float, options: dict[str, Any]) -> Optimizer:
+    if callable(optimizer):
+        return optimizer(params, lr=lr, **options)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"grow: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} or pass a callable")
+    return OPTIMIZERS[optimizer](params, lr=lr, **options)
+
+
+def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epochs: Any = (450, 1400),
+         lr: float = 0.1, optimizer: Any = "sgd", optimizer_options: dict[str, Any] | None = None,
+         scheduler: Callable[[Optimizer], Any] | None = None, lr_factor: float = 1.0, mode: Any = "abs max",
+         max_insertions: int | None = None, method: str = "closed_form", norm: str | None = None,
+         threshold: float = 1.0, target_test_error: float | None = None, loss_fn: Module | None = None,
+         seed: int | None = 0, site_options: dict[str, Any] | None = None, progress: bool = True) -> GrowthResult:
+    """Train ``model`` in phases and insert layers between them by the rule ``mode``.
+
+    epochs: per phase (an int: the same for every phase; a short list is padded with its last
+    entry); max_insertions: number of selection steps (default len(epochs) - 1, at least 1).
+    optimizer: 'sgd' | 'adam' | a callable(params, lr=..., **optimizer_options); scheduler: a
+    callable(optimizer) -> scheduler, rebuilt every phase; lr_factor: multiplies the lr after
+    an insertion. mode: 'abs max' (SensLI), 'abs min', 'random' (seeded by ``seed``),
+    'pos K', or 'threshold' (insert only if the best scaled score > threshold * mean).
+    method / norm: how sensitivities are computed and scored. target_test_error: stop all
+    training once the test error (a fraction) is at or below it. The input model is not changed.
+    """
+    parse_mode(mode)
+    if lr <= 0 or lr_factor <= 0:
+        raise ValueError(f"grow: lr and lr_factor must be positive, got {lr}, {lr_factor}")
+    if target_test_error is not None and test_loader is None:
+        raise ValueError("grow: target_test_error needs a test_loader")
+    phases = _epochs_per_phase(epochs, max_insertions)
+    site_options = dict(site_options or {})
+    candidate_sites(model, **site_options)  # fail before any training if the model has no valid sites
+    optimizer_options = dict(optimizer_options or {})
+    rng = backend.new_rng(seed)
+    model = model.copy()
+    result = GrowthResult(model=model, history=History())
+    history = result.history
+    for phase, phase_epochs in enumerate(phases):
+        result.architectures.append(repr(model))
+        opt = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+        sched = scheduler(opt) if scheduler is not None else None
+        before = history.wall_time
+        fit(model, train_loader, opt, phase_epochs, loss_fn=loss_fn, scheduler=sched, test_loader=test_loader,
+            progress=progress, history=history, description=f"phase {phase + 1}/{len(phases)}")
+        result.train_seconds += history.wall_time - before
+        result.phase_end_epochs.append(len(history.train_loss))
+        test_error = history.test_error[-1] if history.test_error else None
+        result.phase_test_error.append(test_error)
+        lr = opt.lr
+        if target_test_error is not None and test_error is not None and test_error <= target_test_error:
+            result.stopped_early = phase < len(phases) - 1
+            break
+        if phase == len(phases) - 1:
+            break
+        start = time.perf_counter()
+        scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm, **site_options)
+        choice = select(scores, mode, rng=rng, threshold=threshold)
+        if choice is not None:
+            model = insert(model, choice.site)
+            lr *= lr_factor
+        seconds = time.perf_counter() - start
+        result.select_seconds += seconds
+        if history.epoch_times:
+            history.epoch_times[-1] += seconds
+        result.insertions.append(InsertionRecord(
+            phase=phase, iteration=len(history.minibatch_losses), epoch=len(history.train_loss),
+            sites=[s.site for s in scores], scores=scores.scores(), chosen=None if choice is None else choice.site,
+            norm=scores[0].norm, method=method, existing=scores.existing, seconds=seconds))
+    result.model = model
+    return result

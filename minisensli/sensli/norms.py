@@ -1,0 +1,51 @@
+"""How a multiplier (the averaged gradient G of a virtual weight) becomes a score.
+
+fro          ||G||_F^2, the sum of squares (the reference's FNN/ResNet score)
+fro_scaled   ||G||_F^2 / (number of entries) (the reference CNN default; fair across layer sizes)
+spectral     the squared operator 2-norm of the linear map the weight defines:
+             dense: the largest singular value of G, squared;
+             conv: the largest singular value of the multi-channel convolution with kernel G on
+             the site's H x W feature map, with periodic boundary (a corrected version of the
+             reference's buggy 'op22'): the 2-D FFT of G zero-padded to (H, W) gives, per
+             frequency, an out x in matrix; the operator norm is the largest of their
+             singular values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+
+NORMS = ("fro", "fro_scaled", "spectral")
+
+
+def default_norm(kind: str) -> str:
+    """'fro_scaled' for conv sites (layer sizes differ per stage), 'fro' otherwise (as the reference)."""
+    return "fro_scaled" if kind in ("conv", "residual_conv") else "fro"
+
+
+def spectral_norm_squared(weight: Any, feature_shape: tuple[int, int] | None = None) -> float:
+    """Squared operator 2-norm of a dense weight (out, in) or a conv kernel (out, in, kh, kw)
+    acting on feature maps of ``feature_shape`` (H, W) with periodic boundary."""
+    xp = backend.get_array_module(weight)
+    if weight.ndim == 2:
+        return float(xp.linalg.norm(weight, 2)) ** 2
+    if feature_shape is None:
+        raise ValueError("spectral norm of a convolution kernel needs the feature map shape (H, W)")
+    height, width = feature_shape
+    kh, kw = weight.shape[2:]
+    spectrum = xp.fft.fft2(weight, s=(max(height, kh), max(width, kw)), axes=(2, 3))  # (O, C, H, W)
+    per_frequency = spectrum.transpose(2, 3, 0, 1)  # (H, W, O, C)
+    return float(xp.linalg.svd(per_frequency, compute_uv=False).max()) ** 2
+
+
+def score(weight: Any, norm: str, feature_shape: tuple[int, int] | None = None) -> float:
+    """The score of an averaged multiplier ``weight`` under ``norm`` (see module docstring)."""
+    if norm == "fro":
+        return float((weight * weight).sum())
+    if norm == "fro_scaled":
+        return float((weight * weight).sum()) / weight.size
+    if norm == "spectral":
+        return spectral_norm_squared(weight, feature_shape)
+    raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")

@@ -1,0 +1,210 @@
+"""Sensitivities: the Lagrange multipliers of the virtual layers, and their scores.
+
+For each candidate site p with virtual parameters phi_p held at their identity values phi0,
+the multiplier is the loss gradient dL/dphi_p at phi0 (up to sign). Following the reference,
+one pass over the training data without any update computes, per virtual parameter,
+
+    G_p = (1/K) sum_k dl_k/dphi_p      (l_k = batch-mean loss of minibatch k; K minibatches)
+
+(averaging before any squaring), and the site's score is a norm of the G of its relevant
+weight (see norms.py; bias multipliers are kept but not scored). Two independent ways:
+
+method="autograd"     build the fully extended network (the model's own modules with every
+                      virtual layer interleaved) and backpropagate through it;
+method="closed_form"  run only the original network, keep at each site the activation x entering
+                      it and its gradient d, and apply the formula of the site's kind
+                      (closed_form.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..autograd import Tensor
+from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
+from .closed_form import site_multipliers
+from .norms import NORMS, default_norm, score
+from .sites import Site, candidate_sites
+from .virtual import virtual_modules
+
+METHODS = ("closed_form", "autograd")
+
+
+@dataclass
+class SiteScore:
+    """One candidate site's result.
+
+    score: the site's score under ``norm``; scaled_score: ||G||_F^2 / entries of the scored
+    weight (used by the threshold rule); multipliers: the averaged gradient G of every virtual
+    parameter, by name inside the new layer; feature_shape: (H, W) at conv sites, else None.
+    """
+
+    site: Site
+    score: float
+    norm: str
+    scaled_score: float
+    multipliers: dict[str, Any] = field(repr=False)
+    feature_shape: tuple[int, int] | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.site.kind
+
+
+class SensitivityResult(list):
+    """A list of SiteScore, one per candidate site, in site order, plus:
+
+    existing: scaled scores (||G||_F^2 / entries) of the existing weights of the same kind,
+    by parameter name (for the threshold rule); method, norm, batches, seconds.
+    """
+
+    def __init__(self, scores: list[SiteScore], existing: dict[str, float], method: str, batches: int,
+                 seconds: float) -> None:
+        super().__init__(scores)
+        self.existing = existing
+        self.method = method
+        self.batches = batches
+        self.seconds = seconds
+
+    def scores(self) -> list[float]:
+        return [s.score for s in self]
+
+
+def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dict[str, Any]:
+    """The model's weights that play the role of the virtual weight at sites of ``kind``:
+    all Dense (dense) or Conv2d (conv) weights, or the scored weight of each residual block."""
+    out = {}
+    for i, module in enumerate(model):
+        if kind == "dense" and isinstance(module, Dense) or kind == "conv" and isinstance(module, Conv2d):
+            out[f"{i}.weight"] = module.weight
+        elif kind == "residual_dense" and isinstance(module, ResidualDense) or \
+                kind == "residual_conv" and isinstance(module, ResidualConv):
+            params = dict(module.named_parameters())
+            if scored_parameter in params:
+                out[f"{i}.{scored_parameter}"] = params[scored_parameter]
+    return out
+
+
+def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int]) -> tuple[Tensor, dict[int, Tensor]]:
+    """Run the layers; keep (with their gradients) the tensors entering the layers in ``capture``
+    (an index equal to len(layers) means the final output)."""
+    captured = {}
+    h = x
+    for i, layer in enumerate(layers):
+        if i in capture:
+            captured[i] = h.retain_grad() if h.requires_grad else h
+        h = layer(h)
+    if len(layers) in capture:
+        captured[len(layers)] = h.retain_grad()
+    return h, captured
+
+
+def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> None:
+    if not isinstance(model, Sequential):
+        raise TypeError(f"sensitivities: expected an nn.Sequential model, got {type(model).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"sensitivities: method must be one of {METHODS}, got {method!r}")
+    if norm is not None and norm not in NORMS:
+        raise ValueError(f"sensitivities: norm must be one of {NORMS} or None, got {norm!r}")
+    if not sites:
+        raise ValueError("sensitivities: the model has no candidate site")
+    if len({s.kind for s in sites}) != 1 or len({s.position for s in sites}) != len(sites):
+        raise ValueError("sensitivities: sites must share one kind and have distinct positions")
+
+
+def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None, method: str = "closed_form",
+                  sites: list[Site] | None = None, norm: str | None = None, **site_options: Any) -> SensitivityResult:
+    """Score every candidate site of ``model`` over one pass of ``loader`` (no parameter update).
+
+    sites: the sites to score (default ``candidate_sites(model, **site_options)``).
+    norm: 'fro', 'fro_scaled' or 'spectral' (default per kind: see norms.default_norm).
+    The model's parameters and their ``.grad`` are left as they were.
+    """
+    sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
+    _validate(model, sites, method, norm)
+    loss_fn = loss_fn or CrossEntropyLoss()
+    kind = sites[0].kind
+    norm = norm or default_norm(kind)
+    params = model.parameters()
+    saved_grads = [p.grad for p in params]
+    existing = existing_weights(model, kind, sites[0].scored_parameter)
+    start = time.perf_counter()
+    try:
+        for p in params:
+            p.grad = None
+        if method == "closed_form":
+            sums, shapes, batches = _closed_form_pass(model, loader, loss_fn, sites)
+        else:
+            sums, shapes, batches = _autograd_pass(model, loader, loss_fn, sites)
+        existing_scores = {name: score(p.grad / batches, "fro_scaled") if p.grad is not None else 0.0
+                           for name, p in existing.items()}
+    finally:
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+    results = []
+    for site, total, shape in zip(sites, sums, shapes):
+        averaged = {name: g / batches for name, g in total.items()}
+        weight = averaged[site.scored_parameter]
+        results.append(SiteScore(site, score(weight, norm, shape), norm, score(weight, "fro_scaled"), averaged, shape))
+    return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start)
+
+
+def _accumulate(total: dict[str, Any], grads: dict[str, Any]) -> None:
+    for name, g in grads.items():
+        total[name] = g if name not in total else total[name] + g
+
+
+def _feature_shape(site: Site, x: Tensor) -> tuple[int, int] | None:
+    return tuple(x.shape[2:]) if site.kind in ("conv", "residual_conv") else None
+
+
+def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
+                      sites: list[Site]) -> tuple[list[dict], list, int]:
+    sums: list[dict[str, Any]] = [{} for _ in sites]
+    shapes: list[Any] = [None] * len(sites)
+    batches = 0
+    positions = {s.position for s in sites}
+    for inputs, labels in loader:
+        out, captured = _forward_capturing(model.layers, inputs, positions)
+        loss_fn(out, labels).backward()
+        for j, site in enumerate(sites):
+            x = captured[site.position]
+            _accumulate(sums[j], site_multipliers(site, x.data, x.grad))
+            shapes[j] = _feature_shape(site, x)
+        batches += 1
+    if batches == 0:
+        raise ValueError("sensitivities: the loader yielded no batch")
+    return sums, shapes, batches
+
+
+def extended_model(model: Sequential, sites: list[Site]) -> tuple[Sequential, list[list[Module]]]:
+    """The fully extended network: the model's own modules (shared, not copied) with the
+    virtual layer of every site interleaved. Returns it and the virtual modules per site."""
+    reference = model.parameters()[0]
+    virtual = [virtual_modules(s, reference.dtype, reference.device) for s in sites]
+    layers = list(model.layers)
+    for site, modules in sorted(zip(sites, virtual), key=lambda pair: -pair[0].position):
+        layers[site.position:site.position] = modules
+    return Sequential(*layers), virtual
+
+
+def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
+                   sites: list[Site]) -> tuple[list[dict], list, int]:
+    extended, virtual = extended_model(model, sites)
+    entry_index = {}
+    for j, modules in enumerate(virtual):
+        entry_index[j] = next(i for i, m in enumerate(extended.layers) if m is modules[0])
+    shapes: list[Any] = [None] * len(sites)
+    batches = 0
+    for inputs, labels in loader:
+        out, captured = _forward_capturing(extended.layers, inputs, set(entry_index.values()))
+        loss_fn(out, labels).backward()
+        for j, site in enumerate(sites):
+            shapes[j] = _feature_shape(site, captured[entry_index[j]])
+        batches += 1
+    if batches == 0:
+        raise ValueError("sensitivities: the loader yielded no batch")
+    sums = [{name: p.grad for name, p in modules[0].named_parameters()} for modules in virtual]
+    return sums, shapes, batches

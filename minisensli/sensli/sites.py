@@ -1,0 +1,145 @@
+"""Candidate insertion sites: where SensLI may put a new layer, and of which kind.
+
+The model is a ``nn.Sequential``; a site is a position in it (new modules go before the
+module now at that position). Which positions are candidates follows the reference code:
+
+dense           plain feed-forward net (Dense, act, Dense, act, ..., Dense): after every hidden
+                Dense + activation, so L hidden layers give L sites; none before the first hidden
+                layer, none after the output layer. The new layer is Dense(w, w) + the same act.
+residual_dense  ResNet (Dense, act, ResidualDense, ..., ResidualDense, Dense): before every
+                block and after the last one (L = 1 + #blocks sites); with no block yet, after
+                the first Dense + activation. The new layer is a ResidualDense block.
+conv            CNN: after every Conv2d + activation pair of the feature part (before its pooling);
+                none in the dense classifier. The new layer is Conv2d(c, c, 3, padding=1) + act.
+residual_conv   CNN with ResidualConv blocks: before every block and after the last one.
+
+With ``kind="auto"`` the kind follows the model: residual blocks present -> the residual kind,
+convolutions present -> conv, otherwise dense. Another kind can be asked for explicitly
+(``residual_dense`` on a net without blocks starts a ResNet after its first layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..nn import Conv2d, Dense, ResidualConv, ResidualDense, Sequential
+from ..nn.activation import ACTIVATIONS, activation_name
+
+KINDS = ("dense", "residual_dense", "conv", "residual_conv")
+VARIANTS = ("v1", "v2")
+
+
+@dataclass(frozen=True)
+class Site:
+    """A place where a layer can be inserted.
+
+    position: index in the Sequential where the new modules go; width: features (dense kinds)
+    or channels (conv kinds) at that point; activation: name of the activation the new layer
+    uses. For residual kinds: weights (1 or 2), h (step size), variant ('v1': outer weight 0
+    and inner 0.8 I; 'v2': inner 0 and outer 0.8 I; see minisensli.sensli.virtual).
+    """
+
+    position: int
+    kind: str
+    width: int
+    activation: str
+    weights: int = 0
+    h: float = 1.0
+    variant: str = "v1"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}@{self.position}"
+
+    @property
+    def scored_parameter(self) -> str:
+        """Name (inside the new layer) of the weight whose multiplier is the site's score."""
+        if self.kind in ("dense", "conv"):
+            return "weight"
+        if self.weights == 2 and self.variant == "v1":
+            return "outer.weight"
+        return "inner.weight"
+
+
+def _is_activation(module: object) -> bool:
+    return type(module) in ACTIVATIONS.values()
+
+
+def _hidden_pairs(model: Sequential, layer_type: type) -> list[int]:
+    """Indices i where model[i] is a layer_type directly followed by an activation."""
+    return [i for i in range(len(model) - 1) if isinstance(model[i], layer_type) and _is_activation(model[i + 1])]
+
+
+def _width(layer: object) -> int:
+    return layer.out_features if isinstance(layer, Dense) else layer.out_channels
+
+
+def _plain_sites(model: Sequential, kind: str) -> list[Site]:
+    layer_type = Dense if kind == "dense" else Conv2d
+    sites = []
+    for i in _hidden_pairs(model, layer_type):
+        if kind == "dense" and not any(isinstance(m, Dense) for m in model.layers[i + 2 :]):
+            continue  # the output layer: no site after it
+        act = activation_name(model[i + 1])
+        if act != "relu":
+            raise ValueError(
+                f"candidate_sites: a {kind} layer after {type(model[i + 1]).__name__} (position {i + 2}) cannot be "
+                f"inserted as the identity: act(act(z)) != act(z) for {act}; SensLI's identity insertion needs ReLU "
+                "(use residual blocks for other activations)"
+            )
+        sites.append(Site(i + 2, kind, _width(model[i]), act))
+    return sites
+
+
+def _residual_sites(model: Sequential, kind: str, weights: int | None, activation: str | None, h: float | None,
+                    variant: str) -> list[Site]:
+    block_type, layer_type = (ResidualDense, Dense) if kind == "residual_dense" else (ResidualConv, Conv2d)
+    blocks = [i for i, m in enumerate(model) if isinstance(m, block_type)]
+    if blocks:
+        if blocks != list(range(blocks[0], blocks[-1] + 1)):
+            raise ValueError(f"candidate_sites: the {block_type.__name__} blocks at positions {blocks} are not "
+                             "consecutive; SensLI's residual sites assume one run of blocks")
+        first = model[blocks[0]]
+        positions = list(range(blocks[0], blocks[-1] + 2))
+        width = first.features if kind == "residual_dense" else first.channels
+        weights = first.weights if weights is None else weights
+        activation = activation_name(first.activation) if activation is None else activation
+        h = first.h if h is None else h
+    else:
+        pairs = _hidden_pairs(model, layer_type)
+        if not pairs:
+            raise ValueError(f"candidate_sites: no {layer_type.__name__} + activation in the model to put a "
+                             f"{block_type.__name__} after")
+        positions = [pairs[0] + 2]
+        width = _width(model[pairs[0]])
+        activation = activation_name(model[pairs[0] + 1]) if activation is None else activation
+        weights = 2 if weights is None else weights
+        h = 1.0 if h is None else h
+    return [Site(p, kind, width, activation, weights, float(h), variant) for p in positions]
+
+
+def candidate_sites(model: Sequential, kind: str = "auto", weights: int | None = None, activation: str | None = None,
+                    h: float | None = None, variant: str = "v1") -> list[Site]:
+    """Every position of ``model`` where SensLI may insert a layer, in order (see module docstring).
+
+    weights, activation, h: settings of new residual blocks (default: those of the existing
+    blocks, else 2 weights, the activation of the first layer, h = 1). variant: 'v1' or 'v2'.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"candidate_sites: expected an nn.Sequential model, got {type(model).__name__}")
+    if variant not in VARIANTS:
+        raise ValueError(f"candidate_sites: variant must be one of {VARIANTS}, got {variant!r}")
+    if kind == "auto":
+        if any(isinstance(m, ResidualConv) for m in model):
+            kind = "residual_conv"
+        elif any(isinstance(m, ResidualDense) for m in model):
+            kind = "residual_dense"
+        elif any(isinstance(m, Conv2d) for m in model):
+            kind = "conv"
+        else:
+            kind = "dense"
+    if kind not in KINDS:
+        raise ValueError(f"candidate_sites: unknown kind {kind!r}; choose 'auto' or one of {KINDS}")
+    if kind in ("dense", "conv"):
+        return _plain_sites(model, kind)
+    return _residual_sites(model, kind, weights, activation, h, variant)
