@@ -118,7 +118,8 @@ def _make_optimizer(optimizer: Any, params: list, lr: float, options: dict[str, 
     if callable(optimizer):
         return optimizer(params, lr=lr, **options)
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"grow: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} or pass a callable")
+        raise ValueError(f"grow: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} "
+                         "or pass a callable")
     return OPTIMIZERS[optimizer](params, lr=lr, **options)
 
 

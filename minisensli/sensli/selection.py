@@ -33,7 +33,8 @@ def parse_mode(mode: Any) -> tuple[str, int | None]:
     raise ValueError(f"unknown selection mode {mode!r}; choose one of {MODES} (e.g. 'pos 0') or an int")
 
 
-def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None, threshold: float = 1.0) -> SiteScore | None:
+def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None,
+           threshold: float = 1.0) -> SiteScore | None:
     """The chosen SiteScore, or None when the threshold rule decides not to insert."""
     if not result:
         raise ValueError("select: no candidate sites to choose from")
