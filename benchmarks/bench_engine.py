@@ -5,8 +5,9 @@ Two workloads (float32):
   conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
         maxpool 2, dense 32*7*7 -> 10; batch 64
 
-The NumPy versions are written by hand with the same algorithms (im2col + one GEMM for the
-convolutions), so the ratio measures what the Tensor/Function/backward machinery costs.
+The NumPy versions are written by hand with the same algorithms as the library (im2col by
+per-tap slice copies + one GEMM for the convolutions, running maximum over taps for pooling),
+so the ratio measures what the Tensor/Function/backward machinery costs.
 Run:  python benchmarks/bench_engine.py [--steps 200]
 """
 
@@ -107,41 +108,50 @@ def conv_setup(rng):
 
 
 def np_conv_forward(x, w, b):
+    """3x3 conv, padding 1: im2col by one slice copy per tap, then one GEMM."""
     n, c, h, wd = x.shape
     o = w.shape[0]
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3)).transpose(0, 2, 3, 1, 4, 5)
-    cols = win.reshape(n * h * wd, c * 9)
-    out = cols @ w.reshape(o, -1).T + b
-    return out.reshape(n, h, wd, o).transpose(0, 3, 1, 2), cols
+    cols = np.empty((c, 3, 3, n, h, wd), dtype=x.dtype)
+    for u in range(3):
+        for v in range(3):
+            cols[:, u, v] = xp[:, :, u : u + h, v : v + wd].transpose(1, 0, 2, 3)
+    cols = cols.reshape(c * 9, -1)
+    out = w.reshape(o, -1) @ cols + b[:, None]
+    return out.reshape(o, n, h, wd).transpose(1, 0, 2, 3), cols
 
 
 def np_conv_backward(g, cols, w, x_shape):
     n, c, h, wd = x_shape
     o = w.shape[0]
-    g2 = g.transpose(0, 2, 3, 1).reshape(-1, o)
-    gw = (g2.T @ cols).reshape(w.shape)
-    gb = g2.sum(0)
-    dcols = (g2 @ w.reshape(o, -1)).reshape(n, h, wd, c, 3, 3).transpose(0, 3, 4, 5, 1, 2)
-    dxp = np.zeros((n, c, h + 2, wd + 2), dtype=g.dtype)
+    g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)
+    gw = (g2 @ cols.T).reshape(w.shape)
+    gb = g2.sum(1)
+    dcols = (w.reshape(o, -1).T @ g2).reshape(c, 3, 3, n, h, wd)
+    dxp = np.zeros((c, n, h + 2, wd + 2), dtype=g.dtype)
     for u in range(3):
         for v in range(3):
-            dxp[:, :, u : u + h, v : v + wd] += dcols[:, :, u, v]
-    return dxp[:, :, 1:-1, 1:-1], gw, gb
+            dxp[:, :, u : u + h, v : v + wd] += dcols[:, u, v]
+    return dxp.transpose(1, 0, 2, 3)[:, :, 1:-1, 1:-1], gw, gb
 
 
 def np_pool_forward(a):
-    n, c, h, w = a.shape
-    win = a.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 2, 4, 1, 3, 5).reshape(n, h // 2, w // 2, c, 4)
-    arg = win.argmax(-1)
-    out = np.take_along_axis(win, arg[..., None], -1)[..., 0].transpose(0, 3, 1, 2)
-    return out, arg
+    """2x2 max pool, stride 2: running maximum over the four taps, first maximum wins ties."""
+    best = a[:, :, 0::2, 0::2].copy()
+    arg = np.zeros(best.shape, dtype=np.int32)
+    for tap, (u, v) in enumerate([(0, 1), (1, 0), (1, 1)], start=1):
+        window = a[:, :, u::2, v::2]
+        better = window > best
+        best = np.where(better, window, best)
+        arg = np.where(better, tap, arg)
+    return best, arg
 
 
 def np_pool_backward(g, arg, shape):
-    n, c, h, w = shape
-    onehot = (np.arange(4) == arg[..., None]) * g.transpose(0, 2, 3, 1)[..., None]
-    return onehot.reshape(n, h // 2, w // 2, c, 2, 2).transpose(0, 3, 1, 4, 2, 5).reshape(shape)
+    dx = np.zeros(shape, dtype=g.dtype)
+    for tap, (u, v) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        dx[:, :, u::2, v::2] += g * (arg == tap)
+    return dx
 
 
 def conv_numpy(params, x, y):

@@ -3,7 +3,7 @@
 Everything above this module works on "array modules" (``xp``): the object returned by
 :func:`get_array_module` offers the NumPy API (``xp.exp``, ``xp.zeros``, ``xp.matmul``, ...),
 whether the data lives on the CPU (numpy) or on a GPU (cupy). The few operations whose
-spelling differs between the two libraries (scatter-add, sliding windows) are wrapped here.
+spelling differs between the two libraries (scatter-add) are wrapped here.
 
 Devices are named ``"cpu"`` and ``"gpu"``. ``import cupy`` can succeed on a machine
 without a GPU, so the GPU is only chosen after ``cupy.cuda.is_available()`` says yes.
@@ -142,14 +142,19 @@ def as_dtype(dtype: Any) -> Any:
         raise TypeError(f"unknown dtype {dtype!r}; use e.g. 'float32' or 'float64'") from err
 
 
+def _kind(dtype: Any) -> str:
+    # dtype objects carry .kind; converting only names and types keeps this cheap on hot paths
+    return dtype.kind if isinstance(dtype, numpy.dtype) else numpy.dtype(dtype).kind
+
+
 def is_floating(dtype: Any) -> bool:
     """True for floating-point dtypes."""
-    return numpy.dtype(dtype).kind == "f"
+    return _kind(dtype) == "f"
 
 
 def is_integer(dtype: Any) -> bool:
     """True for signed or unsigned integer dtypes."""
-    return numpy.dtype(dtype).kind in "iu"
+    return _kind(dtype) in "iu"
 
 
 def set_default_dtype(dtype: Any) -> None:
@@ -252,12 +257,3 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     else:
         numpy.add.at(target, index, values)
 
-
-def sliding_windows(x: Any, window_shape: tuple[int, ...], axis: tuple[int, ...]) -> Any:
-    """A read-only view of all windows of ``window_shape`` sliding along ``axis``.
-
-    For x of shape (N, C, H, W), window (kh, kw) and axis (2, 3) the view has shape
-    (N, C, H - kh + 1, W - kw + 1, kh, kw); no data is copied.
-    """
-    xp = get_array_module(x)
-    return xp.lib.stride_tricks.sliding_window_view(x, window_shape, axis=axis)

@@ -82,10 +82,3 @@ def test_scatter_add_adds_repeated_indices():
     target = np.zeros(3)
     backend.scatter_add(target, np.array([0, 0, 2]), np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(target, [3.0, 0.0, 3.0])
-
-
-def test_sliding_windows_shape_and_values():
-    x = np.arange(2 * 3 * 4 * 5.0).reshape(2, 3, 4, 5)
-    w = backend.sliding_windows(x, (2, 3), axis=(2, 3))
-    assert w.shape == (2, 3, 3, 3, 2, 3)
-    np.testing.assert_array_equal(w[1, 2, 1, 2], x[1, 2, 1:3, 2:5])

@@ -59,7 +59,9 @@ def test_random_mode_is_seeded():
 def test_threshold_rule_follows_its_definition():
     train, _ = spirals_loaders()
     model = small_resnet()
-    scores = sensli.sensitivities(model, train)
+    scores = sensli.sensitivities(model, train, score_existing=True)
+    with pytest.raises(ValueError, match="score_existing=True"):
+        sensli.select(sensli.sensitivities(model, train), "threshold")
     best = max(scores, key=lambda s: s.scaled_score)
     pool = [s.scaled_score for s in scores] + list(scores.existing.values())
     tau_yes = 0.5 * best.scaled_score / np.mean(pool)

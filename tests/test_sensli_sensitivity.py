@@ -32,16 +32,21 @@ def test_closed_form_equals_autograd(case):
     model = make_model(kind, width, depth, seed, weights, activation)
     loader = make_loader(kind, n, batch_size, seed)
     options = {"kind": kind, "variant": variant, "weights": weights} if kind.startswith("residual") else {}
-    closed = sensli.sensitivities(model, loader, method="closed_form", **options)
-    auto = sensli.sensitivities(model, loader, method="autograd", **options)
+    existing = bool(seed % 2)  # both the lean pass and the one that also scores existing weights
+    closed = sensli.sensitivities(model, loader, method="closed_form", score_existing=existing, **options)
+    auto = sensli.sensitivities(model, loader, method="autograd", score_existing=existing, **options)
     assert [s.site for s in closed] == [s.site for s in auto]
     for c, a in zip(closed, auto):
         assert set(c.multipliers) == set(a.multipliers)
         for name in c.multipliers:
             assert relative_error(c.multipliers[name], a.multipliers[name]) <= 1e-10, (c.site, name)
         assert c.score == pytest.approx(a.score, rel=1e-10, abs=1e-300)
-    for name in closed.existing:
-        assert closed.existing[name] == pytest.approx(auto.existing[name], rel=1e-10, abs=1e-300)
+    if existing:
+        assert set(closed.existing) == set(auto.existing)
+        for name in closed.existing:
+            assert closed.existing[name] == pytest.approx(auto.existing[name], rel=1e-10, abs=1e-300)
+    else:
+        assert closed.existing is None and auto.existing is None
 
 
 FD_CASES = [("dense", "v1", 2), ("conv", "v1", 2), ("residual_dense", "v1", 2), ("residual_dense", "v2", 2),
@@ -130,7 +135,7 @@ def test_spectral_norm_of_conv_kernel_matches_explicit_circular_operator():
 
 def test_default_norms_and_existing_weights():
     cnn = make_model("conv", 2, 2, 0)
-    result = sensli.sensitivities(cnn, make_loader("conv", 6, 3, 0))
+    result = sensli.sensitivities(cnn, make_loader("conv", 6, 3, 0), score_existing=True)
     assert all(s.norm == "fro_scaled" and s.feature_shape == (4, 4) for s in result)
     assert set(result.existing) == {"0.weight", "2.weight"}
     fnn = make_model("dense", 3, 2, 0)
@@ -141,8 +146,10 @@ def test_sensitivity_pass_leaves_model_and_grads_unchanged():
     model = make_model("dense", 3, 2, 1)
     before = model.state_dict()
     model[0].weight.grad = np.full((3, 3), 7.0)
-    sensli.sensitivities(model, make_loader("dense", 6, 3, 0), method="autograd")
-    sensli.sensitivities(model, make_loader("dense", 6, 3, 0), method="closed_form")
+    for method in ("autograd", "closed_form"):
+        for existing in (False, True):
+            sensli.sensitivities(model, make_loader("dense", 6, 3, 0), method=method, score_existing=existing)
+    assert all(p.requires_grad for p in model.parameters())
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[name])
     np.testing.assert_array_equal(model[0].weight.grad, np.full((3, 3), 7.0))

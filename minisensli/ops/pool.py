@@ -1,6 +1,7 @@
 """Max and average pooling over the spatial axes of NCHW tensors.
 
-Both use the sliding-window view of conv.im2col: windows (N, OH, OW, C, kh, kw).
+Both walk the kernel taps as conv.im2col does: each tap (u, v) reads the strided slice
+x_pad[:, :, u::s, v::s] of shape (N, C, OH, OW); backward adds back through the same slices.
 """
 
 from __future__ import annotations
@@ -10,65 +11,77 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .conv import col2im, im2col, output_size, pad_spatial, pair
+from .conv import output_size, pad_spatial, pair, tap_slices
+
+
+def _unpad(dx_pad: Any, x_shape: tuple[int, ...], padding: tuple[int, int]) -> Any:
+    ph, pw = padding
+    return dx_pad[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
 
 
 class MaxPool2d(Function):
     """y[n, c, i, j] = max over the window of x_pad (padding with -inf).
 
     Backward: each window's gradient goes to one entry, the first maximum of the window in
-    row-major order (like Max); overlapping windows add up.
+    row-major tap order (strict > keeps the earlier tap on ties, like Max); overlapping
+    windows add up.
     """
 
     @staticmethod
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         xp = backend.get_array_module(x)
         x_pad = pad_spatial(x, padding, value=-xp.inf)
-        windows = im2col(x_pad, kernel, stride)  # (N, OH, OW, C, kh, kw)
-        n, oh, ow, c, kh, kw = windows.shape
-        flat = windows.reshape(n, oh, ow, c, kh * kw)
-        arg = flat.argmax(axis=-1)
+        out_hw = tuple(output_size(x_pad.shape[a], kernel[a - 2], stride[a - 2], 0) for a in (2, 3))
+        best = arg = None
+        for tap, (u, v, (rows, columns)) in enumerate(tap_slices(kernel, stride, out_hw)):
+            window = x_pad[:, :, rows, columns]
+            if best is None:
+                best, arg = window.copy(), xp.zeros(window.shape, dtype=xp.int32)
+            else:
+                better = window > best
+                best = xp.where(better, window, best)
+                arg = xp.where(better, tap, arg)
         ctx.save_for_backward(arg)
         ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
-        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
-        out = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-        return out.transpose(0, 3, 1, 2)
+        ctx.kernel, ctx.stride, ctx.padding, ctx.out_hw = kernel, stride, padding, out_hw
+        return best
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         (arg,) = ctx.saved_arrays
         xp = backend.get_array_module(grad)
-        kh, kw = ctx.kernel
-        onehot = xp.arange(kh * kw) == arg[..., None]  # (N, OH, OW, C, kh*kw)
-        dcols = onehot * grad.transpose(0, 2, 3, 1)[..., None]
-        dcols = dcols.reshape(arg.shape + (kh, kw))
-        dx_pad = col2im(dcols, ctx.padded_shape, ctx.stride)
-        ph, pw = ctx.padding
-        return (dx_pad[:, :, ph : ph + ctx.x_shape[2], pw : pw + ctx.x_shape[3]],)
+        dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
+        for tap, (_, _, (rows, columns)) in enumerate(tap_slices(ctx.kernel, ctx.stride, ctx.out_hw)):
+            dx_pad[:, :, rows, columns] += grad * (arg == tap)
+        return (_unpad(dx_pad, ctx.x_shape, ctx.padding),)
 
 
 class AvgPool2d(Function):
-    """y[n, c, i, j] = mean of the window of x_pad (zero padding counts, like PyTorch's default)."""
+    """y[n, c, i, j] = mean of the window of x_pad (zero padding counts, like PyTorch's default).
+
+    Backward: every entry of a window receives grad / (kh * kw).
+    """
 
     @staticmethod
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         x_pad = pad_spatial(x, padding)
-        windows = im2col(x_pad, kernel, stride)
+        out_hw = tuple(output_size(x_pad.shape[a], kernel[a - 2], stride[a - 2], 0) for a in (2, 3))
+        total = None
+        for _, _, (rows, columns) in tap_slices(kernel, stride, out_hw):
+            window = x_pad[:, :, rows, columns]
+            total = window.copy() if total is None else total + window
         ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
-        ctx.kernel, ctx.stride, ctx.padding = kernel, stride, padding
-        ctx.out_hw = windows.shape[1:3]
-        return windows.mean(axis=(4, 5)).transpose(0, 3, 1, 2)
+        ctx.kernel, ctx.stride, ctx.padding, ctx.out_hw = kernel, stride, padding, out_hw
+        return total / (kernel[0] * kernel[1])
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         xp = backend.get_array_module(grad)
-        kh, kw = ctx.kernel
-        share = grad.transpose(0, 2, 3, 1)[..., None, None] / (kh * kw)
-        n, c = ctx.x_shape[:2]
-        dcols = xp.broadcast_to(share, (n, *ctx.out_hw, c, kh, kw))
-        dx_pad = col2im(dcols, ctx.padded_shape, ctx.stride)
-        ph, pw = ctx.padding
-        return (dx_pad[:, :, ph : ph + ctx.x_shape[2], pw : pw + ctx.x_shape[3]],)
+        share = grad / (ctx.kernel[0] * ctx.kernel[1])
+        dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
+        for _, _, (rows, columns) in tap_slices(ctx.kernel, ctx.stride, ctx.out_hw):
+            dx_pad[:, :, rows, columns] += share
+        return (_unpad(dx_pad, ctx.x_shape, ctx.padding),)
 
 
 def _pool(function: type, op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:

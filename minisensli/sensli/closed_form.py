@@ -35,12 +35,12 @@ def correlate3x3(x: Any, g: Any) -> Any:
     """sum_{n,y,x} g[n, o, y, x] * x_pad[n, i, y + p, x + q] -> (O, C, 3, 3), padding 1.
 
     The weight gradient of a 3x3 'same' convolution with input x (N, C, H, W) and output
-    gradient g (N, O, H, W), computed as im2col(x)^T-product with g (one GEMM).
+    gradient g (N, O, H, W): g (O, N*H*W) times im2col(x)^T (N*H*W, C*9), one GEMM.
     """
-    n, c, h, w = x.shape
-    cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(n * h * w, c * 9)
-    g2 = g.transpose(0, 2, 3, 1).reshape(n * h * w, -1)
-    return (g2.T @ cols).reshape(g.shape[1], c, 3, 3)
+    c = x.shape[1]
+    cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(c * 9, -1)
+    g2 = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
+    return (g2 @ cols.T).reshape(g.shape[1], c, 3, 3)
 
 
 def conv_multipliers(x: Any, d: Any) -> dict[str, Any]:

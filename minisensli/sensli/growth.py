@@ -47,7 +47,7 @@ class InsertionRecord:
     chosen: Site | None
     norm: str
     method: str
-    existing: dict[str, float]
+    existing: dict[str, float] | None
     seconds: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class InsertionRecord:
             "sites": [s.label for s in self.sites], "scores": list(self.scores),
             "chosen": None if self.chosen is None else self.chosen.label,
             "chosen_index": None if self.chosen is None else self.sites.index(self.chosen),
-            "norm": self.norm, "method": self.method, "existing": dict(self.existing), "seconds": self.seconds,
+            "norm": self.norm, "method": self.method, "existing": self.existing, "seconds": self.seconds,
         }
 
 
@@ -171,7 +171,8 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         if phase == len(phases) - 1:
             break
         start = time.perf_counter()
-        scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm, **site_options)
+        scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm,
+                               score_existing=parse_mode(mode)[0] == "threshold", **site_options)
         choice = select(scores, mode, rng=rng, threshold=threshold)
         if choice is not None:
             model = insert(model, choice.site)

@@ -52,6 +52,9 @@ def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None,
         return result[position]
     if threshold <= 0:
         raise ValueError(f"select: threshold must be positive, got {threshold}")
+    if result.existing is None:
+        raise ValueError("select: the threshold rule compares with the existing weights; compute the "
+                         "sensitivities with score_existing=True")
     best = max(result, key=lambda s: s.scaled_score)
     pool = [s.scaled_score for s in result] + list(result.existing.values())
     mean = sum(pool) / len(pool)

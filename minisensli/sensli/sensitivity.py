@@ -18,7 +18,9 @@ method="closed_form"  run only the original network, keep at each site the activ
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,10 +59,11 @@ class SensitivityResult(list):
     """A list of SiteScore, one per candidate site, in site order, plus:
 
     existing: scaled scores (||G||_F^2 / entries) of the existing weights of the same kind,
-    by parameter name (for the threshold rule); method, norm, batches, seconds.
+    by parameter name (for the threshold rule), or None when not asked for
+    (score_existing=False); method, batches, seconds.
     """
 
-    def __init__(self, scores: list[SiteScore], existing: dict[str, float], method: str, batches: int,
+    def __init__(self, scores: list[SiteScore], existing: dict[str, float] | None, method: str, batches: int,
                  seconds: float) -> None:
         super().__init__(scores)
         self.existing = existing
@@ -87,18 +90,36 @@ def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dic
     return out
 
 
-def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int]) -> tuple[Tensor, dict[int, Tensor]]:
-    """Run the layers; keep (with their gradients) the tensors entering the layers in ``capture``
-    (an index equal to len(layers) means the final output)."""
+def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int],
+                       with_grad: bool) -> tuple[Tensor, dict[int, Tensor]]:
+    """Run the layers and keep the tensors entering the layers in ``capture`` (an index equal to
+    len(layers) means the output). with_grad: their gradients are kept by the next backward;
+    where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf)."""
     captured = {}
     h = x
     for i, layer in enumerate(layers):
         if i in capture:
-            captured[i] = h.retain_grad() if h.requires_grad else h
+            if with_grad:
+                h = h.retain_grad() if h.requires_grad else h.detach().requires_grad_()
+            captured[i] = h
         h = layer(h)
     if len(layers) in capture:
-        captured[len(layers)] = h.retain_grad()
+        captured[len(layers)] = h.retain_grad() if with_grad else h
     return h, captured
+
+
+@contextlib.contextmanager
+def _frozen(params: list[Any]) -> Iterator[None]:
+    """Parameters stop requiring gradients inside the block (restored afterwards), so that
+    backward skips their weight gradients when only the multipliers are wanted."""
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad = False
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad = flag
 
 
 def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> None:
@@ -115,11 +136,14 @@ def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> N
 
 
 def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None, method: str = "closed_form",
-                  sites: list[Site] | None = None, norm: str | None = None, **site_options: Any) -> SensitivityResult:
+                  sites: list[Site] | None = None, norm: str | None = None, score_existing: bool = False,
+                  **site_options: Any) -> SensitivityResult:
     """Score every candidate site of ``model`` over one pass of ``loader`` (no parameter update).
 
     sites: the sites to score (default ``candidate_sites(model, **site_options)``).
     norm: 'fro', 'fro_scaled' or 'spectral' (default per kind: see norms.default_norm).
+    score_existing: also average the gradients of the existing weights of the same kind (the
+    threshold rule needs them); without it the pass skips every existing weight gradient.
     The model's parameters and their ``.grad`` are left as they were.
     """
     sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
@@ -130,16 +154,17 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
     params = model.parameters()
     saved_grads = [p.grad for p in params]
     existing = existing_weights(model, kind, sites[0].scored_parameter)
+    run_pass = _closed_form_pass if method == "closed_form" else _autograd_pass
     start = time.perf_counter()
     try:
         for p in params:
             p.grad = None
-        if method == "closed_form":
-            sums, shapes, batches = _closed_form_pass(model, loader, loss_fn, sites)
-        else:
-            sums, shapes, batches = _autograd_pass(model, loader, loss_fn, sites)
-        existing_scores = {name: score(p.grad / batches, "fro_scaled") if p.grad is not None else 0.0
-                           for name, p in existing.items()}
+        with contextlib.nullcontext() if score_existing else _frozen(params):
+            sums, shapes, batches = run_pass(model, loader, loss_fn, sites)
+        existing_scores = None
+        if score_existing:
+            existing_scores = {name: score(p.grad / batches, "fro_scaled") if p.grad is not None else 0.0
+                               for name, p in existing.items()}
     finally:
         for p, g in zip(params, saved_grads):
             p.grad = g
@@ -167,7 +192,7 @@ def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
     batches = 0
     positions = {s.position for s in sites}
     for inputs, labels in loader:
-        out, captured = _forward_capturing(model.layers, inputs, positions)
+        out, captured = _forward_capturing(model.layers, inputs, positions, with_grad=True)
         loss_fn(out, labels).backward()
         for j, site in enumerate(sites):
             x = captured[site.position]
@@ -199,7 +224,7 @@ def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
     shapes: list[Any] = [None] * len(sites)
     batches = 0
     for inputs, labels in loader:
-        out, captured = _forward_capturing(extended.layers, inputs, set(entry_index.values()))
+        out, captured = _forward_capturing(extended.layers, inputs, set(entry_index.values()), with_grad=False)
         loss_fn(out, labels).backward()
         for j, site in enumerate(sites):
             shapes[j] = _feature_shape(site, captured[entry_index[j]])
