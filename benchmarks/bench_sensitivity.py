@@ -52,6 +52,15 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def measure(model, loader, repeats: int) -> tuple[float, float, float]:
+    """Median seconds of one training epoch, one closed-form pass and one autograd pass."""
+    opt = optim.SGD(model.parameters(), lr=1e-3)
+    epoch = median_seconds(lambda: ms.train_epoch(model, loader, opt), repeats)
+    closed = median_seconds(lambda: sensli.sensitivities(model, loader, method="closed_form"), repeats)
+    auto = median_seconds(lambda: sensli.sensitivities(model, loader, method="autograd"), repeats)
+    return epoch, closed, auto
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
@@ -62,10 +71,7 @@ def main() -> None:
     for name, build in (("fnn", fnn), ("cnn", cnn), ("resnet", resnet)):
         ms.manual_seed(0)
         model, loader = build()
-        opt = optim.SGD(model.parameters(), lr=1e-3)
-        epoch = median_seconds(lambda: ms.train_epoch(model, loader, opt), args.repeats)
-        closed = median_seconds(lambda: sensli.sensitivities(model, loader, method="closed_form"), args.repeats)
-        auto = median_seconds(lambda: sensli.sensitivities(model, loader, method="autograd"), args.repeats)
+        epoch, closed, auto = measure(model, loader, args.repeats)
         sites = len(sensli.candidate_sites(model))
         print(f"{name:7s} {sites:5d} {epoch * 1e3:8.1f}ms {closed * 1e3:8.1f}ms ({closed / epoch:4.2f}x) "
               f"{auto * 1e3:8.1f}ms ({auto / epoch:4.2f}x)")

@@ -33,7 +33,7 @@ class MaxPool2d(Function):
         x_pad = pad_spatial(x, padding, value=-xp.inf)
         out_hw = tuple(output_size(x_pad.shape[a], kernel[a - 2], stride[a - 2], 0) for a in (2, 3))
         best = arg = None
-        for tap, (u, v, (rows, columns)) in enumerate(tap_slices(kernel, stride, out_hw)):
+        for tap, (_, _, (rows, columns)) in enumerate(tap_slices(kernel, stride, out_hw)):
             window = x_pad[:, :, rows, columns]
             if best is None:
                 best, arg = window.copy(), xp.zeros(window.shape, dtype=xp.int32)
