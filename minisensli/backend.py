@@ -185,6 +185,12 @@ def init_rng() -> Any:
     return _init_rng
 
 
+def set_init_rng(rng: Any) -> None:
+    """Install ``rng`` (a numpy.random.Generator) as the initialisation generator."""
+    global _init_rng
+    _init_rng = rng
+
+
 def new_rng(seed: Any = None) -> Any:
     """A new numpy.random.Generator; ``seed`` may be an int, None, or an existing Generator."""
     return numpy.random.default_rng(seed)

@@ -1,0 +1,86 @@
+"""The results.json of a run: its schema, and reading it back.
+
+The full JSON Schema is results.schema.json beside this file. In short:
+
+    schema              "minisensli-results/1"
+    name, created, minisensli_version
+    config              the configuration as used (every key, defaults filled in)
+    phase_epochs        epochs of each training phase (growth methods insert between phases)
+    start_architecture  layer labels of the start model
+    methods, seeds      what was compared
+    runs                one object per (method, seed):
+        method, seed, minibatch_losses (loss of every step, before its update),
+        train_loss / train_error / test_error / lrs (per epoch; errors are fractions),
+        epoch_times (cumulative seconds, selection time included), wall_time,
+        final_train_loss (mean minibatch loss of the last epoch), final_test_error,
+        architecture (final layer labels), inserted_layers (their indices), parameters,
+        insertions (per selection: sites, scores, chosen, norm, method, seconds, ...),
+        chosen_sites, train_seconds, select_seconds, model_file (relative path of the saved model)
+    summary             per method: mean and std over seeds of final_train_loss,
+                        final_test_error, wall_time, parameters; and the number of runs
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+from ..nn import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, Module, ResidualConv, ResidualDense
+
+SCHEMA_ID = "minisensli-results/1"
+SCHEMA_FILE = pathlib.Path(__file__).parent / "results.schema.json"
+TOP_LEVEL_KEYS = ("schema", "name", "created", "minisensli_version", "config", "phase_epochs",
+                  "start_architecture", "methods", "seeds", "runs", "summary")
+
+
+class ResultsError(ValueError):
+    """A results folder or file is missing or not in the expected format."""
+
+
+def layer_label(module: Module) -> str:
+    """A short name for one layer, as drawn in the architecture figure."""
+    if isinstance(module, Dense):
+        return f"Dense {module.in_features}→{module.out_features}"
+    if isinstance(module, Conv2d):
+        return f"Conv{module.kernel_size}x{module.kernel_size} {module.in_channels}→{module.out_channels}"
+    if isinstance(module, ResidualDense):
+        return f"Res{module.weights}({module.features})"
+    if isinstance(module, ResidualConv):
+        return f"ResConv{module.weights}({module.channels})"
+    if isinstance(module, (MaxPool2d, AvgPool2d)):
+        return f"{type(module).__name__[:3]}Pool{module.kernel_size}"
+    if isinstance(module, Flatten):
+        return "Flatten"
+    return type(module).__name__
+
+
+def layer_labels(model: Any) -> list[str]:
+    return [layer_label(m) for m in model]
+
+
+def check_results(results: Any) -> None:
+    """Raise ResultsError unless ``results`` looks like a results.json document of this schema."""
+    if not isinstance(results, dict) or results.get("schema") != SCHEMA_ID:
+        found = results.get("schema") if isinstance(results, dict) else type(results).__name__
+        raise ResultsError(f"not a minisensli results document (schema {found!r}, expected {SCHEMA_ID!r})")
+    missing = [k for k in TOP_LEVEL_KEYS if k not in results]
+    if missing:
+        raise ResultsError(f"results document lacks the keys {missing}")
+    for i, run in enumerate(results["runs"]):
+        for key in ("method", "seed", "minibatch_losses", "test_error", "epoch_times", "insertions"):
+            if key not in run:
+                raise ResultsError(f"run {i} of the results lacks the key {key!r}")
+
+
+def load_results(folder: str | pathlib.Path) -> dict[str, Any]:
+    """Read and check ``folder``/results.json."""
+    path = pathlib.Path(folder) / "results.json"
+    if not path.is_file():
+        raise ResultsError(f"no results.json in {folder}")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ResultsError(f"{path}: not valid JSON ({err})") from err
+    check_results(results)
+    return results

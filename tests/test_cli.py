@@ -1,0 +1,158 @@
+"""The `minisensli` command end to end on a tiny config, and its errors (exit code 2)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from minisensli import __version__, cli
+from minisensli.experiments import FIGURES, SCHEMA_FILE, builtin_names, resolve
+
+jsonschema = pytest.importorskip("jsonschema")
+
+TINY = """
+name = "tiny"
+description = "a few epochs of every method"
+
+[data]
+name = "spirals"
+n_per_class = 40
+batch_size = 20
+test_batch_size = 20
+
+[model]
+type = "fnn"
+hidden = [3, 3]
+
+[training]
+epochs = [3, 2]
+lr = 0.1
+
+[comparison]
+methods = ["abs max", "abs min", "random", "threshold", "small", "big"]
+seeds = [0, 1]
+"""
+
+
+def write(tmp_path, text, name="config.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    config = write(root, TINY)
+    code = cli.main(["run", config, "--out", str(root / "out"), "--no-progress"])
+    assert code == 0
+    (folder,) = (root / "out").iterdir()
+    return folder
+
+
+def test_run_writes_config_results_models_and_figures(tiny_run, capsys):
+    assert tiny_run.name.startswith("tiny-")
+    assert (tiny_run / "config.toml").read_text().startswith('name = "tiny"')
+    results = json.loads((tiny_run / "results.json").read_text())
+    jsonschema.validate(results, json.loads(SCHEMA_FILE.read_text()))
+    assert len(results["runs"]) == 12 and results["seeds"] == [0, 1]
+    for run in results["runs"]:
+        assert (tiny_run / run["model_file"]).stat().st_size > 0
+        assert len(run["minibatch_losses"]) == 5 * 3  # 5 epochs of 60 training points / 20 per batch
+    for name in FIGURES:
+        png = (tiny_run / name).read_bytes()
+        assert png.startswith(b"\x89PNG") and len(png) > 2000
+
+
+def test_runs_share_start_weights_and_big_is_final_sensli_architecture(tiny_run):
+    results = json.loads((tiny_run / "results.json").read_text())
+    runs = {(r["method"], r["seed"]): r for r in results["runs"]}
+    for seed in (0, 1):
+        first = {runs[(m, seed)]["minibatch_losses"][0] for m in ("abs max", "abs min", "small")}
+        assert len(first) == 1  # same start weights, same first batch
+        assert runs[("big", seed)]["architecture"] == runs[("abs max", seed)]["architecture"]
+        assert runs[("big", seed)]["minibatch_losses"][0] != runs[("abs max", seed)]["minibatch_losses"][0]
+        assert len(runs[("abs max", seed)]["architecture"]) == 7
+
+
+def test_summary_table_is_printed(tmp_path, capsys):
+    config = write(tmp_path, TINY.replace('"abs min", "random", "threshold", "small", "big"', '"small"'))
+    assert cli.main(["run", config, "--out", str(tmp_path), "--no-progress", "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "final train loss" in out and "abs max" in out and "small" in out and "±" in out
+    assert "results, models and figures:" in out
+
+
+def test_plot_redraws_from_saved_results(tiny_run, capsys):
+    for name in FIGURES:
+        (tiny_run / name).unlink()
+    assert cli.main(["plot", str(tiny_run)]) == 0
+    assert all((tiny_run / name).stat().st_size > 2000 for name in FIGURES)
+
+
+def test_list_and_version(capsys):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in builtin_names():
+        assert name in out
+    assert "(default)" in out
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+def test_every_builtin_config_is_valid():
+    for name in builtin_names():
+        config = resolve(name)
+        assert config.name == name and config.description and config.differs_from_paper
+
+
+INVALID = [
+    ("[data]\nbatch = 3\n", "[data] unknown key 'batch'; allowed keys are"),
+    ("[training]\nepochs = [-1, 4]\n", "training.epochs: every entry must be an integer >= 0"),
+    ("[training]\nlr = 'fast'\n", "training.lr: expected a number"),
+    ("[data]\nname = 'cifar'\n", "data.name: 'cifar' is not allowed; choose one of ['spirals', 'digits']"),
+    ("[comparison]\nmethods = ['abs max', 'best']\n", "comparison.methods: unknown method 'best'"),
+    ("[sensli]\nmethod = 'magic'\n", "sensli.method: 'magic' is not allowed"),
+    ("colour = 'red'\n", "unknown key 'colour'"),
+    ("[model]\ntype = 'fnn'\nactivation = 'tanh'\n", "model.activation"),
+    ("[comparison]\nmethods = ['big']\n", "needs 'abs max'"),
+]
+
+
+@pytest.mark.parametrize("body,message", INVALID)
+def test_invalid_config_exits_2_naming_the_key(tmp_path, capsys, body, message):
+    config = write(tmp_path, 'name = "bad"\n' + body)
+    assert cli.main(["run", config, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # rejected before any work started
+
+
+def test_missing_name_broken_toml_and_unknown_experiment(tmp_path, capsys):
+    assert cli.main(["run", write(tmp_path, "[data]\n", "a.toml")]) == 2
+    assert "the key 'name' is required" in capsys.readouterr().err
+    assert cli.main(["run", write(tmp_path, "name = \n", "b.toml")]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+    assert cli.main(["run", "no-such-experiment"]) == 2
+    assert "unknown experiment 'no-such-experiment'" in capsys.readouterr().err
+    assert cli.main(["run", "spirals", "--seeds", "0"]) == 2
+    assert "--seeds: must be at least 1" in capsys.readouterr().err
+
+
+def test_plot_of_a_folder_without_results_exits_2(tmp_path, capsys):
+    assert cli.main(["plot", str(tmp_path)]) == 2
+    assert "no results.json" in capsys.readouterr().err
+
+
+def test_bad_usage_exits_2():
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--seeds", "many"])
+    assert exit_info.value.code == 2
+    assert cli.main([]) == 2
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run([sys.executable, "-m", "minisensli", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and __version__ in done.stdout
