@@ -119,13 +119,14 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
         labels = sorted({label for records in records_by_method.values() for rec in records for label in rec["sites"]},
                         key=lambda label: int(label.split("@")[1]))
         for j, (method, records) in enumerate(records_by_method.items()):
+            legend_label = method
             for i, label in enumerate(labels):
                 values = [rec["scores"][rec["sites"].index(label)] for rec in records if label in rec["sites"]]
                 if not values:
                     continue
                 x = i + j * width
-                ax.bar(x, sum(values) / len(values), width=width, color=f"C{j}", alpha=0.35,
-                       label=method if i == 0 else None)
+                ax.bar(x, sum(values) / len(values), width=width, color=f"C{j}", alpha=0.35, label=legend_label)
+                legend_label = None
                 ax.scatter([x] * len(values), values, color=f"C{j}", s=10)
         ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=20, fontsize=8)
         ax.set_yscale("log")
