@@ -2,7 +2,8 @@
 
 loss_vs_iterations.png  mean training loss per minibatch step over seeds, per method (log scale);
                         dotted lines: where the growth methods inserted
-loss_vs_time.png        the same against mean cumulative wall time (selection time included)
+loss_vs_time.png        the same against mean cumulative wall time (selection time included); dotted:
+                        mean time at which each selection ended
 test_error.png          mean test error (%) after each epoch
 sensitivities.png       the score of every candidate site at each selection of the growth methods,
                         one dot per seed and the mean as a bar
@@ -45,8 +46,17 @@ def _runs_by_method(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _insertion_marks(ax: Any, results: dict[str, Any], key: str) -> None:
-    """Dotted vertical lines at the iterations or epochs (``key``) where a layer was inserted."""
-    marks = {record[key] for run in results["runs"] for record in run["insertions"] if record["chosen"] is not None}
+    """Dotted vertical lines where a layer was inserted: at the iteration or epoch (``key``), or
+    for key 'time' at the mean over runs of the wall time when that selection ended."""
+    if key == "time":
+        by_selection: dict[int, list[float]] = {}
+        for run in results["runs"]:
+            for k, record in enumerate(run["insertions"]):
+                if record["chosen"] is not None and record["epoch"] > 0:
+                    by_selection.setdefault(k, []).append(run["epoch_times"][record["epoch"] - 1])
+        marks = {sum(times) / len(times) for times in by_selection.values()}
+    else:
+        marks = {record[key] for run in results["runs"] for record in run["insertions"] if record["chosen"] is not None}
     for x in sorted(marks):
         ax.axvline(x, ls=":", color="k", lw=1)
 
@@ -73,14 +83,14 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path, against: str) -> No
         else:
             xs = _step_times(_mean_curve([r["epoch_times"] for r in runs]), len(loss))
         ax.plot(xs, loss[: len(xs)], lw=1.2, label=method)
+    _insertion_marks(ax, results, "iteration" if against == "iterations" else "time")
     if against == "iterations":
-        _insertion_marks(ax, results, "iteration")
         ax.set_xlabel("iteration (minibatch step)")
     else:
         ax.set_xlabel("wall time (s, mean over seeds; selection included)")
     ax.set_yscale("log")
     ax.set_ylabel("training loss (mean over seeds)")
-    ax.set_title(f"{results['name']}: training loss" + ("; dotted: insertion" if against == "iterations" else ""))
+    ax.set_title(f"{results['name']}: training loss; dotted: insertion")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
