@@ -58,6 +58,18 @@ def mlp_setup(rng):
     return params, x, y
 
 
+def np_cross_entropy_grad(z, y):
+    """Mean cross-entropy of logits z (computed, as the library does) and its gradient w.r.t. z."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    n = z.shape[0]
+    _ = -logp[np.arange(n), y].mean()
+    d = np.exp(logp)
+    d[np.arange(n), y] -= 1
+    d /= n
+    return d
+
+
 def mlp_numpy(params, x, y):
     w1, b1, w2, b2, w3, b3 = params
     z1 = x @ w1.T + b1
@@ -65,13 +77,7 @@ def mlp_numpy(params, x, y):
     z2 = a1 @ w2.T + b2
     a2 = np.maximum(z2, 0)
     z3 = a2 @ w3.T + b3
-    shifted = z3 - z3.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    n = x.shape[0]
-    _ = -logp[np.arange(n), y].mean()
-    d3 = np.exp(logp)
-    d3[np.arange(n), y] -= 1
-    d3 /= n
+    d3 = np_cross_entropy_grad(z3, y)
     gw3, gb3 = d3.T @ a2, d3.sum(0)
     d2 = (d3 @ w3) * (a2 > 0)
     gw2, gb2 = d2.T @ a1, d2.sum(0)
@@ -164,13 +170,7 @@ def conv_numpy(params, x, y):
     p2, arg2 = np_pool_forward(a2)
     flat = p2.reshape(p2.shape[0], -1)
     z3 = flat @ w3.T + b3
-    shifted = z3 - z3.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    n = x.shape[0]
-    _ = -logp[np.arange(n), y].mean()
-    d3 = np.exp(logp)
-    d3[np.arange(n), y] -= 1
-    d3 /= n
+    d3 = np_cross_entropy_grad(z3, y)
     gw3, gb3 = d3.T @ flat, d3.sum(0)
     dp2 = (d3 @ w3).reshape(p2.shape)
     da2 = np_pool_backward(dp2, arg2, a2.shape) * (a2 > 0)

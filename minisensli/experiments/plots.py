@@ -28,6 +28,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _finish(plt: Any, fig: Any, path: pathlib.Path, legend: Any = None) -> None:
+    """Legend (if asked), tight layout, write the PNG, free the figure."""
+    if legend is not None:
+        legend.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _mean_curve(curves: list[list[float | None]]) -> list[float]:
     """Element-wise mean over seeds, ignoring missing values (nan-mean without numpy)."""
     length = max((len(c) for c in curves), default=0)
@@ -91,10 +100,7 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path, against: str) -> No
     ax.set_yscale("log")
     ax.set_ylabel("training loss (mean over seeds)")
     ax.set_title(f"{results['name']}: training loss; dotted: insertion")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, path, legend=ax)
 
 
 def plot_test_error(results: dict[str, Any], path: pathlib.Path) -> None:
@@ -108,10 +114,7 @@ def plot_test_error(results: dict[str, Any], path: pathlib.Path) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test error (%), mean over seeds")
     ax.set_title(f"{results['name']}: test error")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, path, legend=ax)
 
 
 def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
@@ -145,9 +148,7 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
         ax.legend(fontsize=8)
     if not selections:
         axes[0][0].text(0.5, 0.5, "no growth method in this run", ha="center", va="center")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def plot_architectures(results: dict[str, Any], path: pathlib.Path) -> None:
@@ -170,9 +171,7 @@ def plot_architectures(results: dict[str, Any], path: pathlib.Path) -> None:
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.axis("off")
     ax.set_title(f"{results['name']}: architectures (seed {seed}; orange: inserted)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, path)
 
 
 def draw_all(results: dict[str, Any], folder: str | pathlib.Path) -> list[pathlib.Path]:

@@ -25,6 +25,14 @@ def _single_axis(op: str, axis: Any, ndim: int) -> int:
     return normalize_axes(op, axis, ndim)[0]
 
 
+def log_softmax_array(x: Any, axis: int) -> Any:
+    """Stable log-softmax of a raw array: x - m - log(sum exp(x - m)), m = max along ``axis``.
+    Subtracting the max keeps every exp <= 1, so logits of size 1e4 give finite results."""
+    xp = backend.get_array_module(x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0, else 0."""
 
@@ -102,9 +110,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, axis: int) -> Any:
-        xp = backend.get_array_module(x)
-        shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        out = log_softmax_array(x, axis)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out

@@ -7,6 +7,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
+from .activation import log_softmax_array
 
 
 class CrossEntropy(Function):
@@ -19,8 +20,7 @@ class CrossEntropy(Function):
     @staticmethod
     def forward(ctx: Context, logits: Any, labels: Any) -> Any:
         xp = backend.get_array_module(logits)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_probs = log_softmax_array(logits, axis=1)
         rows = xp.arange(logits.shape[0])
         ctx.save_for_backward(log_probs, labels)
         return -log_probs[rows, labels].mean()
