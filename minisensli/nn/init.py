@@ -24,10 +24,6 @@ def uniform_fan_in(shape: tuple[int, ...], fan_in: int, rng: Any = None) -> Para
     return Parameter(values)
 
 
-def zeros(shape: tuple[int, ...]) -> Parameter:
-    return Parameter(backend.module_for_device("cpu").zeros(shape, dtype=backend.get_default_dtype()))
-
-
 def identity(n: int, scale: float = 1.0) -> Parameter:
     """scale * I (n x n): the weight of a function-preserving dense layer."""
     xp = backend.module_for_device("cpu")
