@@ -171,3 +171,15 @@ def test_sensitivity_errors():
         sensli.sensitivities(model, loader, norm="l1")
     with pytest.raises(ValueError, match="no candidate site"):
         sensli.sensitivities(nn.Sequential(nn.Dense(3, 3)), loader)
+
+
+def test_empty_loader_is_an_error():
+    model = make_model("dense", 3, 2, 0)
+
+    class Empty:
+        def __iter__(self):
+            return iter(())
+
+    for method in ("closed_form", "autograd"):
+        with pytest.raises(ValueError, match="the loader yielded no batch"):
+            sensli.sensitivities(model, Empty(), method=method)

@@ -153,7 +153,6 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
     norm = norm or default_norm(kind)
     params = model.parameters()
     saved_grads = [p.grad for p in params]
-    existing = existing_weights(model, kind, sites[0].scored_parameter)
     run_pass = _closed_form_pass if method == "closed_form" else _autograd_pass
     start = time.perf_counter()
     try:
@@ -161,8 +160,11 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
             p.grad = None
         with contextlib.nullcontext() if score_existing else _frozen(params):
             sums, shapes, batches = run_pass(model, loader, loss_fn, sites)
+        if batches == 0:
+            raise ValueError("sensitivities: the loader yielded no batch")
         existing_scores = None
         if score_existing:
+            existing = existing_weights(model, kind, sites[0].scored_parameter)
             existing_scores = {name: score(p.grad / batches, "fro_scaled") if p.grad is not None else 0.0
                                for name, p in existing.items()}
     finally:
@@ -199,8 +201,6 @@ def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
             _accumulate(sums[j], site_multipliers(site, x.data, x.grad))
             shapes[j] = _feature_shape(site, x)
         batches += 1
-    if batches == 0:
-        raise ValueError("sensitivities: the loader yielded no batch")
     return sums, shapes, batches
 
 
@@ -229,7 +229,6 @@ def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
         for j, site in enumerate(sites):
             shapes[j] = _feature_shape(site, captured[entry_index[j]])
         batches += 1
-    if batches == 0:
-        raise ValueError("sensitivities: the loader yielded no batch")
-    sums = [{name: p.grad for name, p in modules[0].named_parameters()} for modules in virtual]
+    sums = [{name: p.grad if p.grad is not None else p.data * 0 for name, p in modules[0].named_parameters()}
+            for modules in virtual]
     return sums, shapes, batches

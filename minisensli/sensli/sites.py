@@ -36,14 +36,15 @@ class Site:
     position: index in the Sequential where the new modules go; width: features (dense kinds)
     or channels (conv kinds) at that point; activation: name of the activation the new layer
     uses. For residual kinds: weights (1 or 2), h (step size), variant ('v1': outer weight 0
-    and inner 0.8 I; 'v2': inner 0 and outer 0.8 I; see minisensli.sensli.virtual).
+    and inner 0.8 I; 'v2': inner 0 and outer 0.8 I; see minisensli.sensli.virtual); the
+    plain kinds ignore h and variant.
     """
 
     position: int
     kind: str
     width: int
     activation: str
-    weights: int = 0
+    weights: int | None = None  # residual kinds only: 1 or 2
     h: float = 1.0
     variant: str = "v1"
 
