@@ -156,3 +156,12 @@ def test_bad_usage_exits_2():
 def test_python_dash_m_entry_point():
     done = subprocess.run([sys.executable, "-m", "minisensli", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and __version__ in done.stdout
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_experiment_runs_in_quick_mode(tmp_path, name):
+    assert cli.main(["run", name, "--quick", "--seeds", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    (folder,) = tmp_path.iterdir()
+    results = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(results, json.loads(SCHEMA_FILE.read_text()))
+    assert {r["method"] for r in results["runs"]} == set(resolve(name).comparison["methods"])
