@@ -81,6 +81,7 @@ def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | No
 def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple[float, float]:
     """(mean loss per example, error rate) of ``model`` on ``loader``, without gradients."""
     loss_fn = loss_fn or CrossEntropyLoss()
+    was_training = model.training
     model.eval()
     total, wrong, seen = 0.0, 0, 0
     with no_grad():
@@ -90,7 +91,7 @@ def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple
             if labels.dtype.kind in "iu":
                 wrong += _errors(logits, labels)
             seen += len(labels)
-    model.train()
+    model.train(was_training)
     return total / seen, wrong / seen
 
 

@@ -86,3 +86,10 @@ def test_evaluate_reports_loss_and_error():
     assert error == pytest.approx(1 / 3)
     expected = np.mean([np.log1p(np.exp(-2)), np.log1p(np.exp(-2)), np.log1p(np.exp(2))])
     assert loss == pytest.approx(expected)
+
+
+def test_evaluate_restores_the_previous_mode():
+    model = nn.Sequential(nn.Dense(2, 2)).eval()
+    ds = data.TensorDataset(np.ones((2, 2)), np.array([0, 1]))
+    ms.evaluate(model, data.DataLoader(ds, batch_size=2))
+    assert not model.training

@@ -121,7 +121,11 @@ class Module:
         return self.train(False)
 
     def to(self, device: str | None = None, dtype: Any = None) -> Module:
-        """Move all parameters to ``device`` and/or convert them to ``dtype``, in place; returns self."""
+        """Move all parameters to ``device`` and/or convert them to ``dtype``, in place; returns self.
+
+        Gradients are dropped (they belong to the old arrays); an optimizer built before the
+        move keeps working, since it holds the same Parameter objects.
+        """
         if device is not None:
             backend.check_device(device)
             backend.module_for_device(device)  # fails early, before any parameter moved
