@@ -123,8 +123,8 @@ class Module:
     def to(self, device: str | None = None, dtype: Any = None) -> Module:
         """Move all parameters to ``device`` and/or convert them to ``dtype``, in place; returns self.
 
-        Gradients are dropped (they belong to the old arrays); an optimizer built before the
-        move keeps working, since it holds the same Parameter objects.
+        Gradients are dropped (they belong to the old arrays). Optimizer state (momentum
+        buffers, Adam moments) is not moved: move the model first, then build the optimizer.
         """
         if device is not None:
             backend.check_device(device)
