@@ -95,12 +95,13 @@ def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple
     return total / seen, wrong / seen
 
 
-def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, loss_fn: Module | None = None,
-        scheduler: Any = None, test_loader: Any = None, progress: bool = True,
+def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler: Any = None,
+        test_loader: Any = None, progress: bool = True, loss_fn: Module | None = None,
         history: History | None = None, description: str = "training") -> History:
     """Train for ``epochs`` epochs; evaluate on ``test_loader`` after each; step ``scheduler``
-    once per epoch. Shows a tqdm progress bar (notebook-aware) unless progress=False.
-    Appends to ``history`` when one is given (so phases of a growing network share one)."""
+    once per epoch. Shows a tqdm progress bar (notebook-aware) with the epoch and the current
+    loss unless progress=False. loss_fn defaults to CrossEntropyLoss. Appends to ``history``
+    when one is given (so the phases of a growing network share one)."""
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     history = history if history is not None else History()
