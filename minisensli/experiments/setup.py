@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import backend, data, nn, optim
 from ..nn.activation import activation_from_name
+from ..serialization import build, describe
 from .config import Config
 
 
@@ -104,8 +105,6 @@ def sensitivity_norm(config: Config) -> str | None:
 
 def fresh_copy(model: nn.Sequential, seed: int) -> nn.Sequential:
     """The same architecture with new weights drawn from a generator seeded with ``seed``."""
-    from ..serialization import build, describe  # noqa: PLC0415 - only the 'big' baseline needs it
-
     previous = backend.init_rng()
     backend.manual_seed(seed)
     try:
