@@ -33,6 +33,12 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
+def window_counts(padded_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
+    """(OH, OW): window positions of a kernel sliding over a padded (N, C, Hp, Wp) input."""
+    return (output_size(padded_shape[2], kernel[0], stride[0], 0),
+            output_size(padded_shape[3], kernel[1], stride[1], 0))
+
+
 def tap_slices(kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]):
     """For each kernel tap (u, v): its index and the slices of the padded input it reads."""
     (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
@@ -45,8 +51,8 @@ def im2col(x_pad: Any, kernel: tuple[int, int], stride: tuple[int, int]) -> Any:
     """Receptive fields of a padded (N, C, Hp, Wp) input as cols (C, kh, kw, N, OH, OW):
     cols[c, u, v, n, i, j] = x_pad[n, c, s*i + u, s*j + v]."""
     xp = backend.get_array_module(x_pad)
-    n, c, hp, wp = x_pad.shape
-    out_hw = (output_size(hp, kernel[0], stride[0], 0), output_size(wp, kernel[1], stride[1], 0))
+    n, c = x_pad.shape[:2]
+    out_hw = window_counts(x_pad.shape, kernel, stride)
     cols = xp.empty((c, kernel[0], kernel[1], n, *out_hw), dtype=x_pad.dtype)
     for u, v, (rows, columns) in tap_slices(kernel, stride, out_hw):
         cols[:, u, v] = x_pad[:, :, rows, columns].transpose(1, 0, 2, 3)
@@ -62,6 +68,12 @@ def col2im(dcols: Any, padded_shape: tuple[int, ...], stride: tuple[int, int]) -
     for u, v, (rows, columns) in tap_slices((kh, kw), stride, (oh, ow)):
         out[:, :, rows, columns] += dcols[:, u, v]
     return out.transpose(1, 0, 2, 3)
+
+
+def unpad_spatial(x_pad: Any, x_shape: tuple[int, ...], padding: tuple[int, int]) -> Any:
+    """The inverse of pad_spatial: the (N, C, H, W) interior of a padded array (a view)."""
+    ph, pw = padding
+    return x_pad[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
 
 
 def pad_spatial(x: Any, padding: tuple[int, int], value: float = 0.0) -> Any:
@@ -101,9 +113,7 @@ class Conv2d(Function):
         dx = dw = None
         if needs[0]:
             dcols = (weight.reshape(o, -1).T @ g).reshape(c, kh, kw, n, oh, ow)
-            dx_pad = col2im(dcols, ctx.padded_shape, ctx.stride)
-            ph, pw = ctx.padding
-            dx = dx_pad[:, :, ph : ph + ctx.x_shape[2], pw : pw + ctx.x_shape[3]]
+            dx = unpad_spatial(col2im(dcols, ctx.padded_shape, ctx.stride), ctx.x_shape, ctx.padding)
         if needs[1]:
             dw = (g @ cols.T).reshape(weight.shape)
         if len(needs) == 2:  # called without a bias

@@ -11,12 +11,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .conv import output_size, pad_spatial, pair, tap_slices
-
-
-def _unpad(dx_pad: Any, x_shape: tuple[int, ...], padding: tuple[int, int]) -> Any:
-    ph, pw = padding
-    return dx_pad[:, :, ph : ph + x_shape[2], pw : pw + x_shape[3]]
+from .conv import output_size, pad_spatial, pair, tap_slices, unpad_spatial, window_counts
 
 
 class MaxPool2d(Function):
@@ -31,7 +26,7 @@ class MaxPool2d(Function):
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         xp = backend.get_array_module(x)
         x_pad = pad_spatial(x, padding, value=-xp.inf)
-        out_hw = tuple(output_size(x_pad.shape[a], kernel[a - 2], stride[a - 2], 0) for a in (2, 3))
+        out_hw = window_counts(x_pad.shape, kernel, stride)
         best = arg = None
         for tap, (_, _, (rows, columns)) in enumerate(tap_slices(kernel, stride, out_hw)):
             window = x_pad[:, :, rows, columns]
@@ -53,7 +48,7 @@ class MaxPool2d(Function):
         dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for tap, (_, _, (rows, columns)) in enumerate(tap_slices(ctx.kernel, ctx.stride, ctx.out_hw)):
             dx_pad[:, :, rows, columns] += grad * (arg == tap)
-        return (_unpad(dx_pad, ctx.x_shape, ctx.padding),)
+        return (unpad_spatial(dx_pad, ctx.x_shape, ctx.padding),)
 
 
 class AvgPool2d(Function):
@@ -65,7 +60,7 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         x_pad = pad_spatial(x, padding)
-        out_hw = tuple(output_size(x_pad.shape[a], kernel[a - 2], stride[a - 2], 0) for a in (2, 3))
+        out_hw = window_counts(x_pad.shape, kernel, stride)
         total = None
         for _, _, (rows, columns) in tap_slices(kernel, stride, out_hw):
             window = x_pad[:, :, rows, columns]
@@ -81,7 +76,7 @@ class AvgPool2d(Function):
         dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for _, _, (rows, columns) in tap_slices(ctx.kernel, ctx.stride, ctx.out_hw):
             dx_pad[:, :, rows, columns] += share
-        return (_unpad(dx_pad, ctx.x_shape, ctx.padding),)
+        return (unpad_spatial(dx_pad, ctx.x_shape, ctx.padding),)
 
 
 def _pool(function: type, op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
