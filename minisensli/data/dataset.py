@@ -37,6 +37,11 @@ class Split(NamedTuple):
     test: TensorDataset
 
 
+def unit_range_images(pixels: Any, max_value: float) -> Any:
+    """Integer pixels in [0, max_value] -> floats in [0, 1] of the default dtype."""
+    return pixels.astype(backend.get_default_dtype()) / max_value
+
+
 def split_dataset(inputs: Any, labels: Any, train_fraction: float, seed: int) -> Split:
     """Shuffle examples with a seeded generator and cut them into train and test sets."""
     if not 0 < train_fraction < 1:

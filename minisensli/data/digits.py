@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 
 from .. import backend
-from .dataset import Split, split_dataset
+from .dataset import Split, split_dataset, unit_range_images
 
 
 def digits(train_fraction: float = 0.75, seed: int = 0) -> Split:
@@ -17,6 +17,6 @@ def digits(train_fraction: float = 0.75, seed: int = 0) -> Split:
     (default 1,348 train / 449 test). No download: the data ship with minisensli."""
     with resources.files(__package__).joinpath("digits.npz").open("rb") as f:
         arrays = backend.load_arrays(f)
-    images = arrays["images"].astype(backend.get_default_dtype())[:, None, :, :] / 16
+    images = unit_range_images(arrays["images"][:, None, :, :], 16)
     labels = arrays["labels"].astype("int64")
     return split_dataset(images, labels, train_fraction, seed)

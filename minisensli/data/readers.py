@@ -12,7 +12,7 @@ import struct
 from typing import Any
 
 from .. import backend
-from .dataset import Split, TensorDataset
+from .dataset import Split, TensorDataset, unit_range_images
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -69,8 +69,7 @@ def _mnist_part(folder: pathlib.Path, part: str) -> TensorDataset:
         raise DataFileError(f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels")
     if labels.size and labels.max() > 9:
         raise DataFileError(f"{labels_path}: labels must be digits 0-9, found {int(labels.max())}")
-    inputs = images.astype(backend.get_default_dtype())[:, None, :, :] / 255
-    return TensorDataset(inputs, labels.astype("int64"))
+    return TensorDataset(unit_range_images(images[:, None, :, :], 255), labels.astype("int64"))
 
 
 def mnist(path: str | pathlib.Path) -> Split:
@@ -111,7 +110,6 @@ def cifar10(path: str | pathlib.Path) -> Split:
     xp = backend.module_for_device("cpu")
     parts = [_cifar_batch(folder / f"data_batch_{i}") for i in range(1, 6)]
     test_x, test_y = _cifar_batch(folder / "test_batch")
-    dtype = backend.get_default_dtype()
-    train_x = xp.concatenate([p[0] for p in parts]).astype(dtype) / 255
+    train_x = unit_range_images(xp.concatenate([p[0] for p in parts]), 255)
     train_y = xp.concatenate([p[1] for p in parts])
-    return Split(TensorDataset(train_x, train_y), TensorDataset(test_x.astype(dtype) / 255, test_y))
+    return Split(TensorDataset(train_x, train_y), TensorDataset(unit_range_images(test_x, 255), test_y))
