@@ -7,10 +7,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from .autograd import no_grad
 from .nn import CrossEntropyLoss, Module
+from .progress import progress_bar
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -107,7 +106,7 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
     history = history if history is not None else History()
     offset = history.wall_time
     elapsed = 0.0
-    bar = tqdm(range(epochs), desc=description, disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc=description, disable=not progress, leave=False)
     for epoch in bar:
         start = time.perf_counter()
         history.lrs.append(optimizer.lr)

@@ -15,9 +15,8 @@ import pathlib
 import statistics
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from .. import __version__, backend, sensli
+from ..progress import progress_bar
 from ..serialization import save
 from ..train import History, fit
 from .config import GROWTH_METHODS, Config, to_toml
@@ -140,7 +139,7 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
     runs: list[dict[str, Any]] = []
     start_architecture: list[str] = []
     jobs = [(seed, method) for seed in config.comparison["seeds"] for method in order]
-    bar = tqdm(jobs, desc="runs", disable=not progress)
+    bar = progress_bar(jobs, desc="runs", disable=not progress)
     finals: dict[int, Any] = {}
     for seed, method in bar:
         bar.set_description(f"{method} seed {seed}")

@@ -1,0 +1,37 @@
+"""Comparisons for exercise properties, with messages a reader can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Tensor
+
+
+def as_array(value: Any, what: str) -> np.ndarray:
+    """The answer as a float64 NumPy array (a Tensor gives its data); anything else is refused."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if value is None:
+        raise AssertionError(f"{what}: the function returned None (did you forget `return`?)")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{what}: expected an array, got {type(value).__name__}") from exc
+
+
+def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: float = 1e-9) -> None:
+    """Same shape and |got - expected| <= atol + rtol |expected| everywhere; the message names
+    the worst entry."""
+    got_a, expected_a = as_array(got, what), as_array(expected, what)
+    if got_a.shape != expected_a.shape:
+        raise AssertionError(f"{what}: shape {got_a.shape}, expected {expected_a.shape}")
+    if not np.all(np.isfinite(got_a)):
+        raise AssertionError(f"{what}: contains NaN or inf")
+    excess = np.abs(got_a - expected_a) - (atol + rtol * np.abs(expected_a))
+    if excess.size and excess.max() > 0:
+        worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+        raise AssertionError(
+            f"{what}: entry {tuple(int(i) for i in worst)} is {got_a[worst]:.6g}, expected {expected_a[worst]:.6g} "
+            f"(max abs difference {np.abs(got_a - expected_a).max():.3g})")

@@ -1,0 +1,125 @@
+"""The exercise checker, and a meta-test for every exercise of every chapter: the correct
+answer passes, every planted wrong answer fails, a stub reports "not attempted" without
+raising. A checker that cannot fail is a defect; so is one that fails a right answer.
+
+Answers live in tests/answers_chNN.py as ANSWERS = {name: {"correct": fn, "wrong": {why: fn}}}.
+"""
+
+import importlib
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from minisensli.exercises import ExerciseFailedError, check, exercise_names, run_check
+from minisensli.exercises import _core
+from minisensli.exercises._asserts import assert_close
+
+HERE = pathlib.Path(__file__).parent
+
+
+def load_answers() -> dict:
+    answers = {}
+    for path in sorted(HERE.glob("answers_ch[0-9][0-9].py")):
+        module = importlib.import_module(path.stem)
+        overlap = answers.keys() & module.ANSWERS.keys()
+        assert not overlap, f"{path.name} repeats {sorted(overlap)}"
+        answers.update(module.ANSWERS)
+    return answers
+
+
+ANSWERS = load_answers()
+NAMES = exercise_names()
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError
+
+
+def test_every_exercise_has_answers_and_every_answer_an_exercise():
+    assert sorted(ANSWERS) == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_correct_answer_passes(name):
+    verdict = run_check(name, ANSWERS[name]["correct"])
+    assert verdict.status == "passed", str(verdict)
+    assert verdict.cases > 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_planted_wrong_answers_fail(name):
+    wrong = ANSWERS[name]["wrong"]
+    assert len(wrong) >= 2, f"{name}: plant at least two wrong answers"
+    for why, fn in wrong.items():
+        verdict = run_check(name, fn)
+        assert verdict.status == "failed", f"{name}: the wrong answer '{why}' was not caught ({verdict})"
+        assert verdict.error
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stub_is_not_attempted_and_does_not_raise_even_when_strict(name, monkeypatch, capsys):
+    monkeypatch.setenv("MINISENSLI_STRICT_EXERCISES", "1")
+    assert check(name, stub) is None
+    assert "not attempted" in capsys.readouterr().out
+
+
+# --- the checker itself, on an exercise registered for these tests -------------------------
+
+@pytest.fixture
+def demo_exercise():
+    @_core.exercise("ch99.square", max_examples=15)
+    def square(answer, case):
+        x = case.draw(st.floats(-3, 3, allow_nan=False), "x")
+        assert_close(answer(x), x * x, "x squared")
+
+    yield "ch99.square"
+    del _core._REGISTRY["ch99.square"]
+
+
+def test_check_prints_one_verdict_and_returns_none(demo_exercise, capsys, monkeypatch):
+    monkeypatch.delenv("MINISENSLI_STRICT_EXERCISES", raising=False)
+    assert check(demo_exercise, lambda x: x * x) is None
+    assert capsys.readouterr().out == "ch99.square: passed 15 cases\n"
+    assert check(demo_exercise, lambda x: x * abs(x)) is None  # wrong for x < 0, must not raise
+    out = capsys.readouterr().out
+    assert out.startswith("ch99.square: FAILED on x=-") and "AssertionError: x squared" in out
+
+
+def test_failure_reports_the_shrunk_input(demo_exercise):
+    verdict = run_check(demo_exercise, lambda x: x * x if x < 1 else 0.0)
+    assert verdict.status == "failed"
+    assert verdict.inputs == {"x": 1.0}  # hypothesis shrinks to the boundary
+
+
+def test_strict_mode_raises_on_a_wrong_answer_only(demo_exercise, monkeypatch, capsys):
+    monkeypatch.setenv("MINISENSLI_STRICT_EXERCISES", "1")
+    check(demo_exercise, lambda x: x * x)
+    with pytest.raises(ExerciseFailedError, match="ch99.square: FAILED"):
+        check(demo_exercise, lambda x: 2 * x)
+    monkeypatch.setenv("MINISENSLI_STRICT_EXERCISES", "0")
+    check(demo_exercise, lambda x: 2 * x)
+
+
+def test_errors_inside_the_answer_are_verdicts(demo_exercise):
+    verdict = run_check(demo_exercise, lambda x: np.zeros(3) + x)
+    assert verdict.status == "failed" and "shape (3,), expected ()" in verdict.error
+    verdict = run_check(demo_exercise, lambda x: undefined_name)  # noqa: F821
+    assert verdict.status == "failed" and verdict.error.startswith("NameError")
+    verdict = run_check(demo_exercise, lambda x: None)
+    assert "returned None" in verdict.error
+    assert run_check(demo_exercise, 3).status == "failed"
+
+
+def test_unknown_exercise_names_the_known_ones():
+    with pytest.raises(KeyError, match="no exercise named 'ch01.nope'"):
+        run_check("ch01.nope", stub)
+
+
+def test_importing_minisensli_does_not_import_hypothesis():
+    code = "import sys, minisensli, minisensli.exercises; print('hypothesis' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
