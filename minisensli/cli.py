@@ -3,6 +3,7 @@
     minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress]
     minisensli list
     minisensli plot RESULTS_DIR
+    minisensli notebooks [DIR] [--student] [--force]
     minisensli --version
 
 Exit codes: 0 success, 2 bad usage or an invalid configuration / results folder.
@@ -14,7 +15,7 @@ import argparse
 import sys
 import time
 
-from . import __version__
+from . import __version__, notebooks
 from .experiments import (
     ConfigError,
     ResultsError,
@@ -56,6 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="redraw the figures of a results folder",
                                description="Redraw every figure of a results folder from its results.json.")
     plot.add_argument("results_dir", metavar="RESULTS_DIR")
+
+    chapters = commands.add_parser(
+        "notebooks", help="write the course chapters as Jupyter notebooks",
+        description="Write the chapters (notebooks/chNN_*.py) as .ipynb files into DIR. Needs the notebooks "
+                    'extra: pip install -e ".[notebooks]".')
+    chapters.add_argument("dir", nargs="?", default="minisensli-notebooks",
+                          help="folder to write into (default: ./minisensli-notebooks)")
+    chapters.add_argument("--student", action="store_true",
+                          help="student edition: leave out the solution cells (the self-checks stay)")
+    chapters.add_argument("--force", action="store_true", help="overwrite notebooks that already exist in DIR")
     return parser
 
 
@@ -92,6 +103,13 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notebooks(args: argparse.Namespace) -> int:
+    written = notebooks.export(args.dir, student=args.student, force=args.force)
+    edition = "student edition, without solutions" if args.student else "with solutions"
+    print(f"{len(written)} chapters ({edition}) written to {args.dir}/; open them with: jupyter lab {args.dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -103,8 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list()
         if args.command == "run":
             return _run(args)
+        if args.command == "notebooks":
+            return _notebooks(args)
         return _plot(args)
-    except (ConfigError, ResultsError) as err:
+    except (ConfigError, ResultsError, notebooks.NotebookExportError) as err:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
         return 2
 

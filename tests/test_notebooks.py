@@ -74,3 +74,20 @@ def test_chapter_has_exercises_with_hidden_solutions(path):
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown").lower()
     for heading in ("summary", "exercises", "open question"):
         assert heading in text, f"{path.name}: no '{heading}' section"
+
+
+def test_training_with_a_progress_bar_in_a_kernel_writes_nothing_to_stderr(kernel_environment, tmp_path):
+    """tqdm.auto warned 'IProgress not found' on stderr in kernels without ipywidgets, and its
+    text bar writes to stderr: the package's progress bars must keep a chapter's stderr empty."""
+    import nbformat
+
+    source = ("import minisensli as ms\nfrom minisensli import data, nn, optim\nms.manual_seed(0)\n"
+              "split = data.spirals()\nmodel = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))\n"
+              "loader = data.DataLoader(split.train, batch_size=450)\n"
+              "history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.1), epochs=3)")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    path = tmp_path / "progress.ipynb"
+    nbformat.write(notebook, path)
+    executed, _ = execute(path)
+    outputs = executed.cells[0].outputs
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"], outputs

@@ -6,6 +6,10 @@ carries the 1/|B| factor. Because every virtual layer is the identity, the exten
 computes the same x, and the gradient arriving at the virtual layer's output is this same d.
 Each function returns the gradient of l w.r.t. every parameter of the virtual layer, named as
 the parameters of the inserted modules are ("weight", "inner.weight", ...).
+
+The derivation of every formula, kind by kind, is the book page "Derivations of the
+multipliers" (book/derivations.md); chapter 7 (notebooks/ch07_virtual_layers.py) derives them
+step by step and checks each against autograd and finite differences.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The SensLI growth loop: training phases separated by sensitivity-based insertions.
 
-Reference behaviour (sensli-reference.md, section 6):
+Reference behaviour (the authors' code; chapter 8 of the book, notebooks/ch08_insertion.py, walks through it):
 
     lr <- lr0
     for k in 0 .. n_insertions - 1:
