@@ -122,3 +122,11 @@ def test_importing_minisensli_does_not_import_hypothesis():
     code = "import sys, minisensli, minisensli.exercises; print('hypothesis' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_check_leaves_no_hypothesis_folder_where_the_reader_works(tmp_path):
+    code = ("from minisensli.exercises import check, exercise_names\n"
+            "check(exercise_names()[0], lambda *a, **k: 0.0)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True)
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,13 @@ The exercises themselves live in one module per chapter (``minisensli/exercises/
 ...), loaded on first use; ``exercise_names()`` lists them all.
 """
 
-from ._core import STRICT_ENV, ExerciseFailedError, Verdict, check, exercise_names, run_check
+import os
+import tempfile
+
+# hypothesis keeps a cache (.hypothesis/) in the current folder, which for a reader is notebooks/;
+# unless the reader chose a place, keep it in the temporary folder
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "minisensli-hypothesis"))
+
+from ._core import STRICT_ENV, ExerciseFailedError, Verdict, check, exercise_names, run_check  # noqa: E402
 
 __all__ = ["STRICT_ENV", "ExerciseFailedError", "Verdict", "check", "exercise_names", "run_check"]
