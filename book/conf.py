@@ -30,6 +30,7 @@ myst_heading_anchors = 3
 html_theme = "sphinx_book_theme"
 html_title = "minisensli: autograd and SensLI from scratch"
 html_static_path = ["_static"]
+html_css_files = ["minisensli.css"]
 html_show_sphinx = False
 html_show_sourcelink = False
 html_copy_source = False
