@@ -60,6 +60,9 @@ def build(out: pathlib.Path, jobs: int) -> int:
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # inherited by the kernels: figures would silently vanish
     env["MINISENSLI_STRICT_EXERCISES"] = "1"
+    if jobs > 1:  # kernels run side by side: one BLAS thread each, or they fight over the cores
+        for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setdefault(name, "1")
     with tempfile.TemporaryDirectory() as tmp:
         env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(pathlib.Path(tmp) / "hypothesis")
         command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", str(jobs), "-b", "html",

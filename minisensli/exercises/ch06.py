@@ -1,0 +1,107 @@
+"""Exercises of chapter 6 (constrained optimisation and Lagrange multipliers).
+
+ch06.kkt_solve        the KKT linear system of min 1/2 x^T A x - b^T x s.t. C x = c
+ch06.newton_kkt_step  one Newton step on the KKT conditions with one curved constraint
+
+Sign convention (the chapter's): L = f - lam^T (g - c), so grad f = sum_i lam_i grad g_i at a
+solution and lam = df*/dc. The oracles solve the same systems with numpy, written out here.
+The arrays come from a drawn seed (hypothesis then shrinks one integer, not dozens of entries,
+so a wrong answer is reported quickly); they are shown in the report as drawn values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ._asserts import as_array, assert_close
+from ._core import exercise
+
+
+def _generator(case: Any) -> np.random.Generator:
+    return np.random.default_rng(case.draw(st.integers(0, 10_000), "seed"))
+
+
+def _shown(case: Any, value: Any, label: str) -> Any:
+    """Record a generated value under ``label`` so that a failure report shows it."""
+    return case.draw(st.just(value), label)
+
+
+def _probe(answer, *args: Any) -> None:
+    """Call the answer once on fixed inputs before anything is drawn: a stub's NotImplementedError
+    then ends the check at once (nothing drawn, nothing to shrink). Other outcomes are left to
+    the drawn cases, which report their inputs."""
+    try:
+        answer(*args)
+    except NotImplementedError:
+        raise
+    except Exception:  # noqa: BLE001 - judged on the drawn cases
+        pass
+
+
+def _pair(result: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise AssertionError(f"{what}: return a tuple of two items, got {type(result).__name__}")
+    return result[0], result[1]
+
+
+@exercise("ch06.kkt_solve", max_examples=30)
+def kkt_solve(answer, case):
+    _probe(answer, 3 * np.eye(2), np.ones(2), np.array([[1.0, 1.0]]), np.ones(1))
+    n = case.draw(st.integers(2, 4), "n")
+    m = case.draw(st.integers(1, n - 1), "m")
+    rng = _generator(case)
+    m_ = rng.uniform(-1, 1, (n, n))
+    # A = M M^T + n I is symmetric positive definite; C = C0 + 4 [I 0] has independent rows
+    a_mat = _shown(case, m_ @ m_.T + n * np.eye(n), "A")
+    c_mat = _shown(case, rng.uniform(-1, 1, (m, n)) + 4 * np.eye(m, n), "C")
+    b = _shown(case, rng.uniform(-3, 3, n), "b")
+    c = _shown(case, rng.uniform(-3, 3, m), "c")
+    x, lam = _pair(answer(a_mat.copy(), b.copy(), c_mat.copy(), c.copy()), "kkt_solve")
+    kkt = np.block([[a_mat, -c_mat.T], [c_mat, np.zeros((m, m))]])
+    expected = np.linalg.solve(kkt, np.concatenate([b, c]))
+    assert_close(x, expected[:n], "x", rtol=1e-8)
+    assert_close(lam, expected[n:], "lam (convention: A x - b = C^T lam, so that lam = df*/dc)", rtol=1e-8)
+
+
+def _problem(p_mat: Any, b_mat: Any, e: Any) -> dict[str, Any]:
+    """f(x) = 1/2 x^T P x + sum cos(x_i); g(x) = 1/2 x^T B x + e^T x (a curved constraint)."""
+    return {
+        "grad_f": lambda x: p_mat @ x - np.sin(x),
+        "hess_f": lambda x: p_mat - np.diag(np.cos(x)),
+        "g": lambda x: float(0.5 * x @ b_mat @ x + e @ x),
+        "grad_g": lambda x: b_mat @ x + e,
+        "hess_g": lambda x: b_mat.copy(),
+    }
+
+
+@exercise("ch06.newton_kkt_step", max_examples=30)
+def newton_kkt_step(answer, case):
+    eye = np.eye(2)
+    _probe(answer, np.zeros(2), 0.0, lambda x: x, lambda x: eye, lambda x: float(x.sum()), lambda x: np.ones(2),
+           lambda x: 0 * eye, 1.0)
+    n = case.draw(st.integers(2, 4), "n")
+    rng = _generator(case)
+    m_, b0 = rng.uniform(-1, 1, (n, n)), rng.uniform(-0.5, 0.5, (n, n))
+    # P = M M^T + 10 I, |B_ij| <= 1 and |lam| <= 1 keep the Lagrangian's Hessian positive definite;
+    # e_0 >= 5 keeps grad g = B x + e away from zero: the KKT matrix is always invertible.
+    p_mat = _shown(case, m_ @ m_.T + 10 * np.eye(n), "P")
+    b_mat = _shown(case, b0 + b0.T, "B")
+    e = _shown(case, rng.uniform(-1, 1, n) + 6 * np.eye(n)[0], "e")
+    x = _shown(case, rng.uniform(-1, 1, n), "x")
+    lam = _shown(case, float(rng.uniform(-1, 1)), "lam")
+    c = _shown(case, float(rng.uniform(-2, 2)), "c")
+    fns = _problem(p_mat, b_mat, e)
+    got = answer(x.copy(), lam, fns["grad_f"], fns["hess_f"], fns["g"], fns["grad_g"], fns["hess_g"], c)
+    x_new, lam_new = _pair(got, "newton_kkt_step")
+    a = fns["grad_g"](x)
+    jac = np.block([[fns["hess_f"](x) - lam * b_mat, -a[:, None]], [a[None, :], np.zeros((1, 1))]])
+    residual = np.concatenate([fns["grad_f"](x) - lam * a, [fns["g"](x) - c]])
+    delta = np.linalg.solve(jac, -residual)
+    assert_close(x_new, x + delta[:n], "x_new", rtol=1e-8)
+    lam_new = as_array(lam_new, "lam_new")
+    if lam_new.size != 1:
+        raise AssertionError(f"lam_new: expected a float, got an array of shape {lam_new.shape}")
+    assert_close(lam_new.reshape(()), lam + delta[n], "lam_new (convention: grad f = lam grad g)", rtol=1e-8)
