@@ -30,6 +30,8 @@ def dense_multipliers(x: Any, d: Any) -> dict[str, Any]:
     The pre-activation is z = x, so y = x and dl/dz = d * m with the mask m = 1[x > 0]
     (relu'(0) = 0). Then, summed over the batch rows n:
         dl/dV = (d * m)^T x          (width x width)      dl/dc = sum_n (d * m)_n
+
+    Derivation: book, "Derivations of the multipliers", section "Dense after ReLU" (derivation-dense).
     """
     masked = d * (x > 0)
     return {"weight": masked.T @ x, "bias": masked.sum(axis=0)}
@@ -54,6 +56,9 @@ def conv_multipliers(x: Any, d: Any) -> dict[str, Any]:
     correlation of its padded input with the output gradient:
         dl/dK[o, i, p, q] = sum_{n,y,x} (d * m)[n, o, y, x] x_pad[n, i, y + p, x + q]
         dl/dc[o] = sum_{n,y,x} (d * m)[n, o, y, x]
+
+    Derivation: book, "Derivations of the multipliers", section "Conv2d after Conv2d + ReLU"
+    (derivation-conv).
     """
     masked = d * (x > 0)
     return {"weight": correlate3x3(x, masked), "bias": masked.sum(axis=(0, 2, 3))}
@@ -73,6 +78,9 @@ def residual_dense_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     h (d W2) * act'(0) = 0.8 h act'(0) d, so
         dl/dW1 = 0.8 h act'(0) d^T x,   dl/db = 0.8 h act'(0) sum_n d_n,   dl/dW2 = h d^T act(0) = 0.
     One weight (W = 0, b = 0): dl/dW = h act'(0) d^T x, dl/db = h act'(0) sum_n d_n.
+
+    Derivation: book, "Derivations of the multipliers", section "Dense residual blocks"
+    (derivation-residual-dense, with -v1, -v2 and -one-weight).
     """
     xp = backend.get_array_module(x)
     h, slope = site.h, ACT_SLOPE_AT_ZERO[site.activation]
@@ -92,6 +100,9 @@ def residual_conv_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     product d^T v replaced by the 3x3 correlation of v with d (and 0.8 I by 0.8 dirac):
         v1: dl/dW2 = h corr(act(0.8 x), d);  v2: dl/dW1 = 0.8 h act'(0) corr(x, d),
         dl/db = 0.8 h act'(0) sum d;  one weight: dl/dW = h act'(0) corr(x, d).
+
+    Derivation: book, "Derivations of the multipliers", section "Convolutional residual blocks"
+    (derivation-residual-conv).
     """
     xp = backend.get_array_module(x)
     h, slope = site.h, ACT_SLOPE_AT_ZERO[site.activation]
