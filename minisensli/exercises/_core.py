@@ -124,6 +124,18 @@ class _Case:
         self.drawn[label] = _copy(value)
         return value
 
+    def rng(self) -> np.random.Generator:
+        """A generator from one drawn integer ("seed"). Arrays made from it shrink as one number
+        instead of entry by entry: failures report fast; ``show`` them to name them in the report."""
+        from hypothesis import strategies as st  # noqa: PLC0415 - hypothesis only while checking
+
+        return np.random.default_rng(self.draw(st.integers(0, 2**32 - 1), "seed"))
+
+    def show(self, value: Any, label: str) -> Any:
+        """Name ``value`` (made from ``rng()``) in the failure report; returns it."""
+        self.drawn[label] = _copy(value)
+        return value
+
 
 def _copy(value: Any) -> Any:
     return value.copy() if isinstance(value, np.ndarray) else value

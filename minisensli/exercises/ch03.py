@@ -16,14 +16,6 @@ from ..gradcheck import numerical_gradients
 from ._asserts import assert_close
 from ._core import exercise
 
-
-def _rng(case):
-    """A generator seeded by hypothesis. Arrays are drawn from it and then shown to the reader
-    through ``case.draw(st.just(array), label)``: hypothesis shrinks the small choices (shape,
-    function, tolerances) and the seed, which is much faster than shrinking every entry."""
-    return np.random.default_rng(case.draw(st.integers(0, 2**16), "seed"))
-
-
 # --- ch03.central_difference --------------------------------------------------------------
 
 # Scalar functions of an array, written with Tensor ops so that ms.numerical_gradients is the
@@ -40,9 +32,9 @@ _SCALAR_FUNCTIONS = {
 def central_difference(answer, case):
     shape = case.draw(st.sampled_from([(1,), (3,), (2, 2), (2, 3), (3, 1), (2, 1, 3)]), "shape")
     name = case.draw(st.sampled_from(sorted(_SCALAR_FUNCTIONS)), "f")
-    rng = _rng(case)
-    x = case.draw(st.just(rng.uniform(-2, 2, shape)), "x")
-    w = case.draw(st.just(rng.uniform(-2, 2, shape)), "w")
+    rng = case.rng()
+    x = case.show(rng.uniform(-2, 2, shape), "x")
+    w = case.show(rng.uniform(-2, 2, shape), "w")
     eps = case.draw(st.sampled_from([1e-2, 1e-3, 1e-4]), "eps")
     formula = _SCALAR_FUNCTIONS[name]
 
@@ -67,9 +59,9 @@ _GRID = np.arange(-4, 5) / 4
 @exercise("ch03.within_tolerance", max_examples=40)
 def within_tolerance(answer, case):
     shape = case.draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4), "shape")
-    rng = _rng(case)
-    analytic = case.draw(st.just(rng.choice(_GRID, shape)), "analytic")
-    numeric = case.draw(st.just(rng.choice(_GRID, shape)), "numeric")
+    rng = case.rng()
+    analytic = case.show(rng.choice(_GRID, shape), "analytic")
+    numeric = case.show(rng.choice(_GRID, shape), "numeric")
     atol = case.draw(st.sampled_from([0.0, 0.25, 0.5]), "atol")
     rtol = case.draw(st.sampled_from([0.0, 0.5, 1.0]), "rtol")
     got = answer(analytic.copy(), numeric.copy(), atol, rtol)
@@ -120,7 +112,7 @@ def backward_is_correct(answer, case):
     name = case.draw(st.sampled_from(sorted(_OPS)), "op")
     right = case.draw(st.booleans(), "backward is right")
     shape = case.draw(st.sampled_from([(2,), (3,), (4,), (2, 3), (3, 2)]), "shape")
-    x = case.draw(st.just(_rng(case).choice(_QUARTERS, shape, replace=False)), "x")
+    x = case.show(case.rng().choice(_QUARTERS, shape, replace=False), "x")
     forward, good, bad = _OPS[name]
     verdict = answer(forward, good if right else bad, x.copy())
     assert isinstance(verdict, (bool, np.bool_)), f"expected True or False, got {type(verdict).__name__}"

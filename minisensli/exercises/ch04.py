@@ -19,10 +19,6 @@ from ._asserts import assert_close
 from ._core import exercise
 
 
-def _rng(case):
-    return np.random.default_rng(case.draw(st.integers(0, 2**16), "seed"))
-
-
 def _tensor(array, requires_grad=True):
     return Tensor(np.array(array, dtype=np.float64), requires_grad=requires_grad)
 
@@ -42,10 +38,10 @@ def dense_backward(answer, case):
     n = case.draw(st.integers(1, 4), "N")
     fan_in = case.draw(st.integers(1, 4), "in_features")
     fan_out = case.draw(st.integers(1, 4), "out_features")
-    rng = _rng(case)
-    x = case.draw(st.just(rng.standard_normal((n, fan_in))), "x")
-    weight = case.draw(st.just(rng.standard_normal((fan_out, fan_in))), "weight")
-    upstream = case.draw(st.just(rng.standard_normal((n, fan_out))), "upstream")
+    rng = case.rng()
+    x = case.show(rng.standard_normal((n, fan_in)), "x")
+    weight = case.show(rng.standard_normal((fan_out, fan_in)), "weight")
+    upstream = case.show(rng.standard_normal((n, fan_out)), "upstream")
     dx, dw, db = _as_triple(answer(x.copy(), weight.copy(), upstream.copy()), "dense_backward")
 
     tx, tw, tb = _tensor(x), _tensor(weight), _tensor(np.zeros(fan_out))
@@ -76,9 +72,9 @@ def conv2d_weight_grad(answer, case):
     o = case.draw(st.integers(1, 3), "O")
     k, stride, padding, h, w = case.draw(_conv_setting(), "kernel_size, stride, padding, H, W")
     oh, ow = (h + 2 * padding - k) // stride + 1, (w + 2 * padding - k) // stride + 1
-    rng = _rng(case)
-    x = case.draw(st.just(rng.standard_normal((n, c, h, w))), "x")
-    upstream = case.draw(st.just(rng.standard_normal((n, o, oh, ow))), "upstream")
+    rng = case.rng()
+    x = case.show(rng.standard_normal((n, c, h, w)), "x")
+    upstream = case.show(rng.standard_normal((n, o, oh, ow)), "upstream")
     got = answer(x.copy(), upstream.copy(), k, stride, padding)
 
     tx, tk = _tensor(x, requires_grad=False), _tensor(rng.standard_normal((o, c, k, k)))
@@ -97,11 +93,11 @@ def max_pool2d_backward(answer, case):
     stride = case.draw(st.integers(1, k), "stride")
     h = case.draw(st.integers(k, 6), "H")
     w = case.draw(st.integers(k, 6), "W")
-    rng = _rng(case)
+    rng = case.rng()
     # distinct entries (a permutation): no ties, so there is one maximum per window
-    x = case.draw(st.just(rng.permutation(n * c * h * w).reshape(n, c, h, w) / 4.0), "x")
+    x = case.show(rng.permutation(n * c * h * w).reshape(n, c, h, w) / 4.0, "x")
     oh, ow = (h - k) // stride + 1, (w - k) // stride + 1
-    upstream = case.draw(st.just(rng.standard_normal((n, c, oh, ow))), "upstream")
+    upstream = case.show(rng.standard_normal((n, c, oh, ow)), "upstream")
     got = answer(x.copy(), upstream.copy(), k, stride)
 
     tx = _tensor(x)

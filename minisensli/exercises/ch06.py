@@ -20,27 +20,6 @@ from ._asserts import as_array, assert_close
 from ._core import exercise
 
 
-def _generator(case: Any) -> np.random.Generator:
-    return np.random.default_rng(case.draw(st.integers(0, 10_000), "seed"))
-
-
-def _shown(case: Any, value: Any, label: str) -> Any:
-    """Record a generated value under ``label`` so that a failure report shows it."""
-    return case.draw(st.just(value), label)
-
-
-def _probe(answer, *args: Any) -> None:
-    """Call the answer once on fixed inputs before anything is drawn: a stub's NotImplementedError
-    then ends the check at once (nothing drawn, nothing to shrink). Other outcomes are left to
-    the drawn cases, which report their inputs."""
-    try:
-        answer(*args)
-    except NotImplementedError:
-        raise
-    except Exception:  # noqa: BLE001 - judged on the drawn cases
-        pass
-
-
 def _pair(result: Any, what: str) -> tuple[Any, Any]:
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise AssertionError(f"{what}: return a tuple of two items, got {type(result).__name__}")
@@ -49,16 +28,15 @@ def _pair(result: Any, what: str) -> tuple[Any, Any]:
 
 @exercise("ch06.kkt_solve", max_examples=30)
 def kkt_solve(answer, case):
-    _probe(answer, 3 * np.eye(2), np.ones(2), np.array([[1.0, 1.0]]), np.ones(1))
     n = case.draw(st.integers(2, 4), "n")
     m = case.draw(st.integers(1, n - 1), "m")
-    rng = _generator(case)
+    rng = case.rng()
     m_ = rng.uniform(-1, 1, (n, n))
     # A = M M^T + n I is symmetric positive definite; C = C0 + 4 [I 0] has independent rows
-    a_mat = _shown(case, m_ @ m_.T + n * np.eye(n), "A")
-    c_mat = _shown(case, rng.uniform(-1, 1, (m, n)) + 4 * np.eye(m, n), "C")
-    b = _shown(case, rng.uniform(-3, 3, n), "b")
-    c = _shown(case, rng.uniform(-3, 3, m), "c")
+    a_mat = case.show(m_ @ m_.T + n * np.eye(n), "A")
+    c_mat = case.show(rng.uniform(-1, 1, (m, n)) + 4 * np.eye(m, n), "C")
+    b = case.show(rng.uniform(-3, 3, n), "b")
+    c = case.show(rng.uniform(-3, 3, m), "c")
     x, lam = _pair(answer(a_mat.copy(), b.copy(), c_mat.copy(), c.copy()), "kkt_solve")
     kkt = np.block([[a_mat, -c_mat.T], [c_mat, np.zeros((m, m))]])
     expected = np.linalg.solve(kkt, np.concatenate([b, c]))
@@ -79,20 +57,17 @@ def _problem(p_mat: Any, b_mat: Any, e: Any) -> dict[str, Any]:
 
 @exercise("ch06.newton_kkt_step", max_examples=30)
 def newton_kkt_step(answer, case):
-    eye = np.eye(2)
-    _probe(answer, np.zeros(2), 0.0, lambda x: x, lambda x: eye, lambda x: float(x.sum()), lambda x: np.ones(2),
-           lambda x: 0 * eye, 1.0)
     n = case.draw(st.integers(2, 4), "n")
-    rng = _generator(case)
+    rng = case.rng()
     m_, b0 = rng.uniform(-1, 1, (n, n)), rng.uniform(-0.5, 0.5, (n, n))
     # P = M M^T + 10 I, |B_ij| <= 1 and |lam| <= 1 keep the Lagrangian's Hessian positive definite;
     # e_0 >= 5 keeps grad g = B x + e away from zero: the KKT matrix is always invertible.
-    p_mat = _shown(case, m_ @ m_.T + 10 * np.eye(n), "P")
-    b_mat = _shown(case, b0 + b0.T, "B")
-    e = _shown(case, rng.uniform(-1, 1, n) + 6 * np.eye(n)[0], "e")
-    x = _shown(case, rng.uniform(-1, 1, n), "x")
-    lam = _shown(case, float(rng.uniform(-1, 1)), "lam")
-    c = _shown(case, float(rng.uniform(-2, 2)), "c")
+    p_mat = case.show(m_ @ m_.T + 10 * np.eye(n), "P")
+    b_mat = case.show(b0 + b0.T, "B")
+    e = case.show(rng.uniform(-1, 1, n) + 6 * np.eye(n)[0], "e")
+    x = case.show(rng.uniform(-1, 1, n), "x")
+    lam = case.show(float(rng.uniform(-1, 1)), "lam")
+    c = case.show(float(rng.uniform(-2, 2)), "c")
     fns = _problem(p_mat, b_mat, e)
     got = answer(x.copy(), lam, fns["grad_f"], fns["hess_f"], fns["g"], fns["grad_g"], fns["hess_g"], c)
     x_new, lam_new = _pair(got, "newton_kkt_step")
