@@ -77,6 +77,6 @@ def threshold_choice(answer, case):
     v_levels = case.draw(st.lists(levels, min_size=len(widths), max_size=len(widths)), "virtual magnitudes")
     e_levels = case.draw(st.lists(levels, min_size=len(shapes), max_size=len(shapes)), "existing magnitudes")
     tau = case.draw(st.sampled_from([1.0, 0.5, 1.5, 2.0, 0.9, 1.1]), "tau")
-    virtual = [_gradient((w, w), m) for w, m in zip(widths, v_levels)]
-    existing = [_gradient(s, m) for s, m in zip(shapes, e_levels)]
+    virtual = case.show([_gradient((w, w), m) for w, m in zip(widths, v_levels)], "virtual")
+    existing = case.show([_gradient(s, m) for s, m in zip(shapes, e_levels)], "existing")
     _compare(answer, virtual, existing, tau, "")
