@@ -114,12 +114,13 @@ def to_numpy(array: Any) -> Any:
     return numpy.asarray(array)
 
 
-def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
+def as_array(data: Any, dtype: Any = None, device: str | None = None, keep_python_precision: bool = False) -> Any:
     """Convert array-like ``data`` to an array of the array module of ``device``.
 
     ``device=None`` keeps an existing array where it is (and means 'cpu' for lists and
     scalars). ``dtype=None`` keeps the dtype of an existing array, and for Python data uses the
-    default float dtype when the values are floats (like PyTorch).
+    default float dtype when the values are floats (like PyTorch), unless
+    ``keep_python_precision`` (then Python floats stay float64, for a caller that casts once).
     """
     if device is None:
         device = device_of(data)
@@ -127,7 +128,7 @@ def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
         array = to_device(data, device)
     else:
         array = numpy.asarray(data)
-        if array.dtype.kind == "f" and dtype is None:
+        if array.dtype.kind == "f" and dtype is None and not keep_python_precision:
             array = array.astype(_default_dtype)
         array = to_device(array, device)
     if dtype is not None:

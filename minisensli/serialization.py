@@ -140,7 +140,7 @@ def _load(path: pathlib.Path) -> Module:
             raise ModelFileError(f"unknown entries {unknown}; a model file holds {META_KEY} and param:<name> arrays")
         meta = _read_meta(archive)
         stored = {n[len("param:"):]: archive.header(n) for n in names if n.startswith("param:")}
-        for name, (shape, dtype) in stored.items():
+        for name, (_, dtype) in stored.items():
             if dtype.name not in backend.FLOAT_DTYPES:
                 raise ModelFileError(f"weight {name!r} has dtype {dtype}; expected one of {backend.FLOAT_DTYPES}")
         entries = sum(math.prod(shape) for shape, _ in stored.values())
