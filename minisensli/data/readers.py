@@ -71,7 +71,7 @@ def read_idx(path: str | pathlib.Path, ndim: int) -> Any:
             shape = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, "the IDX sizes"))
             expected = math.prod(shape)
             possible = file_size * GZIP_MAX_RATIO if compressed else file_size - header_size
-            if expected > possible:
+            if expected > possible or not compressed and expected != possible:
                 raise DataFileError(f"{path}: header announces shape {shape} ({expected} bytes of data) but the "
                                     f"file holds {'at most ' if compressed else ''}{possible}")
             body = f.read(expected + 1)

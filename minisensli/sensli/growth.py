@@ -182,7 +182,8 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         "target_test_error": target_test_error, "scheduler": scheduler})
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
-    candidate_sites(model, **site_options)  # fail before any training if the model has no valid sites
+    if not candidate_sites(model, **site_options):  # fail before any training if there is nowhere to insert
+        raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
     model = model.copy()
