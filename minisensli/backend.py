@@ -379,7 +379,7 @@ def array_to_text(array: Any) -> str:
 
 
 MAX_PICKLE_OPS = 2_000_000  # a CIFAR-10 batch needs ~60,000 (10,000 labels and file names)
-MAX_PICKLE_STACK = 64
+MAX_PICKLE_MARKS = 64
 MAX_PICKLE_DEPTH = 8
 
 
@@ -437,30 +437,22 @@ def pickle_error(message: str) -> Exception:
     return pickle.UnpicklingError(message)
 
 
-def _scan_pickle(data: bytes, max_ops: int, max_stack: int) -> None:
-    """Walk the opcodes without building anything: refuse too many operations or a stack
-    (pending nested containers) deeper than ``max_stack``."""
+def _scan_pickle(data: bytes, max_ops: int, max_marks: int) -> None:
+    """Walk the opcodes without building anything: refuse more than ``max_ops`` operations or
+    more than ``max_marks`` open marks (nested tuples, lists or dicts under construction).
+    Nesting built through the memo is caught after loading, by _check_depth."""
     import pickletools  # noqa: PLC0415 - only the data readers need it
 
-    height, marks = 0, []
+    open_marks = 0
     for count, (op, _, _) in enumerate(pickletools.genops(data)):
         if count >= max_ops:
             raise pickle_error(f"more than {max_ops} pickle operations")
-        before = op.stack_before
-        if pickletools.stackslice in before:
-            if not marks:
-                raise pickle_error(f"{op.name} without a mark")
-            height = marks.pop()
-            before = [b for b in before if b not in (pickletools.markobject, pickletools.stackslice)]
-        height = max(height - len(before), 0)
+        if pickletools.stackslice in op.stack_before:
+            open_marks -= 1
         if op.stack_after == [pickletools.markobject]:
-            marks.append(height)
-            if len(marks) > max_stack:
-                raise pickle_error(f"pickle nesting deeper than {max_stack}")
-        else:
-            height += len(op.stack_after)
-        if height > max_stack:
-            raise pickle_error(f"pickle nesting deeper than {max_stack}")
+            open_marks += 1
+            if open_marks > max_marks:
+                raise pickle_error(f"pickle nesting deeper than {max_marks} open marks")
 
 
 def _check_depth(root: Any, max_depth: int) -> None:
@@ -478,8 +470,8 @@ def _check_depth(root: Any, max_depth: int) -> None:
 def load_restricted_pickle(file: Any, max_ops: int = MAX_PICKLE_OPS, max_depth: int = MAX_PICKLE_DEPTH) -> Any:
     """Unpickle data that holds only builtin containers and numpy arrays (e.g. CIFAR-10 batches).
 
-    Bounded: the opcodes are scanned first (at most ``max_ops``, a stack of pending objects
-    at most MAX_PICKLE_STACK deep); an array can only be built from bytes stored in the file
+    Bounded: the opcodes are scanned first (at most ``max_ops``, at most MAX_PICKLE_MARKS
+    containers open at once); an array can only be built from bytes stored in the file
     (numpy's empty _reconstruct, then __setstate__ that checks their length), dtypes only
     plain numbers; the result may nest containers at most ``max_depth`` deep. Any other
     global (a class or function that could run code) is refused, so a foreign or malicious
@@ -489,7 +481,7 @@ def load_restricted_pickle(file: Any, max_ops: int = MAX_PICKLE_OPS, max_depth: 
     import pickle  # noqa: PLC0415
 
     data = file.read()
-    _scan_pickle(data, max_ops, MAX_PICKLE_STACK)
+    _scan_pickle(data, max_ops, MAX_PICKLE_MARKS)
     allowed = _restricted_globals()
 
     class _ArraysOnly(pickle.Unpickler):

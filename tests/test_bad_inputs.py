@@ -223,7 +223,9 @@ CIFAR_FILES = [
     pytest.param(RECONSTRUCT_BOMB, "refusing numpy _reconstruct", id="allocation-bomb"),
     pytest.param(pickle.dumps({b"data": np.array([object()]), b"labels": []}, protocol=2),
                  "refusing numpy dtype|object", id="object-array"),
-    pytest.param(pickle.dumps(_nested(100), protocol=2), "nesting deeper than", id="deep-stack"),
+    pytest.param(pickle.dumps(_nested(100), protocol=2), "nested deeper than", id="deep-memo-nesting"),
+    pytest.param(b"\x80\x02" + b"(" * 100 + b"N" + b"t" * 100 + b".", "nesting deeper than 64 open marks",
+                 id="deep-marks"),
     pytest.param(_batch(extra=_nested(20)), "nested deeper than", id="deep-structure"),
     pytest.param(_batch(labels=[1, 10]), "labels must be integers 0..9, found 10", id="label-10"),
     pytest.param(_batch(labels=[1, -1]), "labels must be integers 0..9, found -1", id="negative-label"),
@@ -295,6 +297,10 @@ GROW_SETTINGS = [
     pytest.param({"optimizer_options": {"nesterov": True}}, TypeError, "nesterov", id="unknown-option"),
     pytest.param({"scheduler": "step"}, TypeError, "grow: scheduler", id="scheduler-not-callable"),
     pytest.param({"site_options": {"kind": "conv"}}, ValueError, "candidate_sites", id="site-kind-for-dense"),
+    pytest.param({"mode": "pos 5"}, ValueError, "grow: mode 'pos 5' but the model has 2", id="pos-beyond-sites"),
+    pytest.param({"mode": -1}, ValueError, "unknown selection mode -1", id="pos-negative"),
+    pytest.param({"seed": 1.5}, TypeError, "grow: seed", id="seed-float"),
+    pytest.param({"loss_fn": "mse"}, TypeError, "grow: loss_fn", id="loss-fn-string"),
 ]
 
 
@@ -444,6 +450,8 @@ HYPER_PARAMETERS = [
                  id="spirals-fraction-nan"),
     pytest.param(lambda: data.digits(train_fraction=math.nan), ValueError, "digits: train_fraction",
                  id="digits-fraction-nan"),
+    pytest.param(lambda: data.DataLoader(data.spirals().train, batch_size=4, shuffle=True, seed=math.nan), TypeError,
+                 "DataLoader: seed", id="loader-seed-nan"),
     pytest.param(lambda: ms.fit(nn.Dense(2, 2), MustNotIterate(), _sgd(), 2.5, progress=False), TypeError,
                  "fit: epochs", id="fit-epochs-float"),
 ]

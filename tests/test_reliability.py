@@ -16,7 +16,7 @@ import pytest
 
 import minisensli as ms
 import minisensli.functional as F
-from minisensli import data, nn, optim, sensli
+from minisensli import backend, data, nn, optim, sensli
 from minisensli.autograd import Function
 from tests.sensli_cases import make_model, relative_error
 
@@ -320,6 +320,17 @@ def test_cifar_pickle_that_asks_numpy_for_gigabytes_is_refused(tmp_path):
     bomb = b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\xca\x9a;\x85U\x01b\x87R."
     (tmp_path / "data_batch_1").write_bytes(bomb)
     assert _peak_bytes(lambda: data.cifar10(tmp_path)) < 5_000_000
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_restricted_unpickler_reads_a_full_size_cifar_batch_layout(protocol):
+    n = 10_000  # a real batch: 10,000 labels and file names (the pixels here are fewer, to keep it light)
+    batch = {b"batch_label": b"training batch 1 of 5", b"labels": [i % 10 for i in range(n)],
+             b"data": np.arange(n * 8, dtype=np.uint8).reshape(n, 8),
+             b"filenames": [b"img_%d.png" % i for i in range(n)]}
+    loaded = backend.load_restricted_pickle(io.BytesIO(pickle.dumps(batch, protocol=protocol)))
+    assert loaded[b"labels"] == batch[b"labels"] and loaded[b"filenames"] == batch[b"filenames"]
+    np.testing.assert_array_equal(loaded[b"data"], batch[b"data"])
 
 
 def test_valid_files_still_load(tmp_path):

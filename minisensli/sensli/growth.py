@@ -138,6 +138,10 @@ def _check_settings(model: Any, test_loader: Any, settings: dict[str, Any]) -> N
         raise TypeError(f"grow: scheduler must be a callable(optimizer) or None, got {settings['scheduler']!r}")
     if not isinstance(model, Sequential):
         raise TypeError(f"grow: expected an nn.Sequential model, got {type(model).__name__}")
+    if settings["loss_fn"] is not None and not callable(settings["loss_fn"]):
+        raise TypeError(f"grow: loss_fn must be a callable(logits, labels) or None, got {settings['loss_fn']!r}")
+    if settings["seed"] is not None and not hasattr(settings["seed"], "integers"):  # an int, or a Generator
+        checks.integer("grow: seed", settings["seed"], 0)
 
 
 def _diverged(err: NonFiniteLossError, phase: int, phases: int, result: GrowthResult,
@@ -179,11 +183,15 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
     """
     _check_settings(model, test_loader, {
         "mode": mode, "lr": lr, "lr_factor": lr_factor, "threshold": threshold, "method": method, "norm": norm,
-        "target_test_error": target_test_error, "scheduler": scheduler})
+        "target_test_error": target_test_error, "scheduler": scheduler, "loss_fn": loss_fn, "seed": seed})
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
-    if not candidate_sites(model, **site_options):  # fail before any training if there is nowhere to insert
+    sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
+    if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
+    name, position = parse_mode(mode)
+    if name == "pos" and position >= len(sites):
+        raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
     model = model.copy()
