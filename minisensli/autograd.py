@@ -213,6 +213,13 @@ class Tensor:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, expected 1")
         return self.data.item()
 
+    def __bool__(self) -> bool:
+        """Truth of a one-element tensor; more (or fewer) elements are ambiguous, as in NumPy."""
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor of shape {self.shape} with {self.data.size} "
+                             "elements is ambiguous; use (t != 0).data.any() or .all()")
+        return bool(self.data.reshape(()).item())
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

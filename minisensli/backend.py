@@ -14,9 +14,13 @@ is also kept here, because it is a property of how arrays are created.
 
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
 from typing import Any
 
 import numpy
+import numpy.lib.format
 
 DEVICES = ("cpu", "gpu")
 FLOAT_DTYPES = ("float16", "float32", "float64")
@@ -110,12 +114,13 @@ def to_numpy(array: Any) -> Any:
     return numpy.asarray(array)
 
 
-def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
+def as_array(data: Any, dtype: Any = None, device: str | None = None, keep_python_precision: bool = False) -> Any:
     """Convert array-like ``data`` to an array of the array module of ``device``.
 
     ``device=None`` keeps an existing array where it is (and means 'cpu' for lists and
     scalars). ``dtype=None`` keeps the dtype of an existing array, and for Python data uses the
-    default float dtype when the values are floats (like PyTorch).
+    default float dtype when the values are floats (like PyTorch), unless
+    ``keep_python_precision`` (then Python floats stay float64, for a caller that casts once).
     """
     if device is None:
         device = device_of(data)
@@ -123,7 +128,7 @@ def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:
         array = to_device(data, device)
     else:
         array = numpy.asarray(data)
-        if array.dtype.kind == "f" and dtype is None:
+        if array.dtype.kind == "f" and dtype is None and not keep_python_precision:
             array = array.astype(_default_dtype)
         array = to_device(array, device)
     if dtype is not None:
@@ -204,10 +209,164 @@ def save_arrays(path: Any, arrays: dict[str, Any]) -> None:
     numpy.savez_compressed(path, **{k: to_numpy(v) for k, v in arrays.items()})
 
 
-def load_arrays(path: Any) -> dict[str, Any]:
-    """Read all arrays of an .npz file (no pickled objects allowed)."""
-    with numpy.load(path, allow_pickle=False) as archive:
-        return {k: archive[k] for k in archive.files}
+class ArchiveError(ValueError):
+    """An .npz archive is damaged, or holds something other than plain numeric arrays."""
+
+
+# deflate cannot expand a stream by more than about 1032:1, so a member that declares more
+# uncompressed bytes than this allows is lying about its size
+DEFLATE_MAX_RATIO = 1032
+ARCHIVE_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
+                       NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError)
+MAX_NPY_HEADER = 10000
+MAX_NDIM = 32
+
+
+def _product(shape: tuple[int, ...]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+class ArrayArchive:
+    """Bounded reading of the plain numeric arrays of an .npz file (what numpy.savez writes).
+
+    Nothing is read before it is asked for, and nothing is allocated before the sizes agree:
+    ``header(name)`` reads only the .npy header of one member and checks that the shape and
+    dtype it declares match the member's uncompressed size, and that this size is possible for
+    the member's compressed size (deflate expands at most ~1032:1); ``read(name)`` then reads
+    exactly those bytes. Object arrays (which numpy would unpickle) are refused. Every damage
+    (zip, zlib, .npy header, CRC) raises ArchiveError with what is wrong.
+
+        with ArrayArchive(path) as archive:
+            archive.names()                  # array names, without '.npy'
+            shape, dtype = archive.header("w")
+            w = archive.read("w")
+    """
+
+    def __init__(self, file: Any, kinds: str = "biuf") -> None:
+        self.kinds = kinds
+        self._headers: dict[str, tuple[tuple[int, ...], Any, bool, int]] = {}
+        try:
+            self._zip = zipfile.ZipFile(file)
+            infos = self._zip.infolist()
+        except ARCHIVE_READ_ERRORS as err:
+            raise ArchiveError(f"not a readable .npz (zip) archive: {err}") from err
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                self.close()
+                raise ArchiveError(f"unexpected entry {info.filename!r}: an .npz archive holds only .npy arrays")
+            name = info.filename[: -len(".npy")]
+            if name in self._members:
+                self.close()
+                raise ArchiveError(f"entry {info.filename!r} appears twice")
+            self._members[name] = info
+
+    def __enter__(self) -> ArrayArchive:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._zip.close()
+
+    def names(self) -> list[str]:
+        """The names of the stored arrays, in archive order."""
+        return list(self._members)
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        if name not in self._members:
+            raise ArchiveError(f"no entry {name!r}")
+        return self._members[name]
+
+    def _open_past_header(self, name: str) -> tuple[Any, tuple[int, ...], Any, bool, int]:
+        """Open a member, read and check its .npy header; the stream is left at the data."""
+        info = self._info(name)
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"entry {name!r} is encrypted")
+        if info.compress_type == zipfile.ZIP_STORED:
+            possible = info.compress_size
+        elif info.compress_type == zipfile.ZIP_DEFLATED:
+            possible = info.compress_size * DEFLATE_MAX_RATIO + 1024
+        else:
+            raise ArchiveError(f"entry {name!r} uses compression method {info.compress_type}; "
+                               "only stored and deflated entries are read")
+        if info.file_size > possible:
+            raise ArchiveError(f"entry {name!r} declares {info.file_size} bytes, impossible for its "
+                               f"{info.compress_size} compressed bytes")
+        stream = self._zip.open(info)
+        try:
+            version = numpy.lib.format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, dtype = numpy.lib.format.read_array_header_1_0(stream, max_header_size=MAX_NPY_HEADER)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = numpy.lib.format.read_array_header_2_0(stream, max_header_size=MAX_NPY_HEADER)
+            else:
+                raise ArchiveError(f"entry {name!r}: unknown .npy format version {version}")
+            header_size = stream.tell()
+        except BaseException:
+            stream.close()
+            raise
+        if dtype.hasobject or dtype.kind not in self.kinds or dtype.fields is not None or dtype.subdtype is not None:
+            stream.close()
+            raise ArchiveError(f"entry {name!r} holds dtype {dtype}; only plain numeric arrays "
+                               f"(kinds {self.kinds!r}) are read, never pickled objects")
+        if len(shape) > MAX_NDIM or not all(isinstance(n, int) and n >= 0 for n in shape):
+            stream.close()
+            raise ArchiveError(f"entry {name!r} declares an impossible shape {shape}")
+        nbytes = _product(shape) * dtype.itemsize
+        if header_size + nbytes != info.file_size:
+            stream.close()
+            raise ArchiveError(f"entry {name!r} declares shape {shape} of {dtype} ({nbytes} bytes of data) but "
+                               f"holds {info.file_size - header_size}")
+        return stream, shape, dtype, fortran, nbytes
+
+    def header(self, name: str) -> tuple[tuple[int, ...], Any]:
+        """(shape, dtype) that entry ``name`` declares, checked against its stored size."""
+        if name not in self._headers:
+            try:
+                stream, shape, dtype, fortran, nbytes = self._open_past_header(name)
+                stream.close()
+            except ArchiveError:
+                raise
+            except ARCHIVE_READ_ERRORS as err:
+                raise ArchiveError(f"entry {name!r} is damaged: {err}") from err
+            self._headers[name] = (shape, dtype, fortran, nbytes)
+        shape, dtype, _, _ = self._headers[name]
+        return shape, dtype
+
+    def read(self, name: str) -> Any:
+        """The array stored under ``name`` (native byte order, writable, owning its memory)."""
+        self.header(name)
+        try:
+            stream, shape, dtype, fortran, nbytes = self._open_past_header(name)
+            with stream:
+                buffer = numpy.empty(nbytes, dtype=numpy.uint8)
+                got = stream.readinto(memoryview(buffer)) if nbytes else 0
+                while got < nbytes:  # readinto may return less than asked from a zip stream
+                    more = stream.readinto(memoryview(buffer)[got:])
+                    if not more:
+                        break
+                    got += more
+                if got != nbytes or stream.read(1):
+                    raise ArchiveError(f"entry {name!r} holds {got} bytes of data, its header declares {nbytes}")
+        except ArchiveError:
+            raise
+        except ARCHIVE_READ_ERRORS as err:
+            raise ArchiveError(f"entry {name!r} is damaged: {err}") from err
+        array = buffer.view(dtype).reshape(shape, order="F" if fortran else "C")
+        if not dtype.isnative:
+            array = array.astype(dtype.newbyteorder("="))
+        return array
+
+
+def load_arrays(file: Any) -> dict[str, Any]:
+    """Read all arrays of an .npz file (a path or binary file) with ArrayArchive's bounds."""
+    with ArrayArchive(file) as archive:
+        return {name: archive.read(name) for name in archive.names()}
 
 
 def text_to_array(text: str) -> Any:
@@ -219,27 +378,121 @@ def array_to_text(array: Any) -> str:
     return bytes(to_numpy(array).astype(numpy.uint8)).decode("utf-8")
 
 
-_PICKLE_ALLOWED = {
-    ("_codecs", "encode"),  # Python 2 pickles of byte strings, as in the CIFAR-10 batches
-}
-_PICKLE_ALLOWED_NUMPY = {"_reconstruct", "ndarray", "dtype", "scalar", "_frombuffer"}
+MAX_PICKLE_OPS = 2_000_000  # a CIFAR-10 batch needs ~60,000 (10,000 labels and file names)
+MAX_PICKLE_MARKS = 64
+MAX_PICKLE_DEPTH = 8
 
 
-def load_restricted_pickle(file: Any) -> Any:
+def _restricted_globals() -> dict[tuple[str, str], Any]:
+    """The only callables a restricted pickle may name, each bounded in what it can build."""
+    try:  # numpy >= 2 keeps it in numpy._core (numpy.core warns that it is deprecated)
+        from numpy._core.multiarray import _reconstruct  # noqa: PLC0415
+    except ImportError:
+        from numpy.core.multiarray import _reconstruct  # noqa: PLC0415
+
+    def reconstruct(subtype: Any, shape: Any, dtype_spec: Any) -> Any:
+        # numpy pickles always start an array empty, then BUILD fills it from bytes of the
+        # file (ndarray.__setstate__ checks their length), so nothing larger is allowed here
+        if subtype is not numpy.ndarray or _product(tuple(shape)) != 0:
+            raise pickle_error(f"refusing numpy _reconstruct of {subtype!r} with shape {shape!r}")
+        return _reconstruct(subtype, shape, dtype_spec)
+
+    def dtype(spec: Any, align: bool = False, copy: bool = False) -> Any:
+        if not isinstance(spec, str):
+            raise pickle_error(f"refusing numpy dtype {spec!r}: only plain numeric dtypes are allowed")
+        result = numpy.dtype(spec)
+        if result.kind not in "biuf":
+            raise pickle_error(f"refusing numpy dtype {spec!r}: only plain numeric dtypes are allowed")
+        return result
+
+    def frombuffer(buffer: Any, dtype_: Any, shape: Any, order: str) -> Any:
+        return numpy.frombuffer(buffer, dtype=dtype_).reshape(shape, order=order)
+
+    def scalar(dtype_: Any, data: Any = None) -> Any:
+        if not isinstance(dtype_, numpy.dtype) or dtype_.kind not in "biuf" or not isinstance(data, bytes) \
+                or len(data) != dtype_.itemsize:
+            raise pickle_error("refusing a numpy scalar that is not a plain number")
+        return numpy.frombuffer(data, dtype=dtype_)[0]
+
+    def encode(text: str, encoding: str = "utf-8") -> bytes:
+        # Python 2 pickles store byte strings as latin-1 text
+        if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+            raise pickle_error(f"refusing _codecs.encode with encoding {encoding!r}")
+        return text.encode("latin1")
+
+    allowed = {("_codecs", "encode"): encode}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = reconstruct
+        allowed[(module, "scalar")] = scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):
+        allowed[(module, "_frombuffer")] = frombuffer
+    allowed[("numpy", "ndarray")] = numpy.ndarray
+    allowed[("numpy", "dtype")] = dtype
+    return allowed
+
+
+def pickle_error(message: str) -> Exception:
+    import pickle  # noqa: PLC0415 - only the data readers need it
+
+    return pickle.UnpicklingError(message)
+
+
+def _scan_pickle(data: bytes, max_ops: int, max_marks: int) -> None:
+    """Walk the opcodes without building anything: refuse more than ``max_ops`` operations or
+    more than ``max_marks`` open marks (nested tuples, lists or dicts under construction).
+    Nesting built through the memo is caught after loading, by _check_depth."""
+    import pickletools  # noqa: PLC0415 - only the data readers need it
+
+    open_marks = 0
+    for count, (op, _, _) in enumerate(pickletools.genops(data)):
+        if count >= max_ops:
+            raise pickle_error(f"more than {max_ops} pickle operations")
+        if pickletools.stackslice in op.stack_before:
+            open_marks -= 1
+        if op.stack_after == [pickletools.markobject]:
+            open_marks += 1
+            if open_marks > max_marks:
+                raise pickle_error(f"pickle nesting deeper than {max_marks} open marks")
+
+
+def _check_depth(root: Any, max_depth: int) -> None:
+    """Refuse containers nested deeper than ``max_depth`` (or containing themselves)."""
+    stack = [(root, 0, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, (list, tuple, dict, set, frozenset)):
+            if depth >= max_depth or id(value) in path:
+                raise pickle_error(f"containers nested deeper than {max_depth} levels")
+            items = list(value.keys()) + list(value.values()) if isinstance(value, dict) else list(value)
+            stack.extend((item, depth + 1, (*path, id(value))) for item in items)
+
+
+def load_restricted_pickle(file: Any, max_ops: int = MAX_PICKLE_OPS, max_depth: int = MAX_PICKLE_DEPTH) -> Any:
     """Unpickle data that holds only builtin containers and numpy arrays (e.g. CIFAR-10 batches).
 
-    Any other global (a class or function that could run code) is refused with an
-    UnpicklingError, so a foreign or malicious file cannot execute anything.
+    Bounded: the opcodes are scanned first (at most ``max_ops``, at most MAX_PICKLE_MARKS
+    containers open at once); an array can only be built from bytes stored in the file
+    (numpy's empty _reconstruct, then __setstate__ that checks their length), dtypes only
+    plain numbers; the result may nest containers at most ``max_depth`` deep. Any other
+    global (a class or function that could run code) is refused, so a foreign or malicious
+    file cannot execute anything. Every refusal is an UnpicklingError.
     """
-    import pickle  # noqa: PLC0415 - only the data readers need it
+    import io  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    data = file.read()
+    _scan_pickle(data, max_ops, MAX_PICKLE_MARKS)
+    allowed = _restricted_globals()
 
     class _ArraysOnly(pickle.Unpickler):
         def find_class(self, module: str, name: str) -> Any:
-            if (module, name) in _PICKLE_ALLOWED or (module.split(".")[0] == "numpy" and name in _PICKLE_ALLOWED_NUMPY):
-                return super().find_class(module, name)
+            if (module, name) in allowed:
+                return allowed[(module, name)]
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only numpy arrays are allowed")
 
-    return _ArraysOnly(file, encoding="bytes").load()
+    result = _ArraysOnly(io.BytesIO(data), encoding="bytes").load()
+    _check_depth(result, max_depth)
+    return result
 
 
 def frombuffer(buffer: bytes, dtype: Any, offset: int = 0, count: int = -1) -> Any:

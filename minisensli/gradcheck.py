@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from . import backend
+from . import backend, checks
 from .autograd import Tensor, no_grad
 
 
@@ -44,6 +44,7 @@ def numerical_gradients(
     requires grad (None for the others). ``mode``: 'central', 'forward' or 'backward'."""
     if mode not in ("central", "forward", "backward"):
         raise ValueError(f"numerical_gradients: mode must be 'central', 'forward' or 'backward', got {mode!r}")
+    checks.positive("numerical_gradients: eps", eps)
     base = _scalar_output(fn, inputs, upstream) if mode != "central" else 0.0
     grads: list[Any] = []
     for t in inputs:
@@ -76,38 +77,54 @@ def gradcheck(
 ) -> bool:
     """Check backward of ``fn`` against finite differences, for every input that requires grad.
 
-    Inputs must be float64 tensors (float32 differences are too coarse). An entry passes when
-    |analytic - numeric| <= atol + rtol * |numeric|. Returns True, or raises GradcheckError
+    Inputs must be float64 tensors (float32 differences are too coarse); they may be results
+    of other ops (non-leaf): the gradient is taken with respect to their values, through
+    detached copies, so the caller's tensors, their graphs and their ``.grad`` stay untouched.
+    An entry passes when |analytic - numeric| <= atol + rtol * |numeric|; a NaN or infinite
+    gradient (analytic or numerical) never passes. Returns True, or raises GradcheckError
     naming the input index, the worst entry, and the analytic and numerical values.
     """
+    eps = checks.positive("gradcheck: eps", eps)
+    atol = checks.non_negative("gradcheck: atol", atol)
+    rtol = checks.non_negative("gradcheck: rtol", rtol)
     inputs = list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"gradcheck: input {i} is a {type(t).__name__}, expected a Tensor")
     if not any(t.requires_grad for t in inputs):
         raise ValueError("gradcheck: no input has requires_grad=True, so there is nothing to check")
     for i, t in enumerate(inputs):
         if t.requires_grad and t.dtype != backend.as_dtype("float64"):
             raise TypeError(f"gradcheck: input {i} is {t.dtype}; use float64 inputs for finite differences")
+    # fresh leaves with the same values: a non-leaf input gets a .grad too, and perturbing
+    # the entries below cannot touch the caller's arrays
+    inputs = [Tensor._wrap(t.data.copy(), False, None).requires_grad_(t.requires_grad) for t in inputs]
 
     out = fn(*inputs)
     if not isinstance(out, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if not out.requires_grad:
+        raise ValueError("gradcheck: fn's output does not depend on any input that requires grad")
     xp = backend.get_array_module(out.data)
     rng = backend.get_array_module().random.default_rng(seed)  # numpy's generator, same draws on any device
     upstream = backend.to_device(rng.standard_normal(out.shape).astype(out.dtype), out.device)
 
-    saved = [t.grad for t in inputs]
-    for t in inputs:
-        t.grad = None
-    try:
-        out.backward(upstream)
-        analytic = [t.grad if t.grad is not None else xp.zeros(t.shape, dtype=t.dtype) for t in inputs]
-    finally:
-        for t, g in zip(inputs, saved):
-            t.grad = g
+    out.backward(upstream)
+    analytic = [t.grad if t.grad is not None else xp.zeros(t.shape, dtype=t.dtype) for t in inputs]
     numeric = numerical_gradients(fn, inputs, upstream, eps=eps, mode=mode)
 
     for i, (t, a, n) in enumerate(zip(inputs, analytic, numeric)):
         if n is None:
             continue
+        for kind, values in (("analytic", a), ("numerical", n)):
+            bad = ~xp.isfinite(values)
+            if bad.any():
+                where = tuple(int(k) for k in xp.unravel_index(int(bad.argmax()), bad.shape))
+                raise GradcheckError(
+                    f"gradcheck: {kind} gradient of input {i} (shape {t.shape}) is {float(values[where])} at entry "
+                    f"{where}: analytic {float(a[where]):.10g}, numerical {float(n[where]):.10g} "
+                    f"({mode} differences, eps={eps})"
+                )
         excess = abs(a - n) - (atol + rtol * abs(n))
         if excess.size and float(excess.max()) > 0:
             worst = tuple(int(k) for k in xp.unravel_index(int(excess.argmax()), excess.shape))

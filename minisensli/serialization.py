@@ -8,13 +8,15 @@ copies the weights in; no pickled code is involved, so a file cannot run anythin
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
 import pathlib
-import zipfile
 from typing import Any
 
 from . import __version__, backend
 from .nn import MODULE_TYPES, Module, Sequential
+from .nn.init import ParameterBudgetError, parameter_budget
 
 FORMAT = "minisensli-model"
 FORMAT_VERSION = 1
@@ -35,16 +37,20 @@ def describe(module: Module) -> dict[str, Any]:
 
 def build(node: dict[str, Any]) -> Module:
     """Rebuild a module from ``describe``'s tree (fresh weights)."""
-    name = node.get("type")
-    if name not in MODULE_TYPES:
-        raise ModelFileError(f"unknown module type {name!r} in the architecture")
-    cls = MODULE_TYPES[name]
+    check_architecture(node)
+    return _build(node)
+
+
+def _build(node: dict[str, Any]) -> Module:
+    cls = MODULE_TYPES[node["type"]]
     if cls is Sequential:
-        return Sequential(*(build(child) for child in node.get("children", [])))
+        return Sequential(*(_build(child) for child in node.get("children", [])))
     try:
         return cls(**node.get("config", {}))
-    except TypeError as err:
-        raise ModelFileError(f"cannot rebuild {name} from config {node.get('config')}: {err}") from err
+    except ParameterBudgetError:
+        raise
+    except (TypeError, ValueError, KeyError, OverflowError) as err:
+        raise ModelFileError(f"cannot rebuild {node['type']} from config {node.get('config')}: {err}") from err
 
 
 def save(model: Module, path: str | pathlib.Path) -> None:
@@ -56,30 +62,125 @@ def save(model: Module, path: str | pathlib.Path) -> None:
         backend.save_arrays(f, arrays)
 
 
+MAX_DEPTH = 32  # nesting of Sequentials in an architecture
+MAX_META_BYTES = 1 << 20  # the JSON description; a model with 10,000 modules needs ~1 MB
+BUDGET_SLACK = 65536  # parameter entries an architecture may have beyond twice the stored ones
+NODE_KEYS = {"type", "config", "children"}
+META_KEYS = {"format", "version", "minisensli", "architecture"}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def check_architecture(root: Any) -> None:
+    """Check describe()'s tree before anything is built: every node a dict with a known module
+    type, a config of plain JSON scalars that names only constructor arguments, children only
+    under Sequential, nesting at most MAX_DEPTH. Raises ModelFileError naming the node."""
+    stack = [(root, "architecture", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ModelFileError(f"{where}: modules nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, dict):
+            raise ModelFileError(f"{where}: expected a module description (a JSON object), got {type(node).__name__}")
+        unknown = set(node) - NODE_KEYS
+        if unknown:
+            raise ModelFileError(f"{where}: unknown keys {sorted(unknown)}; a module has {sorted(NODE_KEYS)}")
+        name = node.get("type")
+        if not isinstance(name, str) or name not in MODULE_TYPES:
+            raise ModelFileError(f"{where}: unknown module type {name!r} in the architecture")
+        cls = MODULE_TYPES[name]
+        config = node.get("config", {})
+        if not isinstance(config, dict):
+            raise ModelFileError(f"{where} ({name}): config must be a JSON object, got {type(config).__name__}")
+        allowed = {p.name for p in inspect.signature(cls.__init__).parameters.values()
+                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self", "rng"}
+        for key, value in config.items():
+            if key not in allowed:
+                raise ModelFileError(f"{where} ({name}): unknown config key {key!r}; allowed: {sorted(allowed)}")
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise ModelFileError(f"{where} ({name}): config {key!r} must be a number, string, boolean or "
+                                     f"null, got {type(value).__name__}")
+        children = node.get("children", [])
+        if cls is not Sequential and "children" in node:
+            raise ModelFileError(f"{where} ({name}): only Sequential has children")
+        if not isinstance(children, list):
+            raise ModelFileError(f"{where} ({name}): children must be a list, got {type(children).__name__}")
+        stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(children))
+
+
+def _read_meta(archive: backend.ArrayArchive) -> dict[str, Any]:
+    shape, dtype = archive.header(META_KEY)
+    if len(shape) != 1 or dtype.kind != "u" or dtype.itemsize != 1 or shape[0] > MAX_META_BYTES:
+        raise ModelFileError(f"the {META_KEY} entry must be at most {MAX_META_BYTES} bytes of UTF-8 text, "
+                             f"got shape {shape} of {dtype}")
+    try:
+        meta = json.loads(backend.array_to_text(archive.read(META_KEY)), parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise ModelFileError(f"the architecture description is damaged ({type(err).__name__}: {err})") from err
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"the {META_KEY} entry must be a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
+        raise ModelFileError(f"format {meta.get('format')!r} version {meta.get('version')!r}, expected "
+                             f"{FORMAT!r} version {FORMAT_VERSION}")
+    unknown = set(meta) - META_KEYS
+    if unknown or "architecture" not in meta:
+        raise ModelFileError(f"the {META_KEY} entry must hold exactly the keys {sorted(META_KEYS)}, got {sorted(meta)}")
+    check_architecture(meta["architecture"])
+    return meta
+
+
+def _load(path: pathlib.Path) -> Module:
+    with backend.ArrayArchive(path) as archive:
+        names = archive.names()
+        if META_KEY not in names:
+            raise ModelFileError(f"not a minisensli model file (no {META_KEY} entry)")
+        unknown = [n for n in names if n != META_KEY and not n.startswith("param:")]
+        if unknown:
+            raise ModelFileError(f"unknown entries {unknown}; a model file holds {META_KEY} and param:<name> arrays")
+        meta = _read_meta(archive)
+        stored = {n[len("param:"):]: archive.header(n) for n in names if n.startswith("param:")}
+        for name, (_, dtype) in stored.items():
+            if dtype.name not in backend.FLOAT_DTYPES:
+                raise ModelFileError(f"weight {name!r} has dtype {dtype}; expected one of {backend.FLOAT_DTYPES}")
+        entries = sum(math.prod(shape) for shape, _ in stored.values())
+        try:
+            # the stored weights bound what the architecture may allocate; the slack lets a file
+            # that lacks a few weights reach the message that names them
+            with parameter_budget(2 * entries + BUDGET_SLACK):
+                model = build(meta["architecture"])
+        except ParameterBudgetError as err:
+            raise ModelFileError(f"the architecture needs far more weights than the file stores ({entries} entries): "
+                                 f"{err}") from err
+        expected = {name: p.shape for name, p in model.named_parameters()}
+        missing = sorted(set(expected) - set(stored))
+        extra = sorted(set(stored) - set(expected))
+        wrong = [f"{name}: stored {stored[name][0]}, expected {shape}" for name, shape in expected.items()
+                 if name in stored and tuple(stored[name][0]) != tuple(shape)]
+        if missing or extra or wrong:
+            raise ModelFileError("weights do not match the architecture: " + "; ".join(
+                [f"missing {missing}"] * bool(missing) + [f"unknown entries {extra}"] * bool(extra) + wrong))
+        for name, p in model.named_parameters():
+            p.data = archive.read(f"param:{name}")  # the saved dtype exactly, as a fresh array
+    return model
+
+
 def load(path: str | pathlib.Path) -> Module:
-    """Read a model written by ``save``: same architecture, bit-identical weights."""
+    """Read a model written by ``save``: same architecture, bit-identical weights.
+
+    The file is checked before anything is allocated: the architecture JSON (types, known
+    modules and constructor arguments, nesting depth), the entries (exactly the metadata and
+    one array per parameter), each array's declared shape against its stored size, and the
+    architecture's weight count against the stored arrays. Nothing is unpickled. Any damage
+    raises ModelFileError naming the file and what is wrong.
+    """
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load: no such file {path}")
     try:
-        arrays = backend.load_arrays(path)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ModelFileError(f"{path}: not a minisensli model file (cannot read it as .npz: {err})") from err
-    if META_KEY not in arrays:
-        raise ModelFileError(f"{path}: not a minisensli model file (no {META_KEY} entry)")
-    try:
-        meta = json.loads(backend.array_to_text(arrays.pop(META_KEY)))
-    except (ValueError, UnicodeDecodeError) as err:
-        raise ModelFileError(f"{path}: the architecture description is damaged ({err})") from err
-    if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, expected "
-                             f"{FORMAT!r} version {FORMAT_VERSION}")
-    model = build(meta["architecture"])
-    state = {key[len("param:"):]: value for key, value in arrays.items() if key.startswith("param:")}
-    try:
-        model.load_state_dict(state)
-    except (KeyError, ValueError) as err:
-        raise ModelFileError(f"{path}: weights do not match the architecture: {err}") from err
-    for name, p in model.named_parameters():
-        p.data = state[name].copy()  # the saved dtype exactly (load_state_dict casts to the new model's)
-    return model
+        return _load(path)
+    except ModelFileError as err:
+        raise ModelFileError(f"{path}: {err}") from err
+    except backend.ArchiveError as err:
+        raise ModelFileError(f"{path}: not a minisensli model file, or a damaged one ({err})") from err

@@ -7,13 +7,26 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import checks
 from .autograd import no_grad
 from .nn import CrossEntropyLoss, Module
 from .progress import progress_bar
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The training loss became nan or inf (the message says at which epoch and step)."""
+    """The training loss became nan or inf (the message says at which epoch and step).
+
+    epoch, step: where (epoch within the ``fit`` call); history: what ``fit`` recorded up to
+    the last finished epoch; phase and result: set by ``sensli.grow`` (the phase, counted
+    from 1, and the GrowthResult so far, its history included).
+    """
+
+    def __init__(self, message: str, epoch: int | None = None, step: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.step = epoch, step
+        self.history: History | None = None
+        self.phase: int | None = None
+        self.result: Any = None
 
 
 @dataclass
@@ -64,7 +77,8 @@ def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | No
         value = loss.item()
         if not math.isfinite(value):
             raise NonFiniteLossError(f"training loss became {value} at epoch {epoch}, step {step} "
-                                     f"(lr {optimizer.lr}); lower the learning rate or check the data")
+                                     f"(lr {optimizer.lr}); lower the learning rate or check the data",
+                                     epoch=epoch, step=step)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -101,8 +115,7 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
     once per epoch. Shows a tqdm progress bar (notebook-aware) with the epoch and the current
     loss unless progress=False. loss_fn defaults to CrossEntropyLoss. Appends to ``history``
     when one is given (so the phases of a growing network share one)."""
-    if epochs < 0:
-        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    epochs = checks.integer("fit: epochs", epochs, 0)
     history = history if history is not None else History()
     offset = history.wall_time
     elapsed = 0.0
@@ -110,7 +123,13 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
     for epoch in bar:
         start = time.perf_counter()
         history.lrs.append(optimizer.lr)
-        losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch, bar)
+        try:
+            losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch, bar)
+        except NonFiniteLossError as err:
+            history.lrs.pop()  # the epoch did not finish: the history keeps the finished ones
+            err.history = history
+            bar.close()
+            raise
         if scheduler is not None:
             scheduler.step()
         elapsed += time.perf_counter() - start

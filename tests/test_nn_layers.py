@@ -108,7 +108,7 @@ def test_residual_block_parameter_names_and_errors():
         nn.ResidualDense(3, weights=3)
     with pytest.raises(ValueError, match="unknown activation 'gelu'"):
         nn.ResidualConv(3, activation="gelu")
-    with pytest.raises(ValueError, match="step size h must be positive"):
+    with pytest.raises(ValueError, match="step size h: must be > 0"):
         nn.ResidualDense(3, h=0)
 
 

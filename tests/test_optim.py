@@ -97,7 +97,7 @@ def test_optimizer_and_scheduler_state_dict_round_trip():
 
 def test_optimizer_errors():
     p = ms.Tensor(np.array([1.0]), requires_grad=True)
-    with pytest.raises(ValueError, match="SGD: learning rate must be positive, got 0"):
+    with pytest.raises(ValueError, match="SGD: lr: must be > 0.0, got 0"):
         optim.SGD([p], lr=0)
     with pytest.raises(ValueError, match="empty parameter list"):
         optim.Adam([], lr=0.1)

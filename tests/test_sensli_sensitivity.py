@@ -56,7 +56,8 @@ FD_CASES = [("dense", "v1", 2), ("conv", "v1", 2), ("residual_dense", "v1", 2), 
 
 @pytest.mark.parametrize("kind,variant,weights", FD_CASES)
 def test_autograd_multipliers_equal_finite_differences(kind, variant, weights):
-    """d/dphi of the mean minibatch loss of the extended network, at the identity point.
+    """d/dphi of the mean loss over all examples of the extended network (each minibatch's mean
+    loss weighted by its size; the last batch here is short), at the identity point.
 
     Dense and conv virtual layers sit on ReLU kinks (inactive units), where relu'(0) = 0 equals
     the left derivative: those are checked with backward differences; residual ones centrally.
@@ -73,8 +74,8 @@ def test_autograd_multipliers_equal_finite_differences(kind, variant, weights):
     def mean_loss(*_):
         total = 0
         for x, y in batches:
-            total = total + ms.functional.cross_entropy(extended(x), y)
-        return total / len(batches)
+            total = total + len(y) * ms.functional.cross_entropy(extended(x), y)
+        return total / sum(len(y) for _, y in batches)
 
     mode = "backward" if kind in ("dense", "conv") else "central"
     numeric = ms.numerical_gradients(mean_loss, params, np.float64(1.0), eps=1e-7, mode=mode)

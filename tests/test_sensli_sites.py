@@ -56,5 +56,5 @@ def test_site_errors():
     model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))
     with pytest.raises(ValueError, match="unknown kind 'lstm'"):
         sensli.candidate_sites(model, kind="lstm")
-    with pytest.raises(ValueError, match="variant must be one of"):
+    with pytest.raises(ValueError, match="variant: .v3. is not allowed; choose one of"):
         sensli.candidate_sites(model, variant="v3")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .. import backend
+from .. import backend, checks
 
 
 class TensorDataset:
@@ -44,8 +44,7 @@ def unit_range_images(pixels: Any, max_value: float) -> Any:
 
 def split_dataset(inputs: Any, labels: Any, train_fraction: float, seed: int) -> Split:
     """Shuffle examples with a seeded generator and cut them into train and test sets."""
-    if not 0 < train_fraction < 1:
-        raise ValueError(f"train_fraction must lie strictly between 0 and 1, got {train_fraction}")
+    checks.fraction("split_dataset: train_fraction", train_fraction)
     order = backend.new_rng(seed).permutation(len(inputs))
     n_train = int(round(train_fraction * len(inputs)))
     train, test = order[:n_train], order[n_train:]

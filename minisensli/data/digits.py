@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .. import backend
+from .. import backend, checks
 from .dataset import Split, split_dataset, unit_range_images
 
 
@@ -15,6 +15,7 @@ def digits(train_fraction: float = 0.75, seed: int = 0) -> Split:
     """1,797 grey images of digits 0-9 as NCHW inputs (N, 1, 8, 8) scaled to [0, 1] (pixel / 16)
     in the default float dtype, labels (N,) int64; split with a seeded shuffle
     (default 1,348 train / 449 test). No download: the data ship with minisensli."""
+    checks.fraction("digits: train_fraction", train_fraction)
     with resources.files(__package__).joinpath("digits.npz").open("rb") as f:
         arrays = backend.load_arrays(f)
     images = unit_range_images(arrays["images"][:, None, :, :], 16)

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from .. import backend
+from .. import backend, checks
 from ..autograd import Tensor
 
 
@@ -25,6 +25,8 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty")
+        if seed is not None:
+            checks.integer("DataLoader: seed", seed, 0)
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last
         self.device = backend.check_device(device)
         self.seed = seed

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import backend, checks
 from .dataset import Split, split_dataset
+
+MAX_EXAMPLES = 10**8  # per class; 2 * 10**8 points of 2 floats is already 3 GB
 
 
 def spirals(n_per_class: int = 300, r0: float = 0.5, circles: float = 1.0, noise: float = 0.0,
@@ -22,9 +24,12 @@ def spirals(n_per_class: int = 300, r0: float = 0.5, circles: float = 1.0, noise
 
     Returns Split(train, test); inputs (N, 2) in the default float dtype, labels (N,) int64.
     """
-    if n_per_class < 1 or r0 < 0 or circles <= 0 or noise < 0:
-        raise ValueError(f"spirals: need n_per_class >= 1, r0 >= 0, circles > 0, noise >= 0; got "
-                         f"{n_per_class}, {r0}, {circles}, {noise}")
+    n_per_class = checks.integer("spirals: n_per_class", n_per_class, 1, MAX_EXAMPLES)
+    r0 = checks.non_negative("spirals: r0", r0)
+    circles = checks.positive("spirals: circles", circles)
+    noise = checks.non_negative("spirals: noise", noise)
+    checks.fraction("spirals: train_fraction", train_fraction)
+    checks.integer("spirals: seed", seed, 0)
     xp = backend.module_for_device("cpu")
     i = xp.arange(n_per_class)
     phi = 2 * math.pi * circles * i / n_per_class

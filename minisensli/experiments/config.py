@@ -23,6 +23,7 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
 from __future__ import annotations
 
 import copy
+import math
 import pathlib
 import sys
 from dataclasses import dataclass
@@ -44,6 +45,18 @@ NORM_CHOICES = ("default", "fro", "fro_scaled", "spectral")
 VARIANTS = ("v1", "v2")
 COMPARISON_METHODS = ("abs max", "abs min", "random", "threshold", "small", "big")
 GROWTH_METHODS = ("abs max", "abs min", "random", "threshold")
+
+
+# Sizes beyond these are typing errors, not experiments: each would need more memory or time
+# than any machine has, so they are refused before the results folder is created.
+MAX_WIDTH = 100_000  # units or channels of one layer
+MAX_LIST = 1_000  # entries of hidden, channels, classifier, epochs, milestones, methods, seeds
+MAX_COUNT = 10_000_000  # examples per class, epochs per phase, batch sizes, step sizes
+MAX_BLOCKS = 10_000
+MAX_INSERTIONS = 1_000
+MAX_PARAMETERS = 1_000_000_000  # weights of the largest network a run can grow to (4 GB in float32)
+DIGITS_SIZE = 8  # the shipped digits are 8 x 8 images of 10 classes
+DIGITS_CLASSES = 10
 
 
 class ConfigError(ValueError):
@@ -144,6 +157,14 @@ def _check_value(where: str, value: Any, expected: Any, rule: Any) -> Any:
         value = float(value)
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise ConfigError(f"{where}: expected {_type_name(expected)}, got {value!r}")
+    if expected is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: must be a finite number, got {value!r}")
+    if expected is int and abs(value) > MAX_COUNT and not where.endswith("seed"):
+        raise ConfigError(f"{where}: {value} is beyond any machine (at most {MAX_COUNT})")
+    if expected is int and abs(value) >= 2**63:
+        raise ConfigError(f"{where}: {value} does not fit a 64-bit integer")
+    if expected is list and len(value) > MAX_LIST:
+        raise ConfigError(f"{where}: {len(value)} entries, at most {MAX_LIST} are allowed")
     if isinstance(rule, tuple):
         if value not in rule:
             raise ConfigError(f"{where}: {value!r} is not allowed; choose one of {list(rule)}")
@@ -157,17 +178,23 @@ def _check_value(where: str, value: Any, expected: Any, rule: Any) -> Any:
         minimum = 0 if rule in ("epochs", "seeds") else 1
         if rule != "positive-list-or-empty" and not value:
             raise ConfigError(f"{where}: must not be empty")
+        maximum = 2**63 - 1 if rule == "seeds" else MAX_COUNT if rule == "epochs" else MAX_WIDTH
         for item in value:
-            if not isinstance(item, int) or isinstance(item, bool) or item < minimum:
-                raise ConfigError(f"{where}: every entry must be an integer >= {minimum}, got {item!r}")
+            if not isinstance(item, int) or isinstance(item, bool) or not minimum <= item <= maximum:
+                raise ConfigError(f"{where}: every entry must be an integer >= {minimum} and <= {maximum}, "
+                                  f"got {item!r}")
         if rule == "seeds" and len(set(value)) != len(value):
             raise ConfigError(f"{where}: seeds must be distinct, got {value}")
+        if rule == "epochs" and not any(value):
+            raise ConfigError(f"{where}: every phase has 0 epochs, so nothing would be trained")
     elif rule == "methods":
         if not value:
             raise ConfigError(f"{where}: must name at least one method")
         for item in value:
-            if item not in COMPARISON_METHODS:
+            if not isinstance(item, str) or item not in COMPARISON_METHODS:
                 raise ConfigError(f"{where}: unknown method {item!r}; choose from {list(COMPARISON_METHODS)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{where}: each method may appear once, got {value}")
     return value
 
 
@@ -224,6 +251,38 @@ def _check_consistency(config: Config) -> None:
     if len(training["epochs"]) > training["max_insertions"] + 1:
         raise ConfigError(f"training.epochs: {len(training['epochs'])} phases given but max_insertions = "
                           f"{training['max_insertions']} allows {training['max_insertions'] + 1}")
+    if training["max_insertions"] > MAX_INSERTIONS:
+        raise ConfigError(f"training.max_insertions: {training['max_insertions']} is more than {MAX_INSERTIONS}")
+    if model["blocks"] > MAX_BLOCKS:
+        raise ConfigError(f"model.blocks: {model['blocks']} is more than {MAX_BLOCKS}")
+    if model["type"] == "cnn" and DIGITS_SIZE >> len(model["channels"]) < 1:
+        raise ConfigError(f"model.channels: {len(model['channels'])} conv stages, each followed by a 2x2 pooling, "
+                          f"shrink the {DIGITS_SIZE}x{DIGITS_SIZE} digits to nothing; use at most "
+                          f"{DIGITS_SIZE.bit_length() - 1} stages")
+    parameters = _largest_parameter_count(config)
+    if parameters > MAX_PARAMETERS:
+        raise ConfigError(f"model: the network would grow to about {parameters:.3g} weights, more than "
+                          f"{MAX_PARAMETERS:.0e}; use smaller layers or fewer insertions")
+
+
+def _largest_parameter_count(config: Config) -> int:
+    """About how many weights the largest network of a run has (start model + every insertion)."""
+    data, model = config.data, config.model
+    spirals = data["name"] == "spirals"
+    inputs, classes = (2, 2) if spirals else (DIGITS_SIZE * DIGITS_SIZE, DIGITS_CLASSES)
+    insertions = config.training["max_insertions"]
+    if model["type"] == "fnn":
+        widths = [inputs, *model["hidden"], classes]
+        largest = max(model["hidden"])
+        return sum(a * b + b for a, b in zip(widths, widths[1:])) + insertions * (largest * largest + largest)
+    if model["type"] == "resnet":
+        w = model["width"]
+        return inputs * w + w * classes + (model["blocks"] + insertions) * (2 * w * w + w)
+    channels = [1, *model["channels"]]
+    convs = sum(9 * a * b + b for a, b in zip(channels, channels[1:])) + insertions * 9 * max(channels) ** 2
+    side = DIGITS_SIZE >> len(model["channels"])
+    dims = [channels[-1] * side * side, *model["classifier"], classes]
+    return convs + sum(a * b + b for a, b in zip(dims, dims[1:]))
 
 
 def load_config(path: str | pathlib.Path) -> Config:

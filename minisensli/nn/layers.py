@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import checks
 from .. import functional as F
 from ..autograd import Tensor
 from . import init
@@ -18,8 +19,8 @@ class Dense(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, rng: Any = None) -> None:
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Dense: in_features and out_features must be >= 1, got {in_features}, {out_features}")
+        in_features = checks.integer("Dense: in_features", in_features, 1)
+        out_features = checks.integer("Dense: out_features", out_features, 1)
         self.in_features, self.out_features = in_features, out_features
         self.weight = init.uniform_fan_in((out_features, in_features), in_features, rng)
         self.bias = init.uniform_fan_in((out_features,), in_features, rng) if bias else None
@@ -44,9 +45,11 @@ class Conv2d(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, padding: int = 0,
                  bias: bool = True, rng: Any = None) -> None:
-        if min(in_channels, out_channels, kernel_size, stride) < 1 or padding < 0:
-            raise ValueError(f"Conv2d: channels, kernel_size and stride must be >= 1 and padding >= 0, got "
-                             f"{in_channels}, {out_channels}, {kernel_size}, {stride}, {padding}")
+        in_channels = checks.integer("Conv2d: in_channels", in_channels, 1)
+        out_channels = checks.integer("Conv2d: out_channels", out_channels, 1)
+        kernel_size = checks.integer("Conv2d: kernel_size", kernel_size, 1)
+        stride = checks.integer("Conv2d: stride", stride, 1)
+        padding = checks.integer("Conv2d: padding", padding, 0)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         fan_in = in_channels * kernel_size * kernel_size

@@ -129,6 +129,10 @@ class Module:
         if device is not None:
             backend.check_device(device)
             backend.module_for_device(device)  # fails early, before any parameter moved
+        if dtype is not None and not backend.is_floating(backend.as_dtype(dtype)):
+            # integer weights would truncate every value and could never receive a gradient
+            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating dtype such as 'float32' or "
+                            f"'float64', got {backend.as_dtype(dtype).name!r}")
         for p in self.parameters():
             data = p.data
             if device is not None:

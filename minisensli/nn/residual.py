@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import checks
 from ..autograd import Tensor
 from .activation import activation_from_name, activation_name
 from .layers import Conv2d, Dense
@@ -21,8 +22,7 @@ from .module import Module
 
 class _ResidualBase(Module):
     def __init__(self, inner: Module, outer: Module | None, activation: str, h: float) -> None:
-        if not h > 0:
-            raise ValueError(f"{type(self).__name__}: step size h must be positive, got {h}")
+        h = checks.positive(f"{type(self).__name__}: step size h", h)
         self.inner = inner
         self.activation = activation_from_name(activation)
         if outer is not None:
@@ -53,7 +53,7 @@ class ResidualDense(_ResidualBase):
                  rng: Any = None) -> None:
         if weights not in (1, 2):
             raise ValueError(f"ResidualDense: weights must be 1 or 2, got {weights}")
-        self.features = features
+        self.features = checks.integer("ResidualDense: features", features, 1)
         outer = Dense(features, features, bias=False, rng=rng) if weights == 2 else None
         super().__init__(Dense(features, features, rng=rng), outer, activation, h)
 
@@ -75,7 +75,7 @@ class ResidualConv(_ResidualBase):
                  rng: Any = None) -> None:
         if weights not in (1, 2):
             raise ValueError(f"ResidualConv: weights must be 1 or 2, got {weights}")
-        self.channels = channels
+        self.channels = checks.integer("ResidualConv: channels", channels, 1)
         outer = Conv2d(channels, channels, 3, padding=1, bias=False, rng=rng) if weights == 2 else None
         super().__init__(Conv2d(channels, channels, 3, padding=1, rng=rng), outer, activation, h)
 

@@ -16,12 +16,15 @@ from ..autograd import Tensor
 def constant_like(value: Any, like: Tensor) -> Tensor:
     """A non-differentiable tensor of ``value`` on the device of ``like``.
 
-    When ``like`` is floating, the constant takes its dtype (``x * 2.0`` stays float32).
+    When ``like`` is floating, the constant takes its dtype (``x * 2.0`` stays float32). A
+    Python number is rounded once, straight to that dtype: it never passes through the
+    default dtype, so ``float64_tensor * 0.1`` is exact in float64 whatever the default is.
     """
-    array = backend.as_array(value, device=like.device)
+    floating = backend.is_floating(like.dtype)
+    array = backend.as_array(value, device=like.device, keep_python_precision=floating)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"expected a number or numeric array, got {type(value).__name__} of dtype {array.dtype}")
-    if backend.is_floating(like.dtype) and array.dtype != like.dtype:
+    if floating and array.dtype != like.dtype:
         array = array.astype(like.dtype)
     return Tensor._wrap(array, False, None)
 

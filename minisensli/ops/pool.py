@@ -15,11 +15,12 @@ from .conv import output_size, pad_spatial, pair, tap_slices, unpad_spatial, win
 
 
 class MaxPool2d(Function):
-    """y[n, c, i, j] = max over the window of x_pad (padding with -inf).
+    """y[n, c, i, j] = max over the window of x_pad (padding with -inf); NaN anywhere in a
+    window makes its maximum NaN (as numpy.max does).
 
     Backward: each window's gradient goes to one entry, the first maximum of the window in
-    row-major tap order (strict > keeps the earlier tap on ties, like Max); overlapping
-    windows add up.
+    row-major tap order (strict > keeps the earlier tap on ties, like Max; the first NaN
+    when there is one); overlapping windows add up.
     """
 
     @staticmethod
@@ -33,7 +34,8 @@ class MaxPool2d(Function):
             if best is None:
                 best, arg = window.copy(), xp.zeros(window.shape, dtype=xp.int32)
             else:
-                better = window > best
+                # NaN compares False with everything: take a NaN tap explicitly, and keep a NaN best
+                better = (window > best) | (xp.isnan(window) & ~xp.isnan(best))
                 best = xp.where(better, window, best)
                 arg = xp.where(better, tap, arg)
         ctx.save_for_backward(arg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import backend
+from .. import backend, checks
 from ..autograd import Tensor
 from .optimizer import Optimizer
 
@@ -17,10 +17,12 @@ class Adam(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:
-        b1, b2 = betas
-        if not (0 <= b1 < 1 and 0 <= b2 < 1) or eps <= 0 or weight_decay < 0:
-            raise ValueError(f"Adam: need 0 <= betas < 1, eps > 0, weight_decay >= 0; "
-                             f"got {betas}, {eps}, {weight_decay}")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        b1, b2 = (checks.number(f"Adam: betas[{i}]", b, 0.0, maximum=1.0, strict_maximum=True)
+                  for i, b in enumerate(betas))
+        eps = checks.positive("Adam: eps", eps)
+        weight_decay = checks.non_negative("Adam: weight_decay", weight_decay)
         super().__init__(params, lr, {"betas": (b1, b2), "eps": eps, "weight_decay": weight_decay})
 
     def step(self) -> None:

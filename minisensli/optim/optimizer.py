@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .. import backend
+from .. import backend, checks
 from ..autograd import Tensor
 
 
@@ -22,12 +22,17 @@ class Optimizer:
         self.params = list(params)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        name = type(self).__name__
+        first_index: dict[int, int] = {}
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{type(self).__name__}: parameter {i} is not a Tensor that requires grad")
-        if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: learning rate must be positive, got {lr}")
-        self.lr = float(lr)
+                raise TypeError(f"{name}: parameter {i} is not a Tensor that requires grad")
+            if id(p) in first_index:
+                # it would be updated twice per step, with a doubled (and for Adam, wrong) update
+                raise ValueError(f"{name}: parameter {i} is the same tensor as parameter {first_index[id(p)]}; "
+                                 "list each parameter once")
+            first_index[id(p)] = i
+        self.lr = checks.positive(f"{name}: lr", lr)
         self.initial_lr = self.lr
         self.defaults = defaults
         self.state: dict[int, dict[str, Any]] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .. import checks
 from .optimizer import Optimizer
 
 
@@ -38,8 +39,8 @@ class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if step_size < 1 or gamma <= 0:
-            raise ValueError(f"StepLR: need step_size >= 1 and gamma > 0, got {step_size}, {gamma}")
+        step_size = checks.integer("StepLR: step_size", step_size, 1)
+        gamma = checks.positive("StepLR: gamma", gamma)
         super().__init__(optimizer)
         self.step_size, self.gamma = step_size, gamma
 
@@ -51,9 +52,8 @@ class MultiStepLR(LRScheduler):
     """lr = base_lr * gamma ** (number of milestones <= epoch)."""
 
     def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1) -> None:
-        self.milestones = sorted(int(m) for m in milestones)
-        if any(m < 1 for m in self.milestones) or gamma <= 0:
-            raise ValueError(f"MultiStepLR: need milestones >= 1 and gamma > 0, got {self.milestones}, {gamma}")
+        self.milestones = sorted(checks.integer("MultiStepLR: milestones", m, 1) for m in milestones)
+        gamma = checks.positive("MultiStepLR: gamma", gamma)
         super().__init__(optimizer)
         self.gamma = gamma
 

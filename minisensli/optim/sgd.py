@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .. import checks
 from ..autograd import Tensor
 from .optimizer import Optimizer
 
@@ -16,8 +17,8 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, weight_decay: float = 0.0) -> None:
-        if momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
+        momentum = checks.non_negative("SGD: momentum", momentum)
+        weight_decay = checks.non_negative("SGD: weight_decay", weight_decay)
         super().__init__(params, lr, {"momentum": momentum, "weight_decay": weight_decay})
 
     def step(self) -> None:

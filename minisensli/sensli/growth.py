@@ -23,13 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import backend
+from .. import backend, checks
 from ..nn import Module, Sequential
 from ..optim import SGD, Adam, Optimizer
-from ..train import History, fit
+from ..train import History, NonFiniteLossError, fit
 from .insertion import insert
+from .norms import NORMS
 from .selection import parse_mode, select
-from .sensitivity import sensitivities
+from .sensitivity import METHODS, sensitivities
 from .sites import Site, candidate_sites
 
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {"sgd": SGD, "adam": Adam}
@@ -107,11 +108,51 @@ class GrowthResult:
 
 
 def _epochs_per_phase(epochs: Any, max_insertions: int | None) -> list[int]:
-    listed = [epochs] if isinstance(epochs, int) else [int(e) for e in epochs]
-    if not listed or any(e < 0 for e in listed):
-        raise ValueError(f"grow: epochs must be a non-negative int or a non-empty list of them, got {epochs!r}")
+    if isinstance(epochs, (list, tuple)):
+        listed = [checks.integer(f"grow: epochs[{i}]", e, 0) for i, e in enumerate(epochs)]
+    else:
+        listed = [checks.integer("grow: epochs", epochs, 0)]
+    if not listed or not any(listed):
+        raise ValueError(f"grow: epochs must be a non-negative int or a non-empty list of them with at least one "
+                         f"epoch to train, got {epochs!r}")
+    if max_insertions is not None:
+        checks.integer("grow: max_insertions", max_insertions, 0)
     phases = (max_insertions if max_insertions is not None else max(len(listed) - 1, 1)) + 1
     return (listed + [listed[-1]] * phases)[:phases]
+
+
+def _check_settings(model: Any, test_loader: Any, settings: dict[str, Any]) -> None:
+    """Every setting of ``grow`` that needs no training, checked before phase 1."""
+    parse_mode(settings["mode"])
+    checks.positive("grow: lr", settings["lr"])
+    checks.positive("grow: lr_factor", settings["lr_factor"])
+    checks.positive("grow: threshold", settings["threshold"])
+    checks.choice("grow: method", settings["method"], METHODS)
+    if settings["norm"] is not None:
+        checks.choice("grow: norm", settings["norm"], NORMS)
+    if settings["target_test_error"] is not None:
+        checks.number("grow: target_test_error", settings["target_test_error"], 0.0, maximum=1.0)
+        if test_loader is None:
+            raise ValueError("grow: target_test_error needs a test_loader")
+    if settings["scheduler"] is not None and not callable(settings["scheduler"]):
+        raise TypeError(f"grow: scheduler must be a callable(optimizer) or None, got {settings['scheduler']!r}")
+    if not isinstance(model, Sequential):
+        raise TypeError(f"grow: expected an nn.Sequential model, got {type(model).__name__}")
+    if settings["loss_fn"] is not None and not callable(settings["loss_fn"]):
+        raise TypeError(f"grow: loss_fn must be a callable(logits, labels) or None, got {settings['loss_fn']!r}")
+    if settings["seed"] is not None and not hasattr(settings["seed"], "integers"):  # an int, or a Generator
+        checks.integer("grow: seed", settings["seed"], 0)
+
+
+def _diverged(err: NonFiniteLossError, phase: int, phases: int, result: GrowthResult,
+              model: Module) -> NonFiniteLossError:
+    """The error of a diverged phase, naming the phase, carrying the GrowthResult so far."""
+    new = NonFiniteLossError(f"grow: phase {phase + 1}/{phases}: {err}", epoch=err.epoch, step=err.step)
+    new.phase = phase + 1
+    result.model = model
+    new.result = result
+    new.history = result.history
+    return new
 
 
 def _make_optimizer(optimizer: Any, params: list, lr: float, options: dict[str, Any]) -> Optimizer:
@@ -140,17 +181,24 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
     method / norm: how sensitivities are computed and scored. target_test_error: stop all
     training once the test error (a fraction) is at or below it. The input model is not changed.
     """
-    parse_mode(mode)
-    if lr <= 0 or lr_factor <= 0:
-        raise ValueError(f"grow: lr and lr_factor must be positive, got {lr}, {lr_factor}")
-    if target_test_error is not None and test_loader is None:
-        raise ValueError("grow: target_test_error needs a test_loader")
+    _check_settings(model, test_loader, {
+        "mode": mode, "lr": lr, "lr_factor": lr_factor, "threshold": threshold, "method": method, "norm": norm,
+        "target_test_error": target_test_error, "scheduler": scheduler, "loss_fn": loss_fn, "seed": seed})
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
-    candidate_sites(model, **site_options)  # fail before any training if the model has no valid sites
+    sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
+    if not sites:
+        raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
+    name, position = parse_mode(mode)
+    if name == "pos" and position >= len(sites):
+        raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
     model = model.copy()
+    # the optimizer, its options and the scheduler are tried on the copy before any training
+    first = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+    if scheduler is not None:
+        scheduler(first)
     result = GrowthResult(model=model, history=History())
     history = result.history
     for phase, phase_epochs in enumerate(phases):
@@ -158,8 +206,11 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         opt = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
         sched = scheduler(opt) if scheduler is not None else None
         before = history.wall_time
-        fit(model, train_loader, opt, phase_epochs, loss_fn=loss_fn, scheduler=sched, test_loader=test_loader,
-            progress=progress, history=history, description=f"phase {phase + 1}/{len(phases)}")
+        try:
+            fit(model, train_loader, opt, phase_epochs, loss_fn=loss_fn, scheduler=sched, test_loader=test_loader,
+                progress=progress, history=history, description=f"phase {phase + 1}/{len(phases)}")
+        except NonFiniteLossError as err:
+            raise _diverged(err, phase, len(phases), result, model) from err
         result.train_seconds += history.wall_time - before
         result.phase_end_epochs.append(len(history.train_loss))
         test_error = history.test_error[-1] if history.test_error else None
@@ -171,8 +222,11 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         if phase == len(phases) - 1:
             break
         start = time.perf_counter()
-        scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm,
-                               score_existing=parse_mode(mode)[0] == "threshold", **site_options)
+        try:
+            scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm,
+                                   score_existing=parse_mode(mode)[0] == "threshold", **site_options)
+        except NonFiniteLossError as err:
+            raise _diverged(err, phase, len(phases), result, model) from err
         choice = select(scores, mode, rng=rng, threshold=threshold)
         if choice is not None:
             model = insert(model, choice.site)

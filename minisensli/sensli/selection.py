@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import backend
+from .. import backend, checks
 from .sensitivity import SensitivityResult, SiteScore
 
 MODES = ("abs max", "abs min", "random", "threshold", "pos K")
@@ -22,7 +22,7 @@ MODES = ("abs max", "abs min", "random", "threshold", "pos K")
 
 def parse_mode(mode: Any) -> tuple[str, int | None]:
     """Normalise a mode: ('abs max', None), ..., ('pos', K)."""
-    if isinstance(mode, int) and not isinstance(mode, bool):
+    if isinstance(mode, int) and not isinstance(mode, bool) and mode >= 0:
         return "pos", mode
     if isinstance(mode, str):
         if mode in ("abs max", "abs min", "random", "threshold"):
@@ -50,8 +50,7 @@ def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None,
         if not 0 <= position < len(result):
             raise ValueError(f"select: 'pos {position}' but the model has {len(result)} candidate sites")
         return result[position]
-    if threshold <= 0:
-        raise ValueError(f"select: threshold must be positive, got {threshold}")
+    checks.positive("select: threshold", threshold)
     if result.existing is None:
         raise ValueError("select: the threshold rule compares with the existing weights; compute the "
                          "sensitivities with score_existing=True")

@@ -1,13 +1,18 @@
 """Sensitivities: the Lagrange multipliers of the virtual layers, and their scores.
 
 For each candidate site p with virtual parameters phi_p held at their identity values phi0,
-the multiplier is the loss gradient dL/dphi_p at phi0 (up to sign). Following the reference,
-one pass over the training data without any update computes, per virtual parameter,
+the multiplier is the loss gradient dL/dphi_p at phi0 (up to sign). One pass over the
+training data without any update computes, per virtual parameter,
 
-    G_p = (1/K) sum_k dl_k/dphi_p      (l_k = batch-mean loss of minibatch k; K minibatches)
+    G_p = sum_k (n_k / N) dl_k/dphi_p   (l_k = batch-mean loss of minibatch k of n_k examples,
+                                         N = sum_k n_k: the gradient of the mean loss over all data)
 
 (averaging before any squaring), and the site's score is a norm of the G of its relevant
-weight (see norms.py; bias multipliers are kept but not scored). Two independent ways:
+weight (see norms.py; bias multipliers are kept but not scored). Weighting each batch by its
+size makes G independent of the order and the batching of the loader: a shuffled loader whose
+last batch is short gives the same scores as an unshuffled one, up to round-off. When all
+batches have the same size this is the reference's plain average (1/K) sum_k dl_k/dphi_p.
+Two independent ways:
 
 method="autograd"     build the fully extended network (the model's own modules with every
                       virtual layer interleaved) and backpropagate through it;
@@ -19,16 +24,19 @@ method="closed_form"  run only the original network, keep at each site the activ
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import backend
 from ..autograd import Tensor
 from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
+from ..train import NonFiniteLossError
 from .closed_form import site_multipliers
 from .norms import NORMS, default_norm, score
-from .sites import Site, candidate_sites
+from .sites import Site, candidate_sites, check_site
 from .virtual import virtual_modules
 
 METHODS = ("closed_form", "autograd")
@@ -60,15 +68,16 @@ class SensitivityResult(list):
 
     existing: scaled scores (||G||_F^2 / entries) of the existing weights of the same kind,
     by parameter name (for the threshold rule), or None when not asked for
-    (score_existing=False); method, batches, seconds.
+    (score_existing=False); method, batches, examples (N, the weight of the average), seconds.
     """
 
     def __init__(self, scores: list[SiteScore], existing: dict[str, float] | None, method: str, batches: int,
-                 seconds: float) -> None:
+                 seconds: float, examples: int | None = None) -> None:
         super().__init__(scores)
         self.existing = existing
         self.method = method
         self.batches = batches
+        self.examples = examples
         self.seconds = seconds
 
     def scores(self) -> list[float]:
@@ -131,8 +140,13 @@ def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> N
         raise ValueError(f"sensitivities: norm must be one of {NORMS} or None, got {norm!r}")
     if not sites:
         raise ValueError("sensitivities: the model has no candidate site")
+    for i, site in enumerate(sites):
+        if not isinstance(site, Site):
+            raise TypeError(f"sensitivities: sites[{i}] is a {type(site).__name__}, expected a Site")
     if len({s.kind for s in sites}) != 1 or len({s.position for s in sites}) != len(sites):
         raise ValueError("sensitivities: sites must share one kind and have distinct positions")
+    for i, site in enumerate(sites):
+        check_site(model, site, f"sensitivities: sites[{i}]")
 
 
 def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None, method: str = "closed_form",
@@ -145,6 +159,11 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
     score_existing: also average the gradients of the existing weights of the same kind (the
     threshold rule needs them); without it the pass skips every existing weight gradient.
     The model's parameters and their ``.grad`` are left as they were.
+
+    Each batch counts with its number of examples (see the module docstring), so the scores
+    do not depend on the loader's order or batch size. A batch whose loss is NaN or infinite,
+    or multipliers that are not finite (non-finite inputs or weights), raise a ValueError
+    rather than scores that a selection rule would rank.
     """
     sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
     _validate(model, sites, method, norm)
@@ -159,23 +178,37 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
         for p in params:
             p.grad = None
         with contextlib.nullcontext() if score_existing else _frozen(params):
-            sums, shapes, batches = run_pass(model, loader, loss_fn, sites)
-        if batches == 0:
-            raise ValueError("sensitivities: the loader yielded no batch")
+            sums, shapes, batches, examples = run_pass(model, loader, loss_fn, sites)
+        if batches == 0 or examples == 0:
+            raise ValueError("sensitivities: the loader yielded no batch (no example to average over)")
         existing_scores = None
         if score_existing:
             existing = existing_weights(model, kind, sites[0].scored_parameter)
-            existing_scores = {name: score(p.grad / batches, "fro_scaled") if p.grad is not None else 0.0
+            existing_scores = {name: score(p.grad / examples, "fro_scaled") if p.grad is not None else 0.0
                                for name, p in existing.items()}
     finally:
         for p, g in zip(params, saved_grads):
             p.grad = g
     results = []
     for site, total, shape in zip(sites, sums, shapes):
-        averaged = {name: g / batches for name, g in total.items()}
+        averaged = {name: g / examples for name, g in total.items()}
+        for name, g in averaged.items():
+            if not backend.get_array_module(g).isfinite(g).all():
+                raise ValueError(f"sensitivities: the multiplier {name!r} at site {site.label} is not finite "
+                                 "(non-finite inputs or weights?)")
         weight = averaged[site.scored_parameter]
         results.append(SiteScore(site, score(weight, norm, shape), norm, score(weight, "fro_scaled"), averaged, shape))
-    return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start)
+    return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start, examples)
+
+
+def _backward_weighted(loss: Tensor, batch: int, count: int) -> None:
+    """Backpropagate ``count`` times the batch-mean loss: the gradients add up to sum_k n_k dl_k
+    (divided by N at the end). A non-finite loss stops the pass, naming the batch."""
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"sensitivities: the loss of batch {batch} is {value} "
+                                 "(non-finite inputs or weights?)", step=batch)
+    loss.backward(float(count))
 
 
 def _accumulate(total: dict[str, Any], grads: dict[str, Any]) -> None:
@@ -188,20 +221,22 @@ def _feature_shape(site: Site, x: Tensor) -> tuple[int, int] | None:
 
 
 def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
-                      sites: list[Site]) -> tuple[list[dict], list, int]:
+                      sites: list[Site]) -> tuple[list[dict], list, int, int]:
     sums: list[dict[str, Any]] = [{} for _ in sites]
     shapes: list[Any] = [None] * len(sites)
-    batches = 0
+    batches = examples = 0
     positions = {s.position for s in sites}
     for inputs, labels in loader:
         out, captured = _forward_capturing(model.layers, inputs, positions, with_grad=True)
-        loss_fn(out, labels).backward()
+        # the formulas are linear in the gradient d, so weighting the loss weights the multipliers
+        _backward_weighted(loss_fn(out, labels), batches, len(labels))
         for j, site in enumerate(sites):
             x = captured[site.position]
             _accumulate(sums[j], site_multipliers(site, x.data, x.grad))
             shapes[j] = _feature_shape(site, x)
         batches += 1
-    return sums, shapes, batches
+        examples += len(labels)
+    return sums, shapes, batches, examples
 
 
 def extended_model(model: Sequential, sites: list[Site]) -> tuple[Sequential, list[list[Module]]]:
@@ -216,19 +251,20 @@ def extended_model(model: Sequential, sites: list[Site]) -> tuple[Sequential, li
 
 
 def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
-                   sites: list[Site]) -> tuple[list[dict], list, int]:
+                   sites: list[Site]) -> tuple[list[dict], list, int, int]:
     extended, virtual = extended_model(model, sites)
     entry_index = {}
     for j, modules in enumerate(virtual):
         entry_index[j] = next(i for i, m in enumerate(extended.layers) if m is modules[0])
     shapes: list[Any] = [None] * len(sites)
-    batches = 0
+    batches = examples = 0
     for inputs, labels in loader:
         out, captured = _forward_capturing(extended.layers, inputs, set(entry_index.values()), with_grad=False)
-        loss_fn(out, labels).backward()
+        _backward_weighted(loss_fn(out, labels), batches, len(labels))
         for j, site in enumerate(sites):
             shapes[j] = _feature_shape(site, captured[entry_index[j]])
         batches += 1
+        examples += len(labels)
     sums = [{name: p.grad if p.grad is not None else p.data * 0 for name, p in modules[0].named_parameters()}
             for modules in virtual]
-    return sums, shapes, batches
+    return sums, shapes, batches, examples

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import checks
 from ..nn import Conv2d, Dense, ResidualConv, ResidualDense, Sequential
 from ..nn.activation import ACTIVATIONS, activation_name
 
@@ -128,8 +129,13 @@ def candidate_sites(model: Sequential, kind: str = "auto", weights: int | None =
     """
     if not isinstance(model, Sequential):
         raise TypeError(f"candidate_sites: expected an nn.Sequential model, got {type(model).__name__}")
-    if variant not in VARIANTS:
-        raise ValueError(f"candidate_sites: variant must be one of {VARIANTS}, got {variant!r}")
+    checks.choice("candidate_sites: variant", variant, VARIANTS)
+    if weights is not None:
+        checks.choice("candidate_sites: weights", weights, (1, 2))
+    if activation is not None:
+        checks.choice("candidate_sites: activation", activation, tuple(ACTIVATIONS))
+    if h is not None:
+        checks.positive("candidate_sites: h", h)
     if kind == "auto":
         if any(isinstance(m, ResidualConv) for m in model):
             kind = "residual_conv"
@@ -144,3 +150,25 @@ def candidate_sites(model: Sequential, kind: str = "auto", weights: int | None =
     if kind in ("dense", "conv"):
         return _plain_sites(model, kind)
     return _residual_sites(model, kind, weights, activation, h, variant)
+
+
+def check_site(model: Sequential, site: Site, where: str = "site") -> None:
+    """Raise unless ``site`` is one of ``model``'s candidate sites (same position, kind, width and
+    activation) with possible settings (weights 1 or 2, h finite and positive, a known variant)."""
+    checks.choice(f"{where}.kind", site.kind, KINDS)
+    checks.choice(f"{where}.variant", site.variant, VARIANTS)
+    checks.positive(f"{where}.h", site.h)
+    if site.kind in ("residual_dense", "residual_conv"):
+        checks.choice(f"{where}.weights", site.weights, (1, 2))
+        checks.choice(f"{where}.activation", site.activation, tuple(ACTIVATIONS))
+        own = candidate_sites(model, site.kind, site.weights, site.activation, site.h, site.variant)
+    else:
+        own = candidate_sites(model, site.kind)
+    match = [s for s in own if s.position == site.position]
+    if not match:
+        raise ValueError(f"{where}: position {site.position} is not a {site.kind} candidate site of this model "
+                         f"(its sites are at {[s.position for s in own]})")
+    if match[0].width != site.width or match[0].activation != site.activation:
+        raise ValueError(f"{where}: width {site.width} and activation {site.activation!r} do not match the model "
+                         f"at position {site.position} (width {match[0].width}, activation "
+                         f"{match[0].activation!r})")
