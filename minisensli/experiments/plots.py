@@ -16,6 +16,8 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from ..files import atomic_write
+
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
 
 
@@ -33,8 +35,11 @@ def _finish(plt: Any, fig: Any, path: pathlib.Path, legend: Any = None) -> None:
     if legend is not None:
         legend.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_write(path, "wb") as file:
+            fig.savefig(file, dpi=110, format="png")
+    finally:
+        plt.close(fig)
 
 
 def _mean_curve(curves: list[list[float | None]]) -> list[float]:
