@@ -140,6 +140,7 @@ class DaskExecutor:
             raise ExecutorError("--scheduler needs Dask distributed, which is not installed; install it with: "
                                 "pip install 'minisensli[cluster]'") from err
         self._distributed = distributed
+        _check_address(distributed, address)  # a Client that failed on a malformed address hangs at exit
         try:
             self._client = distributed.Client(address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as err:
@@ -151,7 +152,8 @@ class DaskExecutor:
         return self._client.submit(fn, *args, pure=False)
 
     def wait_any(self, handles: list[Any]) -> tuple[list[Any], list[Any]]:
-        finished = self._distributed.wait(handles, return_when="FIRST_COMPLETED")
+        with self._client.as_current():  # our client, not whatever default the caller has
+            finished = self._distributed.wait(handles, return_when="FIRST_COMPLETED")
         return [h for h in handles if h in finished.done], [h for h in handles if h in finished.not_done]
 
     def outcome(self, handle: Any) -> Any:
@@ -163,6 +165,18 @@ class DaskExecutor:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _check_address(distributed: Any, address: str) -> None:
+    from distributed.comm.addressing import parse_host_port  # noqa: PLC0415
+
+    try:
+        scheme, location = distributed.comm.parse_address(address)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as err:
+        raise ExecutorError(f"--scheduler {address!r}: not a scheduler address such as tcp://host:8786 "
+                            f"({err})") from err
 
 
 def make_executor(jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Any:

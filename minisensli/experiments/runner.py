@@ -23,6 +23,7 @@ import pathlib
 import signal
 import statistics
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ from .results import SCHEMA_ID, ResultsError, check_results, load_results
 from .tasks import Task, TaskResult, all_tasks, method_order, run_task
 
 MAX_FOLDER_ATTEMPTS = 1000
+# results.json grows with every run (all losses and errors): rewriting it after each of many short
+# tasks would cost more than the tasks; between two writes, wait this long and this many times the last write
+MIN_SECONDS_BETWEEN_WRITES = 2.0
+WRITE_TIME_FACTOR = 5.0
 
 
 class RunFolderError(ValueError):
@@ -153,6 +158,8 @@ class _Record:
     failed: dict[Task, str] = field(default_factory=dict)
     running: set[Task] = field(default_factory=set)
     stopped: bool = False
+    _encoded: dict[Task, str] = field(default_factory=dict, init=False)  # each run's JSON, encoded once
+    _next_write: float = field(default=0.0, init=False)  # finished tasks wait for this perf_counter time
 
     def document(self) -> dict[str, Any]:
         order = method_order(self.config.comparison["methods"])
@@ -190,19 +197,33 @@ class _Record:
         return {"method": task.method, "seed": task.seed, "status": status, "error": error}
 
     def write(self) -> dict[str, Any]:
+        """Write results.json (atomically) as it stands; returns the document."""
+        started = time.perf_counter()
         results = self.document()
         check_results(results)
-        write_text(self.folder / "results.json", json.dumps(results, separators=(",", ":")))
+        for task in self.tasks:
+            if task in self.runs and task not in self._encoded:
+                self._encoded[task] = json.dumps(self.runs[task], separators=(",", ":"))
+        runs_text = "[" + ",".join(self._encoded[t] for t in self.tasks if t in self.runs) + "]"
+        text = "{" + ",".join(json.dumps(key) + ":" + (runs_text if key == "runs" else
+                                                       json.dumps(value, separators=(",", ":")))
+                              for key, value in results.items()) + "}"
+        write_text(self.folder / "results.json", text)
+        now = time.perf_counter()
+        self._next_write = now + max(MIN_SECONDS_BETWEEN_WRITES, WRITE_TIME_FACTOR * (now - started))
         return results
 
     def finish_task(self, result: TaskResult) -> None:
-        """Save the task's model, then the results.json that lists it (both atomically)."""
+        """Save the task's model, then list it in results.json (both atomically). A large results.json is
+        rewritten at most every few seconds; the first finished run, the end and every stop always are."""
         save(result.model, self.folder / result.task.model_file)
+        first = not self.runs
         self.runs[result.task] = result.record
         self.running.discard(result.task)
         if not self.start_architecture:
             self.start_architecture = result.start_architecture
-        self.write()
+        if first or time.perf_counter() >= self._next_write:
+            self.write()
 
 
 # ----------------------------------------------------------------------------- stopping on signals

@@ -36,9 +36,10 @@ from .setup import (
 
 BIG_SEED_OFFSET = 100_000  # the 'big' baseline's init seed: independent of the start weights
 
-# The initialisation generator and the default dtype are process-wide; tasks running in threads of
-# one process (a threaded Dask worker) take this lock around every use of the seeded generator.
-_GLOBAL_STATE = threading.Lock()
+# The grad mode (no_grad), the default dtype and the initialisation generator are process-wide, so
+# tasks in threads of one process (a Dask worker with several threads) take turns: one at a time.
+# For parallel trainings use processes (--jobs N, or dask workers started with --nthreads 1).
+_ONE_TASK_AT_A_TIME = threading.Lock()
 
 
 @dataclass(frozen=True, order=True)
@@ -99,13 +100,12 @@ def _cached_split(config: Config) -> data.Split:
 
 def _seeded(seed: int, build: Any) -> Any:
     """``build()`` with the initialisation generator seeded by ``seed``; the caller's generator is restored."""
-    with _GLOBAL_STATE:
-        previous = backend.init_rng()
-        backend.manual_seed(seed)
-        try:
-            return build()
-        finally:
-            backend.set_init_rng(previous)
+    previous = backend.init_rng()
+    backend.manual_seed(seed)
+    try:
+        return build()
+    finally:
+        backend.set_init_rng(previous)
 
 
 def run_task(config: Config, task: Task, base: nn.Sequential | None = None, progress: bool = False,
@@ -115,6 +115,12 @@ def run_task(config: Config, task: Task, base: nn.Sequential | None = None, prog
     base: for 'big', the finished 'abs max' model of the same seed. dtype: set as the default
     dtype first (a worker process starts with float32; the main process passes its own).
     """
+    with _ONE_TASK_AT_A_TIME:
+        return _run_task(config, task, base, progress, dtype)
+
+
+def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: bool,
+              dtype: str | None) -> TaskResult:
     if dtype is not None:
         backend.set_default_dtype(dtype)
     if task.depends_on is not None and base is None:
@@ -139,8 +145,7 @@ def run_task(config: Config, task: Task, base: nn.Sequential | None = None, prog
         if task.method == "small":
             model = start
         else:
-            with _GLOBAL_STATE:  # fresh_copy seeds the process-wide generator itself
-                model = fresh_copy(base, task.seed + BIG_SEED_OFFSET)
+            model = fresh_copy(base, task.seed + BIG_SEED_OFFSET)
         opt = make_optimizer(config, model.parameters(), t["lr"])
         history = fit(model, train, opt, config.total_epochs, scheduler=scheduler(opt) if scheduler else None,
                       test_loader=test, progress=progress, description=task.method)
