@@ -148,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minisensli run: stopped by {stop.signal_name}: {stop.finished} of {stop.total} runs finished and "
               f"kept in {stop.folder}; continue with: minisensli run --resume {stop.folder}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except RunFailedError as failed:
-        for label, error in failed.failures:
-            print(f"minisensli run: {label} failed: {error}", file=sys.stderr)
+    except RunFailedError as failed:  # each failure was reported when it happened
         print(f"minisensli run: {failed.finished} of {failed.total} runs finished and kept in {failed.folder}; "
               f"retry the others with: minisensli run --resume {failed.folder}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # outside a run's tasks (drawing figures, reading results): nothing to keep
+        print(f"minisensli {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except OSError as err:  # disk full, a folder removed under a running job, ...
         where = f" {err.filename}" if err.filename else ""
         print(f"minisensli {args.command}: error: cannot write{where}: {err.strerror or err}", file=sys.stderr)

@@ -16,6 +16,7 @@ from minisensli import cli, sensli
 from minisensli.experiments import (
     SCHEMA_FILE,
     RunFailedError,
+    RunInterruptedError,
     load_config,
     load_results,
     resume_experiment,
@@ -264,3 +265,41 @@ def test_concurrent_runs_into_one_out_get_distinct_complete_folders(tmp_path):
         assert load_results(folder)["complete"] is True
         assert numbers(folder) == first
 
+
+
+def test_keyboard_interrupt_inside_a_task_keeps_the_finished_runs(tmp_path, monkeypatch):
+    real_grow = sensli.grow
+
+    def interrupted_on_seed_1(*args, **kwargs):
+        if kwargs["seed"] == 1:
+            raise KeyboardInterrupt  # what a notebook kernel's interrupt does
+        return real_grow(*args, **kwargs)
+
+    monkeypatch.setattr(sensli, "grow", interrupted_on_seed_1)
+    config = load_config(config_file(tmp_path, TINY.replace('"abs max", "random", "small", "big"', '"abs max"')))
+    with pytest.raises(RunInterruptedError) as info:
+        run_experiment(config, tmp_path / "out", progress=False)
+    assert (info.value.finished, info.value.total) == (1, 2)
+    results = load_results(info.value.folder)
+    assert results["complete"] is False and [r["seed"] for r in results["runs"]] == [0]
+    assert results["unfinished"] == [{"method": "abs max", "seed": 1, "status": "interrupted", "error": None}]
+
+
+def test_disk_full_while_recording_exits_1_and_keeps_a_valid_results_file(tmp_path, capsys, monkeypatch):
+    from minisensli.experiments import runner
+
+    real_save = runner.save
+    calls = []
+
+    def disk_full_on_second_model(model, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(path))
+        real_save(model, path)
+
+    monkeypatch.setattr(runner, "save", disk_full_on_second_model)
+    config = config_file(tmp_path, TINY)
+    assert cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--jobs", "1", "--no-progress"]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    results = load_results(only_folder(tmp_path / "out"))
+    assert results["complete"] is False and len(results["runs"]) == 1

@@ -22,6 +22,7 @@ import json
 import pathlib
 import signal
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -306,9 +307,15 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                     for task in ready:
                         args = (record.config, task, bases.get(task.depends_on), progress and in_process,
                                 None if in_process else record.dtype)
-                        handles[executor.submit(run_task, *args)] = task
+                        try:
+                            handles[executor.submit(run_task, *args)] = task
+                        except Exception as err:  # e.g. a pool whose worker process died: no new tasks
+                            record.failed[task] = f"not started: {type(err).__name__}: {err}"
+                            continue
                         record.running.add(task)
                     ready = []
+                    if not handles:
+                        break
                     done, _ = executor.wait_any(list(handles))
                     for handle in done:
                         task = handles.pop(handle)
@@ -318,7 +325,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                             except Exception as err:  # the task failed: keep going with the others
                                 record.running.discard(task)
                                 record.failed[task] = f"{type(err).__name__}: {err}"
-                                bar.write(f"{task.label} failed: {record.failed[task]}")
+                                bar.write(f"minisensli: {task.label} failed: {record.failed[task]}", file=sys.stderr)
                                 record.write()
                                 continue
                             record.finish_task(result)
@@ -335,6 +342,11 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                 record.write()
                 name = getattr(stop, "signal_name", "SIGINT")
                 raise RunInterruptedError(record.folder, name, len(record.runs), len(record.tasks)) from None
+            except Exception:  # recording failed (disk full, folder removed): stop the others, keep what we can
+                executor.abandon(list(handles))
+                with contextlib.suppress(Exception):
+                    record.write()
+                raise
     finally:
         bar.close()
         executor.close()
@@ -356,6 +368,8 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
     """Run every method on every seed of ``config``; write the results folder and return its path.
 
     jobs: local processes (1: in this process); scheduler: a Dask scheduler address instead.
+    Worker processes are started with 'spawn', so a script that calls this with jobs > 1 needs the
+    usual ``if __name__ == "__main__":`` guard.
     Raises RunInterruptedError (Ctrl-C, SIGTERM) or RunFailedError (some tasks raised): the folder then
     holds every finished run, and ``resume_experiment`` completes it.
     """
