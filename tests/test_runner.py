@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -303,3 +304,18 @@ def test_disk_full_while_recording_exits_1_and_keeps_a_valid_results_file(tmp_pa
     assert "No space left on device" in capsys.readouterr().err
     results = load_results(only_folder(tmp_path / "out"))
     assert results["complete"] is False and len(results["runs"]) == 1
+
+
+def test_plot_of_a_folder_stopped_before_any_run_finished(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sensli, "grow", interrupted)
+    config = load_config(config_file(tmp_path, TINY))
+    with pytest.raises(RunInterruptedError) as info:
+        run_experiment(config, tmp_path / "out", progress=False)
+    assert info.value.finished == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "legend without artists" or empty-mean warnings either
+        assert cli.main(["plot", str(info.value.folder)]) == 0
+    assert "incomplete results: 0 of 8 runs finished" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def _pyplot() -> Any:
 
 def _finish(plt: Any, fig: Any, path: pathlib.Path, legend: Any = None) -> None:
     """Legend (if asked), tight layout, write the PNG, free the figure."""
-    if legend is not None:
+    if legend is not None and legend.get_legend_handles_labels()[1]:  # an incomplete run may have no curve yet
         legend.legend()
     fig.tight_layout()
     try:
