@@ -131,3 +131,14 @@ def test_to_toml_round_trips_every_builtin_config():
     for name in builtin_names():
         config = resolve(name)
         assert validate(tomllib.loads(to_toml(config))).as_dict() == config.as_dict()
+
+
+def test_a_symlink_at_the_folder_name_is_a_collision_not_a_way_out(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run-20250101-000000").symlink_to(elsewhere)
+    folder = create_run_folder(out, "run", "20250101-000000")
+    assert folder == out / "run-20250101-000000-2" and folder.is_dir() and not folder.is_symlink()
+    assert list(elsewhere.iterdir()) == []

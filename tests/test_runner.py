@@ -120,8 +120,10 @@ def test_reference_run_is_complete_and_valid(tiny_reference):
 
 
 def test_two_worker_processes_give_bit_identical_results(tmp_path, tiny_reference):
+    environment = dict(os.environ)
     folder = run_experiment(load_config(config_file(tmp_path, TINY)), tmp_path / "out", progress=False, jobs=2)
     assert numbers(folder) == numbers(tiny_reference)
+    assert dict(os.environ) == environment  # the workers' BLAS thread limits are not left behind
 
 
 def test_dask_local_cluster_gives_bit_identical_results(tmp_path, tiny_reference):

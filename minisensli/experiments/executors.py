@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 
 class ExecutorError(RuntimeError):
     """An executor could not be set up (bad --jobs, distributed missing, scheduler unreachable)."""
@@ -88,6 +90,12 @@ class ProcessExecutor:
     def __init__(self, jobs: int) -> None:
         self.workers = jobs
         self.description = f"{jobs} worker processes"
+        # N workers that each start a BLAS thread per core fight over the cores (measured on 2 cores:
+        # 10x the CPU time for the digits CNN); a spawned worker reads these when it imports numpy.
+        # A setting the user made is kept; ours is removed again in close().
+        threads = str(max(1, available_cores() // jobs))
+        self._environment = {name: threads for name in BLAS_THREAD_VARIABLES if name not in os.environ}
+        os.environ.update(self._environment)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
 
@@ -125,6 +133,10 @@ class ProcessExecutor:
             # drop the pool now: a traceback cycle that still reaches this executor would otherwise keep
             # its queues' semaphores alive until exit, and multiprocessing warns about them there
             self._pool = None
+        for name, value in self._environment.items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self._environment = {}
 
 
 class DaskExecutor:

@@ -91,10 +91,11 @@ def create_run_folder(out_root: str | pathlib.Path, name: str, stamp: str) -> pa
         raise RunFolderError(f"--out {root}: cannot create it ({err.strerror or err})") from err
     if not root.is_dir():
         raise RunFolderError(f"--out {root}: exists and is not a folder")
-    real_root = root.resolve()
     for attempt in range(1, MAX_FOLDER_ATTEMPTS + 1):
         folder = root / (f"{name}-{stamp}" if attempt == 1 else f"{name}-{stamp}-{attempt}")
-        if folder.resolve().parent != real_root:  # check_run_name makes this impossible; never rely on one guard
+        # check_run_name makes this impossible; a second guard costs nothing. mkdir creates exactly this
+        # entry of root (an existing entry, a symlink included, is a collision and gets the next suffix)
+        if folder.parent != root or folder.name in (".", "..") or "/" in folder.name or "\\" in folder.name:
             raise RunFolderError(f"name: {name!r} would put the results folder outside --out {root}")
         try:
             folder.mkdir()
