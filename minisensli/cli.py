@@ -40,6 +40,7 @@ from .experiments import (
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
+DEFAULT_OUT = "minisensli-results"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("experiment", nargs="?", default=None,
                      help=f"built-in name or path to a .toml config (default: {DEFAULT_EXPERIMENT})")
     run.add_argument("--seeds", type=int, metavar="N", help="use seeds 0..N-1 instead of the config's")
-    run.add_argument("--out", default="minisensli-results", metavar="DIR",
+    run.add_argument("--out", default=None, metavar="DIR",
                      help="folder that receives the results folder (default: ./minisensli-results)")
     run.add_argument("--quick", action="store_true",
                      help="smoke run: every phase's epochs divided by 10 (at least 1), at most 2 seeds")
@@ -97,7 +98,8 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.resume is not None:
         given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--seeds", args.seeds),
-                                          ("--quick", args.quick or None)) if value is not None]
+                                          ("--quick", args.quick or None), ("--out", args.out))
+                 if value is not None]
         if given:
             raise ConfigError(f"--resume takes the configuration from {args.resume}/config.toml; do not also give "
                               f"{', '.join(given)}")
@@ -110,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             config.comparison["seeds"] = list(range(args.seeds))
         if args.quick:
             config = quick(config)
-        out = run_experiment(config, args.out, progress=progress, jobs=jobs, scheduler=args.scheduler)
+        out = run_experiment(config, args.out or DEFAULT_OUT, progress=progress, jobs=jobs, scheduler=args.scheduler)
     results = load_results(out)
     print(f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
           f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)")
@@ -155,9 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # outside a run's tasks (drawing figures, reading results): nothing to keep
         print(f"minisensli {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except OSError as err:  # disk full, a folder removed under a running job, ...
-        where = f" {err.filename}" if err.filename else ""
-        print(f"minisensli {args.command}: error: cannot write{where}: {err.strerror or err}", file=sys.stderr)
+    except OSError as err:  # disk full, a folder removed or made read-only under a running job, ...
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"minisensli {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
 
 
