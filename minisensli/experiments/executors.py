@@ -90,11 +90,12 @@ class ProcessExecutor:
     def __init__(self, jobs: int) -> None:
         self.workers = jobs
         self.description = f"{jobs} worker processes"
-        # N workers that each start a BLAS thread per core fight over the cores (measured on 2 cores:
-        # 10x the CPU time for the digits CNN); a spawned worker reads these when it imports numpy.
-        # A setting the user made is kept; ours is removed again in close().
-        threads = str(max(1, available_cores() // jobs))
-        self._environment = {name: threads for name in BLAS_THREAD_VARIABLES if name not in os.environ}
+        # One BLAS thread per worker: the parallelism is in the tasks. N workers that each start a BLAS
+        # thread per core fight over the cores (on 2 busy cores: 7x the CPU time for the digits CNN), and
+        # the rounding of a large matrix product depends on the BLAS thread count, so a fixed count keeps
+        # every --jobs N >= 2 bit-identical. A spawned worker reads these when it imports numpy; a setting
+        # the user made is kept, ours is removed again in close().
+        self._environment = {name: "1" for name in BLAS_THREAD_VARIABLES if name not in os.environ}
         os.environ.update(self._environment)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = concurrent.futures.ProcessPoolExecutor(
             max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)

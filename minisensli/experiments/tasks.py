@@ -5,7 +5,10 @@ seed (the same weights for every method of that seed), the training loader shuff
 that seed, the 'random' rule draws from it, and 'big' draws its fresh weights from
 seed + BIG_SEED_OFFSET. Nothing depends on which tasks ran before in the same process, so
 a task gives bit-identical numbers in the main process, in a worker process or on a Dask
-worker, in any order.
+worker, in any order, as long as the BLAS library computes matrix products with the same
+number of threads: local worker processes use one (executors.py); the main process and Dask
+workers use what they were started with (OPENBLAS_NUM_THREADS=1 matches the local workers).
+The small spirals nets are too small for BLAS to use threads at all.
 
 The only dependency between tasks: 'big' trains the final 'abs max' architecture of its
 seed from scratch, so it takes that finished model (``base``) as input.
