@@ -1,12 +1,16 @@
 """The `minisensli` command (also `python -m minisensli`).
 
     minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress]
+                   [--jobs N | --scheduler ADDRESS]
+    minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress]
     minisensli list
     minisensli plot RESULTS_DIR
     minisensli notebooks [DIR] [--student] [--force]
     minisensli --version
 
-Exit codes: 0 success, 2 bad usage or an invalid configuration / results folder.
+Exit codes: 0 success; 1 some runs failed (the others are kept; --resume retries the failed
+ones) or a file could not be written; 2 bad usage, an invalid configuration, --out or results
+folder; 130 stopped by Ctrl-C or SIGTERM (every finished run is kept; --resume continues).
 """
 
 from __future__ import annotations
@@ -18,17 +22,26 @@ import time
 from . import __version__, notebooks
 from .experiments import (
     ConfigError,
+    ExecutorError,
     ResultsError,
+    RunFailedError,
+    RunFolderError,
+    RunInterruptedError,
+    available_cores,
     builtin_names,
+    completeness_note,
     draw_all,
     load_results,
     quick,
     resolve,
+    resume_experiment,
     run_experiment,
     summary_table,
 )
 
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
+DEFAULT_OUT = "minisensli-results"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,14 +56,24 @@ def _parser() -> argparse.ArgumentParser:
                               description="Run a built-in experiment (see `minisensli list`) or a TOML config: every "
                                           "method on every seed; writes config.toml, results.json, models/ and "
                                           "figures to OUT/<name>-<timestamp>/ and prints a summary table.")
-    run.add_argument("experiment", nargs="?", default=DEFAULT_EXPERIMENT,
+    run.add_argument("experiment", nargs="?", default=None,
                      help=f"built-in name or path to a .toml config (default: {DEFAULT_EXPERIMENT})")
     run.add_argument("--seeds", type=int, metavar="N", help="use seeds 0..N-1 instead of the config's")
-    run.add_argument("--out", default="minisensli-results", metavar="DIR",
+    run.add_argument("--out", default=None, metavar="DIR",
                      help="folder that receives the results folder (default: ./minisensli-results)")
     run.add_argument("--quick", action="store_true",
                      help="smoke run: every phase's epochs divided by 10 (at least 1), at most 2 seeds")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--jobs", type=int, metavar="N", default=None,
+                       help="trainings in parallel in N local processes (default: the number of cores, "
+                            f"{available_cores()} here; 1: in this process); results do not depend on N")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="send the trainings to a Dask distributed scheduler, e.g. tcp://host:8786 "
+                            "(needs pip install 'minisensli[cluster]' here and on the workers)")
+    run.add_argument("--resume", metavar="RESULTS_DIR",
+                     help="finish the missing runs of a stopped or failed run's results folder (its config.toml "
+                          "and seeds; same numbers as an uninterrupted run)")
 
     commands.add_parser("list", help="list the built-in experiments", description="List the built-in experiments.")
 
@@ -79,17 +102,30 @@ def _list() -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = resolve(args.experiment)
-    if args.seeds is not None:
-        if args.seeds < 1:
-            raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
-        config.comparison["seeds"] = list(range(args.seeds))
-    if args.quick:
-        config = quick(config)
+    jobs = available_cores() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise ConfigError(f"--jobs: must be at least 1, got {jobs}")
+    progress = not args.no_progress
     start = time.perf_counter()
-    out = run_experiment(config, args.out, progress=not args.no_progress)
+    if args.resume is not None:
+        given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--seeds", args.seeds),
+                                          ("--quick", args.quick or None), ("--out", args.out))
+                 if value is not None]
+        if given:
+            raise ConfigError(f"--resume takes the configuration from {args.resume}/config.toml; do not also give "
+                              f"{', '.join(given)}")
+        out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler)
+    else:
+        config = resolve(args.experiment or DEFAULT_EXPERIMENT)
+        if args.seeds is not None:
+            if args.seeds < 1:
+                raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
+            config.comparison["seeds"] = list(range(args.seeds))
+        if args.quick:
+            config = quick(config)
+        out = run_experiment(config, args.out or DEFAULT_OUT, progress=progress, jobs=jobs, scheduler=args.scheduler)
     results = load_results(out)
-    print(f"\n{config.name}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
+    print(f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
           f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)")
     print(summary_table(results))
     print(f"\nresults, models and figures: {out}")
@@ -98,6 +134,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     results = load_results(args.results_dir)
+    note = completeness_note(results, args.results_dir)
+    if note:
+        print(note, file=sys.stderr)
     for path in draw_all(results, args.results_dir):
         print(path)
     return 0
@@ -124,9 +163,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "notebooks":
             return _notebooks(args)
         return _plot(args)
-    except (ConfigError, ResultsError, notebooks.NotebookExportError) as err:
+    except (ConfigError, ResultsError, RunFolderError, ExecutorError, notebooks.NotebookExportError) as err:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except RunInterruptedError as stop:
+        print(f"minisensli run: stopped by {stop.signal_name}: {stop.finished} of {stop.total} runs finished and "
+              f"kept in {stop.folder}; continue with: minisensli run --resume {stop.folder}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except RunFailedError as failed:  # each failure was reported when it happened
+        print(f"minisensli run: {failed.finished} of {failed.total} runs finished and kept in {failed.folder}; "
+              f"retry the others with: minisensli run --resume {failed.folder}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:  # outside a run's tasks (drawing figures, reading results): nothing to keep
+        print(f"minisensli {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as err:  # disk full, a folder removed or made read-only under a running job, ...
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"minisensli {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

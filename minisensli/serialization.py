@@ -15,6 +15,7 @@ import pathlib
 from typing import Any
 
 from . import __version__, backend
+from .files import atomic_write
 from .nn import MODULE_TYPES, Module, Sequential
 from .nn.init import ParameterBudgetError, parameter_budget
 
@@ -54,11 +55,18 @@ def _build(node: dict[str, Any]) -> Module:
 
 
 def save(model: Module, path: str | pathlib.Path) -> None:
-    """Write architecture and weights of ``model`` to ``path`` (an .npz file)."""
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "minisensli": __version__, "architecture": describe(model)}
+    """Write architecture and weights of ``model`` to ``path`` (an .npz file), atomically.
+
+    A model that ``load`` could not rebuild exactly (a module object used twice, a module type
+    that is not registered, parameters that its config does not create) is refused with a
+    ValueError before anything is written; a failed write leaves a previous file intact.
+    """
+    architecture = describe(model)
+    _check_reloadable(model, architecture)
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "minisensli": __version__, "architecture": architecture}
     arrays = {f"param:{name}": p.data for name, p in model.named_parameters()}
     arrays[META_KEY] = backend.text_to_array(json.dumps(meta))
-    with open(path, "wb") as f:  # a file object keeps numpy from appending '.npz' to the name
+    with atomic_write(path, "wb") as f:  # a file object keeps numpy from appending '.npz' to the name
         backend.save_arrays(f, arrays)
 
 
@@ -164,6 +172,35 @@ def _load(path: pathlib.Path) -> Module:
         for name, p in model.named_parameters():
             p.data = archive.read(f"param:{name}")  # the saved dtype exactly, as a fresh array
     return model
+
+
+def _check_reloadable(model: Module, architecture: dict[str, Any]) -> None:
+    """Raise a ValueError naming the reason when ``load`` would not give back this model."""
+    seen: dict[int, str] = {}
+    for name, module in model.named_modules():
+        if id(module) in seen:
+            raise ValueError(f"save: the same {type(module).__name__} object sits at {seen[id(module)] or 'the top'!r} "
+                             f"and at {name!r}; a model file cannot express shared modules, so it would load as two "
+                             "independent layers. Use separate modules (e.g. module.copy()) before saving")
+        seen[id(module)] = name
+        if MODULE_TYPES.get(type(module).__name__) is not type(module):
+            raise ValueError(f"save: module {name or 'the top'!r} is a {type(module).__qualname__}, which is not the "
+                             f"registered module type of that name; load could not rebuild it")
+    expected = {name: (p.shape, p.dtype) for name, p in model.named_parameters()}
+    previous = backend.init_rng()
+    backend.set_init_rng(backend.new_rng(0))  # the throwaway weights must not consume the caller's draws
+    try:
+        rebuilt = build(architecture)
+    except (ValueError, TypeError) as err:  # ModelFileError is a ValueError
+        raise ValueError(f"save: the model's description does not rebuild it ({err})") from err
+    finally:
+        backend.set_init_rng(previous)
+    found = {name: p.shape for name, p in rebuilt.named_parameters()}
+    if list(found) != list(expected) or any(found[n] != expected[n][0] for n in found):
+        differ = sorted(n for n in set(found) | set(expected)
+                        if n not in found or n not in expected or found[n] != expected[n][0])
+        raise ValueError(f"save: load would rebuild different parameters than the model has (names or shapes "
+                         f"differ at {differ[:5]}); a module's config() must describe all of its parameters")
 
 
 def load(path: str | pathlib.Path) -> Module:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import pathlib
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -226,6 +227,7 @@ def validate(raw: dict[str, Any], source: str = "") -> Config:
                 values[key] = copy.deepcopy(default)
         sections[section] = values
     config = Config(**sections[""], **{s: sections[s] for s in SCHEMA if s}, source=source)
+    check_run_name(config.name)
     _check_consistency(config)
     return config
 
@@ -314,15 +316,56 @@ def resolve(name_or_path: str) -> Config:
                       "and not a .toml file")
 
 
+RUN_NAME_MAX_LENGTH = 100
+_RUN_NAME = re.compile(r"\w[\w.+ -]*")
+
+
+def check_run_name(name: str) -> str:
+    """Return ``name`` if it can name a results folder inside --out, else raise ConfigError.
+
+    Allowed: up to RUN_NAME_MAX_LENGTH letters, digits, '_', '-', '+', '.' and spaces, starting
+    with a letter, digit or '_' and not ending in a space or dot; so no path separators, no '..'
+    component, no absolute path, no NUL or control characters.
+    """
+    if not isinstance(name, str):
+        raise ConfigError(f"name: expected a string, got {name!r}")
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    if len(name) > RUN_NAME_MAX_LENGTH:
+        raise ConfigError(f"name: {len(name)} characters ({shown!r}); a results folder name allows at most "
+                          f"{RUN_NAME_MAX_LENGTH}")
+    if not _RUN_NAME.fullmatch(name) or name[-1] in " .":
+        raise ConfigError(f"name: {shown!r} cannot name a results folder; use letters, digits, '_', '-', '+', '.' "
+                          "and spaces, starting with a letter, digit or '_' (no '/', '\\', '..', NUL or control "
+                          "characters)")
+    return name
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: backslash, quote and every control character escaped, as TOML requires."""
+    named = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+    out = []
+    for char in text:
+        if char in named:
+            out.append(named[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
 def to_toml(config: Config) -> str:
-    """The configuration as TOML text (every key, defaults filled in)."""
+    """The configuration as TOML text (every key, defaults filled in); ``validate(tomllib.loads(...))``
+    of the result gives back an equal configuration."""
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return _toml_string(v)
         if isinstance(v, list):
             return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, float):
+            return repr(v) if math.isfinite(v) else ("nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"))
         return repr(v)
 
     data = config.as_dict()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from ..files import atomic_write
 from ..sensli.plotting import new_figure
 
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
@@ -28,11 +29,12 @@ def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple
 
 
 def _finish(fig: Any, path: pathlib.Path, legend: Any = None) -> None:
-    """Legend (if asked), tight layout, write the PNG."""
-    if legend is not None:
+    """Legend (if asked), tight layout, write the PNG atomically."""
+    if legend is not None and legend.get_legend_handles_labels()[1]:  # an incomplete run may have no curve yet
         legend.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_write(path, "wb") as file:
+        fig.savefig(file, dpi=110, format="png")
 
 
 def _mean_curve(curves: list[list[float | None]]) -> list[float]:

@@ -4,11 +4,17 @@ The full JSON Schema is results.schema.json beside this file. In short:
 
     schema              "minisensli-results/1"
     name, created, minisensli_version
+    complete            false while runs are missing (a run in progress, stopped by Ctrl-C/SIGTERM,
+                        or with failed runs; `minisensli run --resume DIR` completes it); documents
+                        written before this key existed are complete
+    unfinished          the missing runs: method, seed, status ("not started", "running",
+                        "interrupted", "failed", "skipped": its 'abs max' run failed), error
+    dtype               default float dtype of the run (a resumed run uses it too)
     config              the configuration as used (every key, defaults filled in)
     phase_epochs        epochs of each training phase (growth methods insert between phases)
     start_architecture  layer labels of the start model
     methods, seeds      what was compared
-    runs                one object per (method, seed):
+    runs                one object per finished (method, seed), seed by seed in `methods` order:
         method, seed, minibatch_losses (loss of every step, before its update),
         train_loss / train_error / test_error / lrs (per epoch; errors are fractions),
         epoch_times (cumulative seconds, selection time included), wall_time,
@@ -67,7 +73,15 @@ def check_results(results: Any) -> None:
     missing = [k for k in TOP_LEVEL_KEYS if k not in results]
     if missing:
         raise ResultsError(f"results document lacks the keys {missing}")
+    if not isinstance(results.get("complete", True), bool):
+        raise ResultsError(f"results key 'complete': expected true or false, got {results['complete']!r}")
+    if not isinstance(results.get("unfinished", []), list) or not isinstance(results["runs"], list):
+        raise ResultsError("results keys 'runs' and 'unfinished' must be lists")
+    if results.get("dtype", "float32") not in ("float16", "float32", "float64"):
+        raise ResultsError(f"results key 'dtype': {results['dtype']!r} is not a float dtype")
     for i, run in enumerate(results["runs"]):
+        if not isinstance(run, dict):
+            raise ResultsError(f"run {i} of the results is not an object")
         for key in ("method", "seed", "minibatch_losses", "test_error", "epoch_times", "insertions"):
             if key not in run:
                 raise ResultsError(f"run {i} of the results lacks the key {key!r}")
@@ -84,3 +98,20 @@ def load_results(folder: str | pathlib.Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: not valid JSON ({err})") from err
     check_results(results)
     return results
+
+
+def is_complete(results: dict[str, Any]) -> bool:
+    """True when every (method, seed) run of the document finished."""
+    return bool(results.get("complete", True))
+
+
+def completeness_note(results: dict[str, Any], folder: str | pathlib.Path) -> str:
+    """'' for a complete document, else one line saying what is missing."""
+    if is_complete(results):
+        return ""
+    unfinished = results.get("unfinished", [])
+    total = len(results["runs"]) + len(unfinished)
+    failed = sum(1 for u in unfinished if isinstance(u, dict) and u.get("status") == "failed")
+    failed_text = f", {failed} failed" if failed else ""
+    return (f"incomplete results: {len(results['runs'])} of {total} runs finished{failed_text}; figures show the "
+            f"finished runs (complete them with: minisensli run --resume {folder})")

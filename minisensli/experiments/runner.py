@@ -5,36 +5,65 @@ Per seed, the start model is drawn once; the growth methods ('abs max', 'abs min
 order (as in the reference). 'big' is the final 'abs max' architecture of that seed with fresh
 weights (its own seed), trained from scratch for the same total number of epochs: the honest
 baseline of sensli-reference.md, not the reference's list-repetition net.
+
+Each (method, seed) training is a task (tasks.py) run by an executor (executors.py): this
+process, local worker processes, or a Dask cluster. Whenever a task finishes, its model and
+an updated results.json (marked incomplete until the last one) are written atomically, so
+Ctrl-C, SIGTERM, a failing task or a crash keep every finished run, and ``resume_experiment``
+runs only the missing ones. Each task owns its seeds, so the numbers do not depend on the
+executor, the number of workers, the order of completion or an interruption in between.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import pathlib
+import signal
 import statistics
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
-from .. import __version__, backend, sensli
+from .. import __version__, backend
+from ..files import write_text
 from ..progress import progress_bar
-from ..serialization import save
-from ..train import History, fit
-from .config import GROWTH_METHODS, Config, to_toml
+from ..serialization import load, save
+from .config import Config, ConfigError, check_run_name, load_config, to_toml
+from .executors import ExecutorError, make_executor
 from .plots import draw_all
-from .results import SCHEMA_ID, check_results, layer_labels
-from .setup import (
-    build_model,
-    datasets,
-    fresh_copy,
-    loaders,
-    make_optimizer,
-    optimizer_factory,
-    scheduler_factory,
-    sensitivity_norm,
-    site_options,
-)
+from .results import SCHEMA_ID, ResultsError, check_results, load_results
+from .tasks import Task, TaskResult, all_tasks, method_order, run_task
 
-BIG_SEED_OFFSET = 100_000  # the 'big' baseline's init seed: independent of the start weights
+MAX_FOLDER_ATTEMPTS = 1000
+# results.json grows with every run (all losses and errors): rewriting it after each of many short
+# tasks would cost more than the tasks; between two writes, wait this long and this many times the last write
+MIN_SECONDS_BETWEEN_WRITES = 2.0
+WRITE_TIME_FACTOR = 5.0
+
+
+class RunFolderError(ValueError):
+    """--out cannot hold a results folder (a file, not writable, unreachable), or a name would leave it."""
+
+
+class RunInterruptedError(Exception):
+    """Ctrl-C or SIGTERM stopped a run; every finished run is kept in ``folder``."""
+
+    def __init__(self, folder: pathlib.Path, signal_name: str, finished: int, total: int) -> None:
+        super().__init__(f"{signal_name}: stopped with {finished} of {total} runs finished; they are kept in {folder}")
+        self.folder, self.signal_name, self.finished, self.total = folder, signal_name, finished, total
+
+
+class RunFailedError(Exception):
+    """Some tasks raised; the others finished and are kept in ``folder``. ``failures``: (task label, error)."""
+
+    def __init__(self, folder: pathlib.Path, failures: list[tuple[str, str]], finished: int, total: int) -> None:
+        super().__init__(f"{len(failures)} of {total} runs failed, {finished} finished; they are kept in {folder}")
+        self.folder, self.failures, self.finished, self.total = folder, failures, finished, total
 
 
 def quick(config: Config) -> Config:
@@ -44,47 +73,42 @@ def quick(config: Config) -> Config:
     return config
 
 
-def _run_record(method: str, seed: int, history: History, model: Any, growth: Any = None) -> dict[str, Any]:
-    record = {
-        "method": method,
-        "seed": seed,
-        "minibatch_losses": history.minibatch_losses,
-        "train_loss": history.train_loss,
-        "train_error": history.train_error,
-        "test_error": history.test_error,
-        "epoch_times": history.epoch_times,
-        "lrs": history.lrs,
-        "wall_time": history.wall_time,
-        "final_train_loss": history.train_loss[-1] if history.train_loss else None,
-        "final_test_error": history.test_error[-1] if history.test_error else None,
-        "architecture": layer_labels(model),
-        "parameters": model.num_parameters(),
-        "insertions": [],
-        "chosen_sites": [],
-        "inserted_layers": [],
-        "train_seconds": history.wall_time,
-        "select_seconds": 0.0,
-    }
-    if growth is not None:
-        record["insertions"] = [r.as_dict() for r in growth.insertions]
-        record["chosen_sites"] = [None if s is None else s.label for s in growth.chosen_sites]
-        record["inserted_layers"] = _inserted_positions(growth)
-        record["train_seconds"] = growth.train_seconds
-        record["select_seconds"] = growth.select_seconds
-    return record
+# ----------------------------------------------------------------------------- the results folder
 
 
-def _inserted_positions(growth: Any) -> list[int]:
-    """Indices, in the final model, of the layers that insertions added."""
-    positions: list[int] = []
-    for record in growth.insertions:
-        site = record.chosen
-        if site is None:
+def create_run_folder(out_root: str | pathlib.Path, name: str, stamp: str) -> pathlib.Path:
+    """Create ``out_root``/``name``-``stamp`` (with a suffix -2, -3, ... when it exists) exclusively,
+    so that runs started in the same second never share a folder; raises RunFolderError or ConfigError."""
+    check_run_name(name)
+    root = pathlib.Path(out_root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as err:
+        raise RunFolderError(f"--out {root}: exists and is not a folder") from err
+    except NotADirectoryError as err:
+        raise RunFolderError(f"--out {root}: part of that path is a file, not a folder") from err
+    except OSError as err:
+        raise RunFolderError(f"--out {root}: cannot create it ({err.strerror or err})") from err
+    if not root.is_dir():
+        raise RunFolderError(f"--out {root}: exists and is not a folder")
+    for attempt in range(1, MAX_FOLDER_ATTEMPTS + 1):
+        folder = root / (f"{name}-{stamp}" if attempt == 1 else f"{name}-{stamp}-{attempt}")
+        # check_run_name makes this impossible; a second guard costs nothing. mkdir creates exactly this
+        # entry of root (an existing entry, a symlink included, is a collision and gets the next suffix)
+        if folder.parent != root or folder.name in (".", "..") or "/" in folder.name or "\\" in folder.name:
+            raise RunFolderError(f"name: {name!r} would put the results folder outside --out {root}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
             continue
-        added = 2 if site.kind in ("dense", "conv") else 1
-        positions = [p + added if p >= site.position else p for p in positions]
-        positions += list(range(site.position, site.position + added))
-    return sorted(positions)
+        except OSError as err:
+            raise RunFolderError(f"--out {root}: cannot create a results folder in it ({err.strerror or err})") from err
+        (folder / "models").mkdir()
+        return folder
+    raise RunFolderError(f"--out {root}: {MAX_FOLDER_ATTEMPTS} folders named {name}-{stamp}* exist already")
+
+
+# ----------------------------------------------------------------------------- results
 
 
 def _summary(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
@@ -122,67 +146,295 @@ def summary_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-results", progress: bool = True,
-                   timestamp: str | None = None) -> pathlib.Path:
-    """Run every method on every seed of ``config``; write the results folder and return its path."""
-    stamp = timestamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = pathlib.Path(out_root) / f"{config.name}-{stamp}"
-    (out / "models").mkdir(parents=True, exist_ok=False)
-    (out / "config.toml").write_text(to_toml(config), encoding="utf-8")
+@dataclass
+class _Record:
+    """The results folder being filled: finished runs by task, and what became of the others."""
 
-    split = datasets(config)
-    methods = config.comparison["methods"]
-    order = [m for m in methods if m in GROWTH_METHODS] + [m for m in ("small", "big") if m in methods]
-    optimizer_name, optimizer_options = optimizer_factory(config)
-    scheduler = scheduler_factory(config)
-    t = config.training
-    runs: list[dict[str, Any]] = []
-    start_architecture: list[str] = []
-    jobs = [(seed, method) for seed in config.comparison["seeds"] for method in order]
-    bar = progress_bar(jobs, desc="runs", disable=not progress)
-    finals: dict[int, Any] = {}
-    for seed, method in bar:
-        bar.set_description(f"{method} seed {seed}")
-        backend.manual_seed(seed)
-        start = build_model(config, split)
-        start_architecture = layer_labels(start)
-        train, test = loaders(config, split, seed)
-        if method in GROWTH_METHODS:
-            growth = sensli.grow(
-                start, train, test, epochs=config.phase_epochs, lr=t["lr"], optimizer=optimizer_name,
-                optimizer_options=optimizer_options, scheduler=scheduler, lr_factor=t["lr_factor"], mode=method,
-                max_insertions=t["max_insertions"], method=config.sensli["method"], norm=sensitivity_norm(config),
-                threshold=config.sensli["threshold"], seed=seed, site_options=site_options(config), progress=progress)
-            model = growth.model
-            record = _run_record(method, seed, growth.history, model, growth)
-            if method == "abs max":
-                finals[seed] = model
+    folder: pathlib.Path
+    config: Config
+    created: str
+    tasks: list[Task]
+    dtype: str
+    runs: dict[Task, dict[str, Any]] = field(default_factory=dict)
+    start_architecture: list[str] = field(default_factory=list)
+    failed: dict[Task, str] = field(default_factory=dict)
+    running: set[Task] = field(default_factory=set)
+    stopped: bool = False
+    _encoded: dict[Task, str] = field(default_factory=dict, init=False)  # each run's JSON, encoded once
+    _next_write: float = field(default=0.0, init=False)  # finished tasks wait for this perf_counter time
+
+    def document(self) -> dict[str, Any]:
+        order = method_order(self.config.comparison["methods"])
+        runs = [self.runs[t] for t in self.tasks if t in self.runs]  # results order, whatever finished first
+        return {
+            "schema": SCHEMA_ID,
+            "name": self.config.name,
+            "minisensli_version": __version__,
+            "created": self.created,
+            "complete": len(runs) == len(self.tasks),
+            "dtype": self.dtype,
+            "unfinished": [self._unfinished(t) for t in self.tasks if t not in self.runs],
+            "config": self.config.as_dict(),
+            "phase_epochs": self.config.phase_epochs,
+            "start_architecture": self.start_architecture,
+            "methods": order,
+            "seeds": list(self.config.comparison["seeds"]),
+            "runs": runs,
+            "summary": _summary(runs, order),
+        }
+
+    def _unfinished(self, task: Task) -> dict[str, Any]:
+        error = self.failed.get(task)
+        dependency = task.depends_on
+        if error is not None:
+            status = "failed"
+        elif dependency is not None and dependency in self.failed:
+            status, error = "skipped", f"needs {dependency.label}, which failed"
+        elif task in self.running and self.stopped:
+            status = "interrupted"
+        elif task in self.running:
+            status = "running"
         else:
-            model = start if method == "small" else fresh_copy(finals[seed], seed + BIG_SEED_OFFSET)
-            opt = make_optimizer(config, model.parameters(), t["lr"])
-            history = fit(model, train, opt, config.total_epochs, scheduler=scheduler(opt) if scheduler else None,
-                          test_loader=test, progress=progress, description=method)
-            record = _run_record(method, seed, history, model)
-        model_file = f"models/{method.replace(' ', '-')}-seed{seed}.npz"
-        save(model, out / model_file)
-        record["model_file"] = model_file
-        runs.append(record)
-    bar.close()
+            status = "not started"
+        return {"method": task.method, "seed": task.seed, "status": status, "error": error}
 
-    results = {
-        "schema": SCHEMA_ID,
-        "name": config.name,
-        "minisensli_version": __version__,
-        "created": datetime.datetime.now().isoformat(timespec="seconds"),
-        "config": config.as_dict(),
-        "phase_epochs": config.phase_epochs,
-        "start_architecture": start_architecture,
-        "methods": order,
-        "seeds": list(config.comparison["seeds"]),
-        "runs": runs,
-        "summary": _summary(runs, order),
-    }
-    check_results(results)
-    (out / "results.json").write_text(json.dumps(results, separators=(",", ":")), encoding="utf-8")
-    draw_all(results, out)
-    return out
+    def write(self) -> dict[str, Any]:
+        """Write results.json (atomically) as it stands; returns the document."""
+        started = time.perf_counter()
+        results = self.document()
+        check_results(results)
+        for task in self.tasks:
+            if task in self.runs and task not in self._encoded:
+                self._encoded[task] = json.dumps(self.runs[task], separators=(",", ":"))
+        runs_text = "[" + ",".join(self._encoded[t] for t in self.tasks if t in self.runs) + "]"
+        text = "{" + ",".join(json.dumps(key) + ":" + (runs_text if key == "runs" else
+                                                       json.dumps(value, separators=(",", ":")))
+                              for key, value in results.items()) + "}"
+        write_text(self.folder / "results.json", text)
+        now = time.perf_counter()
+        self._next_write = now + max(MIN_SECONDS_BETWEEN_WRITES, WRITE_TIME_FACTOR * (now - started))
+        return results
+
+    def finish_task(self, result: TaskResult) -> None:
+        """Save the task's model, then list it in results.json (both atomically). A large results.json is
+        rewritten at most every few seconds; the first finished run, the end and every stop always are."""
+        save(result.model, self.folder / result.task.model_file)
+        first = not self.runs
+        self.runs[result.task] = result.record
+        self.running.discard(result.task)
+        if not self.start_architecture:
+            self.start_architecture = result.start_architecture
+        if first or time.perf_counter() >= self._next_write:
+            self.write()
+
+
+# ----------------------------------------------------------------------------- stopping on signals
+
+
+class _StopRequested(KeyboardInterrupt):
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class _StopSignals:
+    """While active, SIGINT and SIGTERM raise _StopRequested in the main thread, except inside
+    ``protected()`` (recording a finished task), where the stop waits until the block is done.
+    After the first signal, further ones are ignored so that the clean-up can finish."""
+
+    def __init__(self) -> None:
+        self.protecting = False
+        self.pending: str | None = None
+        self.received: str | None = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None:
+            return
+        if self.protecting:
+            self.pending = self.pending or name
+            return
+        self.received = name
+        raise _StopRequested(name)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[_StopSignals]:
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signal handlers live in the main thread only; Ctrl-C then arrives as KeyboardInterrupt
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    @contextlib.contextmanager
+    def protected(self) -> Iterator[None]:
+        self.protecting = True
+        try:
+            yield
+        finally:
+            self.protecting = False
+        if self.pending is not None:
+            self.received, self.pending = self.pending, None
+            raise _StopRequested(self.received)
+
+    def stop_quietly(self) -> None:
+        """From now on, ignore signals (the clean-up runs to its end)."""
+        self.received = self.received or "SIGINT"
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor: Any, progress: bool) -> None:
+    """Run ``todo`` through ``executor``, recording each task when it finishes; raises RunInterruptedError
+    on Ctrl-C/SIGTERM and RunFailedError when tasks failed (after the others finished)."""
+    in_process = executor.in_process
+    waiting = [t for t in todo if t.depends_on is not None and t.depends_on not in record.runs]
+    ready = [t for t in todo if t not in waiting]
+    handles: dict[Any, Task] = {}
+    bar = progress_bar(None, total=len(record.tasks), initial=len(record.runs), disable=not progress,
+                       desc=f"{record.config.name}: runs ({executor.description})", unit="run")
+    signals = _StopSignals()
+    caller_dtype = backend.get_default_dtype()
+    try:
+        if in_process:
+            backend.set_default_dtype(record.dtype)  # the run's dtype, also when another caller resumes it
+        with signals.active():
+            try:
+                while ready or handles:
+                    for task in ready:
+                        args = (record.config, task, bases.get(task.depends_on), progress and in_process,
+                                None if in_process else record.dtype)
+                        try:
+                            handles[executor.submit(run_task, *args)] = task
+                        except Exception as err:  # e.g. a pool whose worker process died: no new tasks
+                            record.failed[task] = f"not started: {type(err).__name__}: {err}"
+                            continue
+                        record.running.add(task)
+                    ready = []
+                    if not handles:
+                        break
+                    done, _ = executor.wait_any(list(handles))
+                    for handle in done:
+                        task = handles.pop(handle)
+                        with signals.protected():
+                            try:
+                                result = executor.outcome(handle)
+                            except Exception as err:  # the task failed: keep going with the others
+                                record.running.discard(task)
+                                record.failed[task] = f"{type(err).__name__}: {err}"
+                                bar.write(f"minisensli: {task.label} failed: {record.failed[task]}", file=sys.stderr)
+                                record.write()
+                                continue
+                            record.finish_task(result)
+                            bar.set_postfix_str(f"last: {task.label}", refresh=False)
+                            bar.update(1)
+                        for dependent in [t for t in waiting if t.depends_on == task]:
+                            bases[dependent.depends_on] = result.model
+                            waiting.remove(dependent)
+                            ready.append(dependent)
+            except KeyboardInterrupt as stop:
+                signals.stop_quietly()
+                record.stopped = True
+                executor.abandon(list(handles))
+                record.write()
+                name = getattr(stop, "signal_name", "SIGINT")
+                raise RunInterruptedError(record.folder, name, len(record.runs), len(record.tasks)) from None
+            except Exception:  # recording failed (disk full, folder removed): stop the others, keep what we can
+                executor.abandon(list(handles))
+                with contextlib.suppress(Exception):
+                    record.write()
+                raise
+    finally:
+        bar.close()
+        executor.close()
+        backend.set_default_dtype(caller_dtype)
+    if record.failed:
+        record.write()
+        failures = [(t.label, e) for t, e in sorted(record.failed.items())]
+        raise RunFailedError(record.folder, failures, len(record.runs), len(record.tasks))
+
+
+def _finish(record: _Record) -> pathlib.Path:
+    results = record.write()
+    draw_all(results, record.folder)
+    return record.folder
+
+
+def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-results", progress: bool = True,
+                   timestamp: str | None = None, jobs: int = 1, scheduler: str | None = None) -> pathlib.Path:
+    """Run every method on every seed of ``config``; write the results folder and return its path.
+
+    jobs: local processes (1: in this process); scheduler: a Dask scheduler address instead.
+    Worker processes are started with 'spawn', so a script that calls this with jobs > 1 needs the
+    usual ``if __name__ == "__main__":`` guard.
+    Raises RunInterruptedError (Ctrl-C, SIGTERM) or RunFailedError (some tasks raised): the folder then
+    holds every finished run, and ``resume_experiment`` completes it.
+    """
+    check_run_name(config.name)
+    tasks = all_tasks(config)
+    executor = make_executor(jobs, scheduler, len(tasks))  # a bad setting fails before any folder exists
+    try:
+        stamp = timestamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = create_run_folder(out_root, config.name, stamp)
+        write_text(folder / "config.toml", to_toml(config))
+        record = _Record(folder, config, datetime.datetime.now().isoformat(timespec="seconds"), tasks,
+                         backend.get_default_dtype().name)
+        record.write()
+    except BaseException:
+        executor.close()
+        raise
+    _execute(record, tasks, {}, executor, progress)
+    return _finish(record)
+
+
+def resume_experiment(folder: str | pathlib.Path, progress: bool = True, jobs: int = 1,
+                      scheduler: str | None = None) -> pathlib.Path:
+    """Run the missing runs of an interrupted or failed results folder (same seeds, same numbers as
+    an uninterrupted run) and complete its results.json and figures; returns the folder."""
+    folder = pathlib.Path(folder)
+    results = load_results(folder)
+    try:
+        config = load_config(folder / "config.toml")
+    except ConfigError as err:
+        raise ResultsError(f"--resume {folder}: {err}") from err
+    if config.as_dict() != results["config"]:
+        raise ResultsError(f"--resume {folder}: config.toml and results.json describe different configurations")
+    tasks = all_tasks(config)
+    known = set(tasks)
+    runs: dict[Task, dict[str, Any]] = {}
+    for run in results["runs"]:
+        task = Task(run["seed"], run["method"])
+        if task not in known:
+            raise ResultsError(f"--resume {folder}: results.json holds a run ({task.label}) that its config.toml "
+                               "does not ask for")
+        runs[task] = run
+    todo = [t for t in tasks if t not in runs]
+    bases: dict[Task, Any] = {}
+    for task in todo:
+        dependency = task.depends_on
+        if dependency is not None and dependency in runs:
+            bases[dependency] = _load_finished_model(folder, runs[dependency])
+    executor = make_executor(jobs, scheduler, len(todo))
+    record = _Record(folder, config, results["created"], tasks, results.get("dtype", "float32"), runs=runs,
+                     start_architecture=list(results["start_architecture"]))
+    _execute(record, todo, bases, executor, progress)
+    return _finish(record)
+
+
+def _load_finished_model(folder: pathlib.Path, run: dict[str, Any]) -> Any:
+    path = folder / run["model_file"]
+    if path.resolve().parent != (folder / "models").resolve():
+        raise ResultsError(f"--resume {folder}: model_file {run['model_file']!r} lies outside the models folder")
+    try:
+        return load(path)
+    except (OSError, ValueError) as err:
+        raise ResultsError(f"--resume {folder}: cannot read the finished model {path} that "
+                           f"'{run['method']}' seed {run['seed']} left ({err})") from err
+
+
+__all__ = ["ExecutorError", "RunFailedError", "RunFolderError", "RunInterruptedError", "create_run_folder", "quick",
+           "resume_experiment", "run_experiment", "summary_table"]
