@@ -88,7 +88,8 @@ def test_save_failing_midway_keeps_the_previous_model(tmp_path, monkeypatch):
 
 
 def test_figure_failing_midway_keeps_the_previous_png(tmp_path, monkeypatch):
-    plt = plots._pyplot()
+    from matplotlib.figure import Figure
+
     target = tmp_path / "test_error.png"
     target.write_bytes(b"\x89PNG previous figure")
 
@@ -96,9 +97,9 @@ def test_figure_failing_midway_keeps_the_previous_png(tmp_path, monkeypatch):
         file.write(b"\x89PNG half")
         raise RuntimeError("renderer crashed")
 
-    monkeypatch.setattr(plt.Figure, "savefig", broken_savefig)
-    fig = plt.figure()
+    monkeypatch.setattr(Figure, "savefig", broken_savefig)
+    fig, _ = plots._subplots(figsize=(2, 2))
     with pytest.raises(RuntimeError, match="renderer crashed"):
-        plots._finish(plt, fig, target)
+        plots._finish(fig, target)
     assert target.read_bytes() == b"\x89PNG previous figure"
     assert leftovers(tmp_path) == []
