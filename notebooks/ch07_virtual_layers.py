@@ -262,7 +262,9 @@ for site in sites:
 #
 # A residual block keeps the width and adds a branch with step size $h$:
 #
-# $$\text{two weights: } y = x + h\,\sigma(x W_1^\top + b)\,W_2^\top, \qquad \text{one weight: } y = x + h\,\sigma(x W^\top + b).$$
+# $$\text{two weights: } y = x + h\,\sigma(x W_1^\top + b)\,W_2^\top,$$
+#
+# $$\text{one weight: } y = x + h\,\sigma(x W^\top + b).$$
 #
 # It is the identity when the branch is zero. Three ways to get there (the package's
 # constants; the scale 0.8 is the reference code's choice):
@@ -286,8 +288,9 @@ for site in sites:
 # $\partial\ell/\partial(\text{pre-activation}) = 0.8\, h\, \sigma'(0)\, d$, hence
 #
 # $$\frac{\partial \ell}{\partial W_1} = 0.8\, h\, \sigma'(0)\, d^\top x, \qquad
-#   \frac{\partial \ell}{\partial b} = 0.8\, h\, \sigma'(0) \sum_n d_n, \qquad
-#   \frac{\partial \ell}{\partial W_2} = h\, d^\top \sigma(0) = 0 .$$
+#   \frac{\partial \ell}{\partial b} = 0.8\, h\, \sigma'(0) \sum_n d_n,$$
+#
+# $$\frac{\partial \ell}{\partial W_2} = h\, d^\top \sigma(0) = 0 .$$
 #
 # **The score uses $W_1$.** **One weight:** the same without the 0.8:
 # $\partial\ell/\partial W = h\,\sigma'(0)\, d^\top x$, $\partial\ell/\partial b = h\,\sigma'(0)\sum_n d_n$.

@@ -409,10 +409,11 @@ with_existing = sensli.sensitivities(cnn, digit_loader, score_existing=True)
 print("scaled scores of the existing conv weights:", {k: f"{v:.2e}" for k, v in with_existing.existing.items()})
 pool = [s.scaled_score for s in with_existing] + list(with_existing.existing.values())
 best = max(with_existing, key=lambda s: s.scaled_score)
-decision = sensli.select(with_existing, "threshold")
-print(f"best virtual {best.scaled_score:.2e} vs mean of all {np.mean(pool):.2e} -> "
-      f"{'insert at ' + decision.site.label if decision else 'no insertion'}")
-assert (decision is not None) == (best.scaled_score > np.mean(pool))
+for tau in (1.0, 0.15):  # the default threshold, and a lower one that makes the rule insert
+    decision = sensli.select(with_existing, "threshold", threshold=tau)
+    print(f"threshold {tau}: best virtual {best.scaled_score:.2e} vs {tau} x mean of all "
+          f"{tau * np.mean(pool):.2e} -> {'insert at ' + decision.site.label if decision else 'no insertion'}")
+    assert (decision is not None) == (best.scaled_score > tau * np.mean(pool))
 
 # %% [markdown]
 # ## 5. One growth step by hand
@@ -520,6 +521,10 @@ fixed_history = ms.fit(fixed, train_loader, optim.SGD(fixed.parameters(), lr=LR)
                        test_loader=test_loader, progress=False)
 print(f"final training loss: grown {history.train_loss[-1]:.4f}, fixed small net {fixed_history.train_loss[-1]:.4f}")
 print(f"final test error:    grown {history.test_error[-1]:.3f}, fixed small net {fixed_history.test_error[-1]:.3f}")
+for name, errors in (("grown", history.test_error), ("fixed small net", fixed_history.test_error)):
+    last = np.array(errors[-100:])
+    print(f"test error over the last 100 epochs, {name}: {last.min():.3f} to {last.max():.3f}, "
+          f"median {np.median(last):.3f}")
 
 # %%
 fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -542,7 +547,9 @@ plt.show()
 # %% [markdown]
 # The curve passes the insertion without a jump, as promised. Afterwards the loss falls faster but
 # starts to oscillate: a step size that suits the small net can be too large for the deeper one (the
-# reference can lower it after an insertion, `lr_factor` in `sensli.grow`). And this is one run
+# reference can lower it after an insertion, `lr_factor` in `sensli.grow`). The test error of the
+# grown net oscillates even more, from one epoch to the next, so its *final* value is one draw from
+# a wide band: compare the ranges and medians printed above, not the last epoch. And this is one run
 # with one seed. Whether growing beats not growing, on average and against the big net trained
 # from scratch, is a question for many seeds: chapter 9.
 #

@@ -70,7 +70,7 @@ for name in builtin_names():
     print(f"{name}: {config.model['type']}, phases {config.phase_epochs} epochs, lr {config.training['lr']}, "
           f"{len(config.comparison['seeds'])} seeds")
     print(f"    methods {config.comparison['methods']}")
-    print(textwrap.fill("differs from the paper: " + config.differs_from_paper, 104,
+    print(textwrap.fill("differs from the paper: " + config.differs_from_paper, 80,
                         initial_indent="    ", subsequent_indent="    "))
 
 # %% [markdown]
@@ -340,11 +340,11 @@ for key, s in ours.items():
 # %%
 path = importlib.resources.files("minisensli.experiments") / "reference_results.json"
 reference = json.loads(path.read_text(encoding="utf-8"))
-print(textwrap.fill(reference["source"], 104), "\n")
+print(textwrap.fill(reference["source"], 80), "\n")
 for key, value in reference["protocol"].items():
     lines = value if isinstance(value, list) and isinstance(value[0], str) else [value]
     for k, line in enumerate(lines):
-        print(f"{key if k == 0 else '':>15}: {line}")
+        print(textwrap.fill(str(line), 80, initial_indent=f"{key if k == 0 else '':>15}: ", subsequent_indent=" " * 17))
 
 # %%
 def fmt(entry):
@@ -395,12 +395,15 @@ plt.show()
 # %%
 for key, experiment in reference["experiments"].items():
     for pair in experiment["paired"]:
-        line = f"{key}: {pair['a']} vs {pair['b']}, {pair['seeds']} seeds:"
+        print(f"{key}: {pair['a']} vs {pair['b']}, {pair['seeds']} seeds")
+        line = "   "
         for column in ("reference", "minisensli"):
             c = pair[column]
             record = "" if c["wins"] is None else f"{c['wins']}/{c['losses']}, "
-            line += f"   {column} {record}p {c['p']:g}"
-        print(line + (f"   ({pair['note']})" if "note" in pair else ""))
+            line += f" {column} {record}p {c['p']:g};"
+        print(line.rstrip(";"))
+        if "note" in pair:
+            print(textwrap.fill(f"({pair['note']})", 80, initial_indent="    ", subsequent_indent="     "))
 
 # %% [markdown]
 # ## 8. What holds, and what does not
@@ -499,6 +502,10 @@ def median_paired_difference(a, b):
 
 
 check("ch09.median_paired_difference", median_paired_difference)
+# a loses seeds 1 and 3 (higher loss) and wins seed 2 by a lot: the typical seed favours b
+# (paired median +0.5), the medians of the two lists favour a (-0.5)
+a_ex, b_ex = np.array([1.0, 2.0, 3.0]), np.array([0.0, 4.0, 2.5])
+print("paired:", median_paired_difference(a_ex, b_ex), " unpaired:", np.median(a_ex) - np.median(b_ex))
 
 # %% [markdown]
 # **3. The signed-rank statistic.** Write `signed_rank_statistic(d)` for a 1-D array of paired

@@ -35,6 +35,9 @@ def virtual_dense_init(answer, case):
     previous = nn.Dense(in_features, width, rng=rng).to(dtype="float64")
     model = nn.Sequential(previous, nn.ReLU(), nn.Dense(width, 3, rng=rng).to(dtype="float64"))
     weight, bias = _pair(answer(previous), "virtual_dense_init(previous)")
+    for value, what in ((weight, "weight"), (bias, "bias")):
+        if value is None:
+            raise AssertionError(f"{what} is None: return arrays for both the weight and the bias")
     weight, bias = as_array(weight, "weight"), as_array(bias, "bias")
     if weight.shape != (width, width) or bias.shape != (width,):
         raise AssertionError(f"shapes: weight {weight.shape} and bias {bias.shape}, expected ({width}, {width}) "
