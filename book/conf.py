@@ -23,6 +23,7 @@ nb_execution_raise_on_error = True
 nb_execution_timeout = 600
 nb_execution_show_tb = True
 nb_output_stderr = "warn"
+nb_merge_streams = True  # one print, one output box
 nb_kernel_rgx_aliases = {".*": "python3"}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3

@@ -303,8 +303,7 @@ def chain_value(x, w):
     return residual_chain(Value(x), Value(w), 40).data
 
 
-numeric = central_difference(chain_value, {"x": 0.3, "w": 0.5}, "x"), \
-    central_difference(chain_value, {"x": 0.3, "w": 0.5}, "w")
+numeric = [central_difference(chain_value, {"x": 0.3, "w": 0.5}, name) for name in ("x", "w")]
 np.testing.assert_allclose([x.grad, w.grad], numeric, rtol=1e-7)
 print(f"dy/dx = {x.grad:.6f}, dy/dw = {w.grad:.6f} (central differences: {numeric[0]:.6f}, {numeric[1]:.6f})")
 
@@ -337,7 +336,7 @@ def draw_graph(ax, root):
     columns = {}
     for node in order:
         columns.setdefault(column[node], []).append(node)
-    pos = {node: (c, (len(nodes) - 1) / 2 - i) for c, nodes in columns.items() for i, node in enumerate(nodes)}
+    pos = {node: (c, i - (len(nodes) - 1) / 2) for c, nodes in columns.items() for i, node in enumerate(nodes)}
     for node in order:
         for parent in set(node.parents):                     # from the right edge to the left edge
             (x0, y0), (x1_, y1_) = pos[parent], pos[node]

@@ -352,7 +352,7 @@ t = ms.Tensor([3.0, 3.0, 1.0], requires_grad=True)
 t.max().backward()
 mask = (t.data == t.data.max()).astype(float)
 (numeric,) = ms.numerical_gradients(lambda v: v.max(), [t], np.array(1.0))
-print("package:", t.grad, " == mask:", mask, " central differences:", numeric)
+print("package:", t.grad, "| mask built with ==:", mask, "| central differences:", numeric)
 np.testing.assert_array_equal(t.grad, [1.0, 0.0, 0.0])
 np.testing.assert_allclose(numeric, [0.5, 0.5, 0.0], atol=1e-9)
 try:

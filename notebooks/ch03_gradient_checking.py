@@ -61,7 +61,7 @@ rng = np.random.default_rng(0)
 # whatever $\varepsilon$ is, and dividing by $\varepsilon$ turns it into a **round-off error**
 # of order $u\,|f(x)|/\varepsilon$ that grows as $\varepsilon$ shrinks. The total,
 # $C\varepsilon^p + u|f|/\varepsilon$, is smallest near $\varepsilon^\ast \approx u^{1/(p+1)}$:
-# about $10^{-8}$ for one-sided differences ($p = 1$) and about $10^{-5}$ for central ones
+# about $10^{-8}$ for one-sided differences ($p = 1$) and about $5\cdot 10^{-6}$ for central ones
 # ($p = 2$). That is why `ms.gradcheck` uses central differences with `eps=1e-6`.
 #
 # We test this on $f = \exp$ at $x = 1$, where $f = f' = f'' = f''' = e$, so the predicted
@@ -141,17 +141,19 @@ plt.show()
 # magnitude lower. As $\varepsilon$ shrinks, the round-off error $u e/\varepsilon$ (dotted)
 # rises, and all three rules end up on the same noisy band: there the quotient is mostly
 # rounding noise. The forward and backward markers coincide almost everywhere because their
-# errors have the same size and opposite signs. The best central step sits near $10^{-5}$ with
-# an error near $10^{-11}$; `eps=1e-6` is a little left of it and still gives about ten
-# correct digits, which is why gradcheck can afford tolerances like `rtol=1e-3, atol=1e-5`.
+# errors have the same size and opposite signs. The best central step (printed above) is a few
+# times $10^{-6}$, as $u^{1/3}$ predicts, with an error of a few $10^{-12}$; `eps=1e-6` is a
+# little left of it and still gives about ten correct digits, which is why gradcheck can afford
+# tolerances like `rtol=1e-3, atol=1e-5`.
 #
 # ## 2. Why the checks run in float64
 #
 # In float32 the unit round-off is $u_{32} = 2^{-24} \approx 6\cdot 10^{-8}$. The same analysis
 # puts the best central step near $u_{32}^{1/3} \approx 4\cdot 10^{-3}$ and the best achievable
-# relative error near $u_{32}^{2/3} \approx 10^{-5}$; at `eps=1e-6` the round-off term
-# $u_{32}/\varepsilon$ is already of order $10^{-2}$ (at most $6\%$; about $1\%$ measured below). A gradient that is wrong by a few percent would hide in
-# that noise, and a correct one would fail a tight tolerance.
+# relative error near $u_{32}^{2/3} \approx 10^{-5}$. At `eps=1e-6` the round-off term
+# $u_{32}/\varepsilon \approx 6\cdot 10^{-2}$ allows relative errors of several percent (about
+# $1\%$ is measured below): a gradient that is wrong by a few percent would hide in that noise,
+# and a correct one would fail a tight tolerance.
 
 # %%
 def relative_error_central(dtype, eps):
@@ -309,7 +311,7 @@ for name, fn in [("reverse, flip forgotten", ReverseForgetful.apply),
 
 # %% [markdown]
 # With an all-ones upstream gradient both buggy backwards look perfect (errors of $10^{-10}$,
-# pure finite-difference noise); with a random one they are off by order 0.1 while the
+# pure finite-difference noise); with a random one they are off by 0.1 to 2 while the
 # package's softmax stays at noise level. `ms.gradcheck` always uses a random upstream gradient,
 # so it catches both:
 
@@ -380,7 +382,8 @@ assert np.all(np.abs(xs[disagree]) < eps + 1e-15)
 
 # %% [markdown]
 # Inside the grey band the two disagree by up to $\tfrac12$; outside it they agree exactly.
-# Random inputs land in that band with probability about $2\varepsilon$ per entry, tiny, but
+# A random entry lands in that band with probability about $2\varepsilon\,p(0)$, where $p$ is
+# the density it is drawn from ($0.8\,\varepsilon$ for a standard normal): tiny, but
 # hypothesis likes 0 (it shrinks towards it), so the test suite draws ReLU inputs with
 # `away_from_zero(shape, gap=0.05)` from `tests/strategies.py`, and the kink itself gets its own
 # test with `mode="backward"` (`test_one_sided_differences_match_relu_convention_at_kink` in

@@ -294,8 +294,10 @@ np.testing.assert_allclose(conv2d_loops(xs, Ks, bs, 1, 1), conv2d_im2col(xs, Ks,
 #
 # An `nn.Conv2d` holds a kernel and a bias as parameters and calls `F.conv2d`. With hand-set
 # kernels (two Sobel filters, which respond to horizontal and vertical intensity changes) on a
-# synthetic image, each output channel is a **feature map**: large where its pattern occurs.
-# A 2×2 max pooling (section 6) then halves the resolution and keeps the strongest responses.
+# synthetic image, each output channel is a **feature map**: large where its pattern occurs
+# (red for a positive response, blue for a negative one, i.e. an edge of the opposite direction;
+# white is 0). A 2×2 max pooling of the magnitudes (section 6) then halves the resolution and
+# keeps the strongest responses.
 
 # %%
 grid = np.arange(28)
@@ -547,13 +549,14 @@ for layer, x in cases:
 #   assignment order; a plain `Tensor` attribute is not a parameter.
 # - Convolution (a cross-correlation) has output size $\lfloor (H + 2p - k)/s \rfloor + 1$; as
 #   loops it is four nested loops over $(n, o, i, j)$; im2col turns it into one GEMM (the
-#   package's version ran hundreds of times faster than the loops here).
+#   package's version ran hundreds to thousands of times faster than the loops here, depending
+#   on the machine).
 # - The weight gradient is the correlation of the input with the output gradient (batch axis as
 #   the summed channel); the input gradient is the full convolution of the output gradient with
 #   the flipped kernel. In matrix form: $G\,\text{cols}^\top$ and col2im of $K_{\text{mat}}^\top G$.
 # - A residual block with a zero branch is the identity: two-weight form with $W_2 = 0$, or
 #   one-weight form with $W = b = 0$ and $\sigma(0) = 0$. At that point only $W_2$ (two weights),
-#   or $W$ with tanh, receives a gradient; a ReLU one-weight block receives none.
+#   or $W$ and $b$ with tanh, receive a gradient; a ReLU one-weight block receives none.
 # - Max pooling sends each window's gradient to its maximum (summing over overlapping windows);
 #   average pooling spreads $g/k^2$.
 #

@@ -50,7 +50,7 @@ rng = np.random.default_rng(5)
 # that the model gives to that class, averaged over a batch of $N$ examples:
 #
 # $$L = -\frac{1}{N}\sum_{n=1}^N \log p_{n, y_n}
-#     = \frac{1}{N}\sum_{n=1}^N \Big(-z_{n,y_n} + \log \sum_j e^{z_{n,j}}\Big).$$
+#     = \frac{1}{N}\sum_{n=1}^N \Bigl(-z_{n,y_n} + \log \sum_j e^{z_{n,j}}\Bigr).$$
 #
 # Two sanity facts follow: $L \ge 0$, and a model that outputs equal logits (it knows
 # nothing) pays exactly $\log C$ per example.
@@ -422,7 +422,7 @@ for _ in range(8):
     scheduler.step()           # at the end of the epoch
 expected = [0.5 * 0.1 ** (e // 3) for e in range(8)]
 np.testing.assert_allclose(lrs, expected, rtol=1e-15)
-print("StepLR(step_size=3, gamma=0.1):", lrs)
+print("StepLR(step_size=3, gamma=0.1):", [f"{lr:g}" for lr in lrs])
 
 # %% [markdown]
 # ## 4. The training loop
@@ -515,11 +515,13 @@ ax_loss.axvline(100, color="0.6", linestyle=":", label="StepLR: lr × 0.2")
 ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Loss on the spirals")
 ax_loss.legend(fontsize=8)
 
-ax_plane.contourf(gx, gy, prob.reshape(gx.shape), levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+shading = ax_plane.contourf(gx, gy, prob.reshape(gx.shape), levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.45)
+fig.colorbar(shading, ax=ax_plane, label="p(class 1)", shrink=0.8)
 ax_plane.contour(gx, gy, prob.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1)
 x_train, y_train = spirals.train[:]
 for label, colour in [(0, "C0"), (1, "C3")]:
-    ax_plane.scatter(*x_train[y_train == label].T, s=8, color=colour, label=f"class {label}")
+    ax_plane.scatter(*x_train[y_train == label].T, s=10, color=colour, edgecolors="w", linewidths=0.3,
+                     label=f"class {label}")
 ax_plane.set(title="Decision boundary (black: p = 0.5)", xlabel="$x_1$", ylabel="$x_2$")
 ax_plane.set_aspect("equal")
 ax_plane.legend(fontsize=8, loc="lower right")

@@ -130,3 +130,10 @@ def test_a_check_leaves_no_hypothesis_folder_where_the_reader_works(tmp_path):
     env = {k: v for k, v in __import__("os").environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_near_miss_is_reported_with_the_digits_that_differ():
+    with pytest.raises(AssertionError, match=r"is -0.00099503\d*, expected -0.00099009\d*"):
+        assert_close(np.array([-0.000995037]), np.array([-0.000990099]), "new_p")
+    with pytest.raises(AssertionError, match=r"is 1.0000001000000001, expected 1 "):
+        assert_close(np.array([1.0000001]), np.array([1.0]), "x", rtol=1e-9, atol=0)

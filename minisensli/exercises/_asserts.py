@@ -32,6 +32,9 @@ def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: f
     excess = np.abs(got_a - expected_a) - (atol + rtol * np.abs(expected_a))
     if excess.size and excess.max() > 0:
         worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
+        got_text, expected_text = f"{got_a[worst]:.6g}", f"{expected_a[worst]:.6g}"
+        if got_text == expected_text:  # close but not close enough: show the digits that differ
+            got_text, expected_text = f"{got_a[worst]:.17g}", f"{expected_a[worst]:.17g}"
         raise AssertionError(
-            f"{what}: entry {tuple(int(i) for i in worst)} is {got_a[worst]:.6g}, expected {expected_a[worst]:.6g} "
+            f"{what}: entry {tuple(int(i) for i in worst)} is {got_text}, expected {expected_text} "
             f"(max abs difference {np.abs(got_a - expected_a).max():.3g})")

@@ -69,7 +69,15 @@ def within_tolerance(answer, case):
     got_array = np.asarray(got)
     assert got_array.shape == expected.shape, f"the mask has shape {got_array.shape}, expected {expected.shape}"
     assert got_array.dtype == bool, f"expected a boolean mask, got dtype {got_array.dtype}"
-    assert_close(got_array, expected, "mask of entries that pass (True = within tolerance)")
+    mismatches = np.argwhere(got_array != expected)
+    if len(mismatches):
+        # name the entry and both sides of the rule: a boundary case (equal sides) or a tolerance
+        # taken relative to the wrong value shows at a glance
+        i = tuple(int(k) for k in mismatches[0])
+        gap, allowed = abs(analytic[i] - numeric[i]), atol + rtol * abs(numeric[i])
+        raise AssertionError(
+            f"entry {i}: your mask says {bool(got_array[i])}, expected {bool(expected[i])}; there "
+            f"|analytic - numeric| = {gap:g} and atol + rtol |numeric| = {allowed:g}")
 
 
 # --- ch03.backward_is_correct -------------------------------------------------------------
