@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from minisensli.exercises import ExerciseFailedError, check, exercise_names, run_check
-from minisensli.exercises import _core
+from minisensli.exercises import ExerciseFailedError, _core, check, exercise_names, run_check
 from minisensli.exercises._asserts import assert_close
 
 HERE = pathlib.Path(__file__).parent
