@@ -24,14 +24,30 @@ def imported_modules(path: pathlib.Path) -> set[str]:
 
 
 def test_only_backend_imports_numpy_or_cupy():
+    """The exercises are exempt: like the tests, they are CPU oracles for the chapters, whose
+    readers write their answers in NumPy; nothing in the engine imports them."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "backend.py" and path.parent == PACKAGE:
+        if path.name == "backend.py" and path.parent == PACKAGE or path.parent == PACKAGE / "exercises":
             continue
         found = imported_modules(path) & {"numpy", "cupy", "cupyx"}
         if found:
             offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(found)}")
     assert not offenders, "only minisensli/backend.py may import numpy or cupy:\n" + "\n".join(offenders)
+
+
+def test_nothing_in_the_package_imports_the_exercises():
+    """They import hypothesis and NumPy directly: only the chapters (and the tests) use them."""
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.parent == PACKAGE / "exercises":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] + [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if any(name == "exercises" or name.startswith(("minisensli.exercises", "exercises.")) for name in names):
+                offenders.append(str(path.relative_to(PACKAGE)))
+    assert not offenders, offenders
 
 
 def test_unknown_device_is_named_in_error():

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minisensli as ms
-from minisensli import nn, sensli
+from minisensli import data, nn, sensli
 from tests.sensli_cases import SITE_KINDS, make_loader, make_model, relative_error
 
 
@@ -94,3 +94,34 @@ def test_non_preserving_residual_form_is_refused():
     site = sensli.candidate_sites(model, kind="residual_dense", variant="v2")[0]
     with pytest.raises(ValueError, match=r"two-weight v2 residual block with sigmoid is not the identity"):
         sensli.insert(model, site)
+
+
+def test_insertion_does_not_shift_the_weights_of_layers_created_after_it():
+    ms.manual_seed(0)
+    model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))
+    expected = nn.Dense(2, 2).weight.data.copy()
+    ms.manual_seed(0)
+    model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))
+    sensli.insert(model, sensli.candidate_sites(model)[0])
+    np.testing.assert_array_equal(nn.Dense(2, 2).weight.data, expected)
+
+
+def test_plotting_to_a_file_keeps_the_matplotlib_backend(tmp_path):
+    """In a notebook, switching to Agg would silently stop every later figure from showing."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    previous = matplotlib.get_backend()
+    matplotlib.use("svg")
+    try:
+        ms.manual_seed(0)
+        model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))
+        loader = data.DataLoader(data.spirals().train, batch_size=450)
+        result = sensli.grow(model, loader, epochs=[2, 2], lr=0.1, progress=False)
+        figures_before = plt.get_fignums()
+        result.plot(tmp_path / "growth.png")
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == figures_before  # nothing left open in pyplot
+        assert (tmp_path / "growth.png").stat().st_size > 0
+    finally:
+        matplotlib.use(previous)

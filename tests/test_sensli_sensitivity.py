@@ -113,10 +113,11 @@ def test_scores_use_the_norm_of_the_scored_weight():
         assert not np.any(s.multipliers["inner.weight"])  # cut off by W2 = 0 (variant v1)
 
 
-def test_spectral_norm_of_conv_kernel_matches_explicit_circular_operator():
+@pytest.mark.parametrize("h, w", [(4, 4), (3, 5), (2, 2), (1, 1), (2, 6)])
+def test_spectral_norm_of_conv_kernel_matches_explicit_circular_operator(h, w):
+    """Also on maps smaller than the kernel, where taps wrap onto the same pixel."""
     rng = np.random.default_rng(0)
     kernel = rng.standard_normal((2, 3, 3, 3))
-    h = w = 4
     matrix = np.zeros((2 * h * w, 3 * h * w))
     for o in range(2):
         for i in range(3):

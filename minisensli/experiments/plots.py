@@ -16,25 +16,23 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+from ..sensli.plotting import new_figure
+
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
 
 
-def _pyplot() -> Any:
-    import matplotlib  # noqa: PLC0415 - plotting only
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
+def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple[Any, Any]:
+    """A figure for a file (never registered with pyplot: no backend switch, nothing left open)."""
+    fig = new_figure(True, figsize=figsize)
+    return fig, fig.subplots(*grid, **options)
 
 
-def _finish(plt: Any, fig: Any, path: pathlib.Path, legend: Any = None) -> None:
-    """Legend (if asked), tight layout, write the PNG, free the figure."""
+def _finish(fig: Any, path: pathlib.Path, legend: Any = None) -> None:
+    """Legend (if asked), tight layout, write the PNG."""
     if legend is not None:
         legend.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _mean_curve(curves: list[list[float | None]]) -> list[float]:
@@ -81,8 +79,7 @@ def _step_times(epoch_times: list[float], steps: int) -> list[float]:
 
 
 def plot_losses(results: dict[str, Any], path: pathlib.Path, against: str) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _subplots(figsize=(7, 4.2))
     for method, runs in _runs_by_method(results).items():
         if not runs:
             continue
@@ -100,12 +97,11 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path, against: str) -> No
     ax.set_yscale("log")
     ax.set_ylabel("training loss (mean over seeds)")
     ax.set_title(f"{results['name']}: training loss; dotted: insertion")
-    _finish(plt, fig, path, legend=ax)
+    _finish(fig, path, legend=ax)
 
 
 def plot_test_error(results: dict[str, Any], path: pathlib.Path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = _subplots(figsize=(7, 4.2))
     for method, runs in _runs_by_method(results).items():
         if runs:
             error = _mean_curve([r["test_error"] for r in runs])
@@ -114,15 +110,14 @@ def plot_test_error(results: dict[str, Any], path: pathlib.Path) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel("test error (%), mean over seeds")
     ax.set_title(f"{results['name']}: test error")
-    _finish(plt, fig, path, legend=ax)
+    _finish(fig, path, legend=ax)
 
 
 def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
-    plt = _pyplot()
     grouped = {m: [r for r in runs if r["insertions"]] for m, runs in _runs_by_method(results).items()}
     grouped = {m: runs for m, runs in grouped.items() if runs}
     selections = max((len(r["insertions"]) for runs in grouped.values() for r in runs), default=0)
-    fig, axes = plt.subplots(1, max(selections, 1), figsize=(4.5 * max(selections, 1), 3.8), squeeze=False)
+    fig, axes = _subplots(1, max(selections, 1), figsize=(4.5 * max(selections, 1), 3.8), squeeze=False)
     for k in range(selections):
         ax = axes[0][k]
         width = 0.8 / max(len(grouped), 1)
@@ -148,34 +143,36 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
         ax.legend(fontsize=8)
     if not selections:
         axes[0][0].text(0.5, 0.5, "no growth method in this run", ha="center", va="center")
-    _finish(plt, fig, path)
+    _finish(fig, path)
 
 
 def plot_architectures(results: dict[str, Any], path: pathlib.Path) -> None:
-    plt = _pyplot()
+    from matplotlib.patches import Rectangle  # noqa: PLC0415 - plotting only
+
     seed = results["seeds"][0]
     rows = [("start", results["start_architecture"], [])]
     for run in results["runs"]:
         if run["seed"] == seed:
             rows.append((run["method"], run["architecture"], run["inserted_layers"]))
     longest = max(len(labels) for _, labels, _ in rows)
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.25 * longest + 1.5), 0.6 * len(rows) + 0.8))
+    fig, ax = _subplots(figsize=(max(6.0, 1.25 * longest + 1.5), 0.6 * len(rows) + 0.8))
     for r, (name, labels, new) in enumerate(rows):
         y = len(rows) - 1 - r
         ax.text(-0.2, y, name, ha="right", va="center", fontsize=9)
         for i, label in enumerate(labels):
-            ax.add_patch(plt.Rectangle((i * 1.25, y - 0.3), 1.15, 0.6, facecolor="C1" if i in new else "0.9",
+            ax.add_patch(Rectangle((i * 1.25, y - 0.3), 1.15, 0.6, facecolor="C1" if i in new else "0.9",
                                        edgecolor="0.3"))
             ax.text(i * 1.25 + 0.575, y, label, ha="center", va="center", fontsize=6.5)
     ax.set_xlim(-2.2, longest * 1.25)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.axis("off")
     ax.set_title(f"{results['name']}: architectures (seed {seed}; orange: inserted)", fontsize=10)
-    _finish(plt, fig, path)
+    _finish(fig, path)
 
 
 def draw_all(results: dict[str, Any], folder: str | pathlib.Path) -> list[pathlib.Path]:
     """Draw every figure of FIGURES into ``folder``; returns their paths."""
+
     folder = pathlib.Path(folder)
     paths = [folder / name for name in FIGURES]
     plot_losses(results, paths[0], "iterations")

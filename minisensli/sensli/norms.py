@@ -8,7 +8,9 @@ spectral     the squared operator 2-norm of the linear map the weight defines:
              the site's H x W feature map, with periodic boundary (a corrected version of the
              reference's buggy 'op22'): the 2-D FFT of G zero-padded to (H, W) gives, per
              frequency, an out x in matrix; the operator norm is the largest of their
-             singular values.
+             singular values. On maps smaller than the kernel, taps that wrap onto the same
+             pixel act together, so the kernel is first folded (tap (p, q) added at
+             (p mod H, q mod W)) before the FFT.
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def spectral_norm_squared(weight: Any, feature_shape: tuple[int, int] | None = N
         raise ValueError("spectral norm of a convolution kernel needs the feature map shape (H, W)")
     height, width = feature_shape
     kh, kw = weight.shape[2:]
-    spectrum = xp.fft.fft2(weight, s=(max(height, kh), max(width, kw)), axes=(2, 3))  # (O, C, H, W)
+    folded = xp.zeros(weight.shape[:2] + (height, width), dtype=weight.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            folded[:, :, p % height, q % width] += weight[:, :, p, q]
+    spectrum = xp.fft.fft2(folded, axes=(2, 3))  # (O, C, H, W)
     per_frequency = spectrum.transpose(2, 3, 0, 1)  # (H, W, O, C)
     return float(xp.linalg.svd(per_frequency, compute_uv=False).max()) ** 2
 

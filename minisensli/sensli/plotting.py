@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def plot_growth(result: Any, path: Any = None) -> Any:
-    """Left: minibatch loss per iteration (log scale) with a dotted line at each insertion.
-    Right: the score of every candidate site at each selection, the chosen one filled."""
-    import matplotlib  # noqa: PLC0415 - plotting is optional for the library
+def new_figure(for_file: bool, **options: Any) -> Any:
+    """A matplotlib Figure. For a file: a plain Figure, not registered with pyplot, so that
+    drawing files never switches the backend (in a notebook that would silently stop every
+    later figure from showing) and never leaves figures open. Otherwise a pyplot figure, which
+    a notebook shows inline."""
+    if for_file:
+        from matplotlib.figure import Figure  # noqa: PLC0415 - plotting is optional for the library
 
-    if path is not None:
-        matplotlib.use("Agg", force=False)
+        return Figure(**options)
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, (ax_loss, ax_scores) = plt.subplots(1, 2, figsize=(11, 4))
+    return plt.figure(**options)
+
+
+def plot_growth(result: Any, path: Any = None) -> Any:
+    """Left: minibatch loss per iteration (log scale) with a dotted line at each insertion.
+    Right: the score of every candidate site at each selection, the chosen one filled.
+    Saved to ``path`` when given (and then not shown in a notebook); returns the Figure."""
+    fig = new_figure(path is not None, figsize=(11, 4))
+    ax_loss, ax_scores = fig.subplots(1, 2)
     losses = result.history.minibatch_losses
     ax_loss.plot(range(len(losses)), losses, lw=1)
     for record in result.insertions:

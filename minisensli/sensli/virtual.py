@@ -60,12 +60,16 @@ def virtual_modules(site: Site, dtype: Any, device: str = "cpu") -> list[Module]
     """The modules to insert at ``site``, set to their function-preserving values, with
     parameters of ``dtype`` on ``device`` (trainable: the caller decides whether to freeze)."""
     check_function_preserving(site)
-    previous = backend.get_default_dtype()
+    previous, previous_rng = backend.get_default_dtype(), backend.init_rng()
     backend.set_default_dtype(dtype)
+    # the layers' random initial values are overwritten: draw them from a throwaway generator so
+    # that an insertion does not shift the weights of layers created after it under the same seed
+    backend.set_init_rng(backend.new_rng(0))
     try:
         modules = _build(site)
     finally:
         backend.set_default_dtype(previous)
+        backend.set_init_rng(previous_rng)
     for m in modules:
         m.to(device)
     return modules
