@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import json
 import pathlib
-import statistics
 from typing import Any
 
 from .. import __version__, backend, sensli
@@ -33,6 +32,7 @@ from .setup import (
     sensitivity_norm,
     site_options,
 )
+from .summary import summarize
 
 BIG_SEED_OFFSET = 100_000  # the 'big' baseline's init seed: independent of the start weights
 
@@ -85,41 +85,6 @@ def _inserted_positions(growth: Any) -> list[int]:
         positions = [p + added if p >= site.position else p for p in positions]
         positions += list(range(site.position, site.position + added))
     return sorted(positions)
-
-
-def _summary(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
-    def stats(values: list[float]) -> dict[str, float]:
-        values = [v for v in values if v is not None]
-        if not values:
-            return {"mean": None, "std": None}
-        return {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}
-
-    out = {}
-    for method in methods:
-        mine = [r for r in runs if r["method"] == method]
-        out[method] = {
-            "final_train_loss": stats([r["final_train_loss"] for r in mine]),
-            "final_test_error": stats([r["final_test_error"] for r in mine]),
-            "wall_time": stats([r["wall_time"] for r in mine]),
-            "parameters": stats([r["parameters"] for r in mine]),
-            "runs": len(mine),
-        }
-    return out
-
-
-def summary_table(results: dict[str, Any]) -> str:
-    """The per-method table printed at the end of a run (mean ± std over seeds)."""
-    def fmt(s: dict[str, Any], scale: float = 1.0, digits: int = 4) -> str:
-        if s["mean"] is None:
-            return "-"
-        return f"{s['mean'] * scale:.{digits}f} ± {s['std'] * scale:.{digits}f}"
-
-    header = f"{'method':<10} {'final train loss':>20} {'test error (%)':>18} {'wall time (s)':>16} {'params':>8}"
-    lines = [header, "-" * len(header)]
-    for method, s in results["summary"].items():
-        lines.append(f"{method:<10} {fmt(s['final_train_loss']):>20} {fmt(s['final_test_error'], 100, 2):>18} "
-                     f"{fmt(s['wall_time'], 1, 2):>16} {s['parameters']['mean'] or 0:>8.0f}")
-    return "\n".join(lines)
 
 
 def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-results", progress: bool = True,
@@ -180,7 +145,7 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
         "methods": order,
         "seeds": list(config.comparison["seeds"]),
         "runs": runs,
-        "summary": _summary(runs, order),
+        **summarize(runs, order),
     }
     check_results(results)
     (out / "results.json").write_text(json.dumps(results, separators=(",", ":")), encoding="utf-8")
