@@ -125,7 +125,7 @@ def test_second_selection_keeps_sites_of_different_networks_apart(results):
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert len(ticks) == sum(len(sites) for sites in groups.values())  # one column per site of each network
     if len(groups) > 1:
-        notes = [t.get_text() for t in ax.texts if t.get_text().startswith("network after inserting at")]
+        notes = [t.get_text() for t in ax.texts if "sites numbered in this network" in t.get_text()]
         assert len(notes) == len(groups)
 
 

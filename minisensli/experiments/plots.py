@@ -201,6 +201,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     slot = 0
     ticks, tick_labels, scores_seen, epochs = [], [], [], set()
     ring_label = "chosen by that run"
+    in_legend: set[str] = set()
     for g, (earlier, runs) in enumerate(groups):
         sites = list(runs[0][2]["sites"])
         first_slot = slot
@@ -230,7 +231,8 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             if not xs:
                 continue
             dots = ax.scatter(xs, ys, s=12, color=colours[method], alpha=0.8, lw=0,
-                              label=method if g == 0 else None, zorder=3)
+                              label=None if method in in_legend else method, zorder=3)
+            in_legend.add(method)
             dots.set_gid("seed-scores")
             if chosen_x:
                 rings = ax.scatter(chosen_x, chosen_y, s=55, facecolors="none", edgecolors="k", lw=1.0, zorder=4,
@@ -242,8 +244,9 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
                             xycoords=ax.get_xaxis_transform(), xytext=(0, 2), textcoords="offset points",
                             ha="center", va="bottom", fontsize=7, color=colours[method])
         if len(groups) > 1 or earlier:
-            where = " then ".join(earlier) if earlier else "nothing"
-            ax.annotate(f"network after inserting at {where}\n({len(runs)} runs; sites numbered in this network)",
+            where = (f"network after inserting at {' then '.join(earlier)}" if earlier
+                     else "start network (no insertion)")
+            ax.annotate(f"{where}\n({len(runs)} runs; sites numbered in this network)",
                         xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0), xycoords=ax.get_xaxis_transform(),
                         xytext=(0, -30), textcoords="offset points", ha="center", va="top", fontsize=7)
         if g < len(groups) - 1:
