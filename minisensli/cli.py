@@ -119,8 +119,9 @@ def apply_overrides(config: Config, seeds: int | None, quick_run: bool) -> list[
             raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
         before = config.comparison["seeds"]
         config.comparison["seeds"] = list(range(seeds))
-        said.append(f"--seeds {seeds}: {_seed_text(config.comparison['seeds'])} instead of the config's "
-                    f"{_seed_text(before)}")
+        if config.comparison["seeds"] != before:
+            said.append(f"--seeds {seeds}: {_seed_text(config.comparison['seeds'])} instead of the config's "
+                        f"{_seed_text(before)}")
     if quick_run:
         epochs, seed_list = list(config.phase_epochs), list(config.comparison["seeds"])
         quick(config)

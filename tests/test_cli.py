@@ -198,6 +198,7 @@ def test_overrides_say_what_they_changed():
     assert said[2] == "--quick: runs 2 seeds [0, 1] of the 5 seeds (0..4) asked for (a quick run keeps at most 2)"
     assert config.comparison["seeds"] == [0, 1] and config.phase_epochs == [45, 140]
     assert cli.apply_overrides(resolve("spirals"), seeds=None, quick_run=False) == []
+    assert cli.apply_overrides(resolve("spirals"), seeds=10, quick_run=False) == []  # the config's seeds anyway
 
 
 def test_unknown_experiment_suggests_the_closest_name(capsys):
