@@ -33,6 +33,9 @@ from ..sensli.plotting import new_figure, plain_log_ticks
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
 FORMATS = ("png", "svg", "pdf")
 DPI = 150  # fit for slides; svg and pdf are vector files
+# beside the axes, where it hides no curve (and loc="best" is slow on thousands of points)
+LEGEND_OUTSIDE = {"fontsize": 8, "title": "method (runs)", "title_fontsize": 8, "loc": "upper left",
+                  "bbox_to_anchor": (1.01, 1.0)}
 WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
@@ -111,7 +114,7 @@ def _band(ax: Any, xs: list[float], curves: list[list[float | None]], colour: st
 
 def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str) -> Any:
     """Training loss per minibatch step against iterations or wall time (``against``)."""
-    fig, ax = _subplots(figsize=(8, 4.8))
+    fig, ax = _subplots(figsize=(9, 4.8))
     colours = _colours(results)
     for method, runs in _runs_by_method(results).items():
         if not runs:
@@ -144,15 +147,13 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str
                      f"{seeds} seeds, band: 25th-75th percentile; ticks at the bottom: each run's insertion",
                      fontsize=9)
     ax.set_ylabel("training loss (minibatch, log scale)")
-    # a fixed corner: loc="best" is slow on thousands of points; losses fall towards the right,
-    # and the wall-time figure keeps its insertion ticks at the bottom
-    ax.legend(fontsize=8, title="method (runs)", title_fontsize=8, loc="upper right")
+    ax.legend(**LEGEND_OUTSIDE)
     return _finish(fig, path)
 
 
 def plot_test_error(results: dict[str, Any], path: pathlib.Path | None) -> Any:
     """Test error after each epoch: median over seeds and the 25th-75th percentile band."""
-    fig, ax = _subplots(figsize=(8, 4.8))
+    fig, ax = _subplots(figsize=(9, 4.8))
     colours = _colours(results)
     for method, runs in _runs_by_method(results).items():
         if runs:
@@ -164,7 +165,7 @@ def plot_test_error(results: dict[str, Any], path: pathlib.Path | None) -> Any:
     ax.set_ylabel("test error (%)")
     ax.set_title(f"{results['name']}: test error vs epochs\nline: median over {len(results['seeds'])} seeds, "
                  "band: 25th-75th percentile; dotted: insertion", fontsize=10)
-    ax.legend(fontsize=8, title="method (runs)", title_fontsize=8, loc="upper right")
+    ax.legend(**LEGEND_OUTSIDE)
     return _finish(fig, path)
 
 
