@@ -23,6 +23,7 @@ import numpy
 import numpy.lib.format
 
 DEVICES = ("cpu", "gpu")
+DEVICE_ALIASES = {"cuda": "gpu"}  # the name PyTorch and CuPy users type for the GPU
 FLOAT_DTYPES = ("float16", "float32", "float64")
 
 _cupy: Any = None  # the cupy module once it was imported successfully
@@ -67,9 +68,11 @@ def gpu_available() -> bool:
 
 
 def check_device(device: str) -> str:
-    """Return ``device`` if it names a known device, else raise a ValueError listing them."""
+    """The device ``device`` names ('cuda' is another name for 'gpu'); a ValueError listing the
+    allowed names for anything else."""
+    device = DEVICE_ALIASES.get(device, device) if isinstance(device, str) else device
     if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; allowed devices are {DEVICES}")
+        raise ValueError(f"unknown device {device!r}; allowed devices are {DEVICES} (and 'cuda' for 'gpu')")
     return device
 
 

@@ -1,10 +1,10 @@
 """The `minisensli` command (also `python -m minisensli`).
 
-    minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress]
+    minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress] [--format F]
                    [--jobs N | --scheduler ADDRESS]
-    minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress]
+    minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress] [--format F]
     minisensli list
-    minisensli plot RESULTS_DIR
+    minisensli plot RESULTS_DIR [--format F]
     minisensli notebooks [DIR] [--student] [--force]
     minisensli --version
 
@@ -29,6 +29,7 @@ from .experiments import (
     RunInterruptedError,
     available_cores,
     builtin_names,
+    comparison_table,
     completeness_note,
     draw_all,
     load_results,
@@ -38,6 +39,8 @@ from .experiments import (
     run_experiment,
     summary_table,
 )
+from .experiments.config import Config, expected_seconds
+from .experiments.plots import FORMATS
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
@@ -74,12 +77,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", metavar="RESULTS_DIR",
                      help="finish the missing runs of a stopped or failed run's results folder (its config.toml "
                           "and seeds; same numbers as an uninterrupted run)")
+    run.add_argument("--format", choices=FORMATS, default="png",
+                     help="figure format: png (150 dpi, always written) or also svg / pdf vector files")
 
-    commands.add_parser("list", help="list the built-in experiments", description="List the built-in experiments.")
+    commands.add_parser("list", help="list the built-in experiments",
+                        description="List the built-in experiments with their seed count and expected run time "
+                                    "on 2 cores (measured seconds per epoch of one run x epochs x methods x seeds).")
 
     plot = commands.add_parser("plot", help="redraw the figures of a results folder",
                                description="Redraw every figure of a results folder from its results.json.")
     plot.add_argument("results_dir", metavar="RESULTS_DIR")
+    plot.add_argument("--format", choices=FORMATS, default="png", help="figure format (default: png at 150 dpi)")
 
     chapters = commands.add_parser(
         "notebooks", help="write the course chapters as Jupyter notebooks",
@@ -93,12 +101,58 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def duration(seconds: float | None) -> str:
+    """'~40 s', '~6 min', '~1.5 h'; 'not measured' for None."""
+    if seconds is None:
+        return "not measured"
+    if seconds < 90:
+        return f"~{seconds:.0f} s"
+    if seconds < 5400:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
 def _list() -> int:
+    rows = []
     for name in builtin_names():
         config = resolve(name)
         marker = " (default)" if name == DEFAULT_EXPERIMENT else ""
-        print(f"{name:<16} {config.description}{marker}")
+        rows.append((name + marker, str(len(config.comparison["seeds"])), duration(expected_seconds(config)),
+                     config.description))
+    header = ("experiment", "seeds", "time (2 cores)", "description")
+    widths = [max(len(row[c]) for row in [header, *rows]) for c in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    print("time: the config's measured seconds per epoch of one run x epochs x methods x seeds, on the 2-core "
+          "development machine; more on a loaded machine, --quick about a tenth (fewer seeds: less)")
     return 0
+
+
+def _seed_text(seeds: list[int]) -> str:
+    if seeds == list(range(len(seeds))) and len(seeds) > 3:
+        return f"{len(seeds)} seeds (0..{len(seeds) - 1})"
+    return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} {seeds}"
+
+
+def apply_overrides(config: Config, seeds: int | None, quick_run: bool) -> list[str]:
+    """Apply --seeds and --quick to ``config``; one line per change saying what it changed."""
+    said = []
+    if seeds is not None:
+        if seeds < 1:
+            raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
+        before = config.comparison["seeds"]
+        config.comparison["seeds"] = list(range(seeds))
+        if config.comparison["seeds"] != before:
+            said.append(f"--seeds {seeds}: {_seed_text(config.comparison['seeds'])} instead of the config's "
+                        f"{_seed_text(before)}")
+    if quick_run:
+        epochs, seed_list = list(config.phase_epochs), list(config.comparison["seeds"])
+        quick(config)
+        said.append(f"--quick: epochs per phase {epochs} -> {config.phase_epochs} (a tenth, at least 1)")
+        if config.comparison["seeds"] != seed_list:
+            said.append(f"--quick: runs {_seed_text(config.comparison['seeds'])} of the {_seed_text(seed_list)} "
+                        "asked for (a quick run keeps at most 2)")
+    return said
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -117,17 +171,21 @@ def _run(args: argparse.Namespace) -> int:
         out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler)
     else:
         config = resolve(args.experiment or DEFAULT_EXPERIMENT)
-        if args.seeds is not None:
-            if args.seeds < 1:
-                raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
-            config.comparison["seeds"] = list(range(args.seeds))
-        if args.quick:
-            config = quick(config)
+        for line in apply_overrides(config, args.seeds, args.quick):
+            print(line)
+        estimate = expected_seconds(config)
+        if estimate is not None:
+            print(f"{config.name}: {len(config.comparison['methods'])} methods x "
+                  f"{_seed_text(config.comparison['seeds'])}, expected {duration(estimate)} on 2 cores")
         out = run_experiment(config, args.out or DEFAULT_OUT, progress=progress, jobs=jobs, scheduler=args.scheduler)
     results = load_results(out)
+    if args.format != "png":
+        draw_all(results, out, args.format)
     print(f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
           f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)")
     print(summary_table(results))
+    print()
+    print(comparison_table(results))
     print(f"\nresults, models and figures: {out}")
     return 0
 
@@ -137,7 +195,10 @@ def _plot(args: argparse.Namespace) -> int:
     note = completeness_note(results, args.results_dir)
     if note:
         print(note, file=sys.stderr)
-    for path in draw_all(results, args.results_dir):
+    if "upgraded_from" in results:
+        print(f"{args.results_dir}: read as {results['schema']} from {results['upgraded_from']}; summary and "
+              "paired comparisons recomputed from its runs (the file is left as it was)")
+    for path in draw_all(results, args.results_dir, args.format):
         print(path)
     return 0
 

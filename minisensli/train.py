@@ -55,6 +55,19 @@ class History:
     def as_dict(self) -> dict[str, Any]:
         return {k: list(v) for k, v in vars(self).items()}
 
+    def summary(self) -> str:
+        """One line: epochs, train loss first -> last, the last test error, wall time."""
+        if not self.train_loss:
+            return "no epochs"
+        text = (f"{len(self.train_loss)} epochs, {len(self.minibatch_losses)} steps, "
+                f"train loss {self.train_loss[0]:.4g} -> {self.train_loss[-1]:.4g}")
+        if self.test_error and self.test_error[-1] is not None:
+            text += f", test error {100 * self.test_error[-1]:.1f} %"
+        return f"{text}, {self.wall_time:.2f} s"
+
+    def __repr__(self) -> str:
+        return f"History({self.summary()})"
+
 
 def _errors(logits: Any, labels: Any) -> int:
     """Number of misclassified examples in a batch (logits (N, C), integer labels (N,))."""
@@ -144,4 +157,7 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
         history.test_loss.append(test_loss)
         history.test_error.append(test_error)
     bar.close()
+    if progress and epochs:
+        # the bar was removed (leave=False): leave one line in its place
+        bar.write(f"{description}: {history.summary()}", file=getattr(bar, "fp", None))
     return history

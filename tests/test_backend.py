@@ -98,3 +98,10 @@ def test_scatter_add_adds_repeated_indices():
     target = np.zeros(3)
     backend.scatter_add(target, np.array([0, 0, 2]), np.array([1.0, 2.0, 3.0]))
     np.testing.assert_array_equal(target, [3.0, 0.0, 3.0])
+
+
+def test_cuda_is_another_name_for_the_gpu():
+    assert backend.check_device("cuda") == "gpu"
+    assert backend.check_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="and 'cuda' for 'gpu'"):
+        backend.check_device("tpu")

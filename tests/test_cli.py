@@ -165,3 +165,81 @@ def test_every_builtin_experiment_runs_in_quick_mode(tmp_path, name):
     results = json.loads((folder / "results.json").read_text())
     jsonschema.validate(results, json.loads(SCHEMA_FILE.read_text()))
     assert {r["method"] for r in results["runs"]} == set(resolve(name).comparison["methods"])
+
+
+def test_list_shows_seed_count_and_expected_time(capsys):
+    assert cli.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["experiment", "seeds", "time", "(2"]
+    for name in builtin_names():
+        (line,) = [row for row in lines if row.startswith(name + " ")]
+        config = resolve(name)
+        assert f" {len(config.comparison['seeds'])} " in line
+        assert ("~" in line) == (config.comparison["seconds_per_epoch"] > 0)
+    assert "seconds per epoch of one run x epochs x methods x seeds" in lines[-1]
+
+
+def test_expected_seconds_multiplies_the_measured_constant():
+    from minisensli.experiments.config import expected_seconds
+
+    config = resolve("spirals")
+    config.comparison["seconds_per_epoch"] = 0.002
+    runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
+    assert expected_seconds(config) == pytest.approx(0.002 * 1850 * runs)
+    config.comparison["seconds_per_epoch"] = 0.0
+    assert expected_seconds(config) is None
+
+
+def test_overrides_say_what_they_changed():
+    config = resolve("spirals")
+    said = cli.apply_overrides(config, seeds=5, quick_run=True)
+    assert said[0] == "--seeds 5: 5 seeds (0..4) instead of the config's 10 seeds (0..9)"
+    assert said[1] == "--quick: epochs per phase [450, 1400] -> [45, 140] (a tenth, at least 1)"
+    assert said[2] == "--quick: runs 2 seeds [0, 1] of the 5 seeds (0..4) asked for (a quick run keeps at most 2)"
+    assert config.comparison["seeds"] == [0, 1] and config.phase_epochs == [45, 140]
+    assert cli.apply_overrides(resolve("spirals"), seeds=None, quick_run=False) == []
+    assert cli.apply_overrides(resolve("spirals"), seeds=10, quick_run=False) == []  # the config's seeds anyway
+
+
+def test_unknown_experiment_suggests_the_closest_name(capsys):
+    assert cli.main(["run", "spiral-resnet"]) == 2
+    assert "did you mean 'spirals-resnet'?" in capsys.readouterr().err
+    assert cli.main(["run", "zzzz"]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_run_prints_spread_and_paired_comparisons_and_writes_vector_figures(tmp_path, capsys):
+    config = write(tmp_path, TINY.replace('"threshold", ', ""))
+    assert cli.main(["run", config, "--out", str(tmp_path / "out"), "--no-progress", "--format", "pdf"]) == 0
+    out = capsys.readouterr().out
+    assert "median [IQR]" in out and "sd over seeds with n - 1" in out
+    assert "abs max vs abs min" in out and "W/L/T" in out and "Wilcoxon signed-rank" in out
+    (folder,) = (tmp_path / "out").iterdir()
+    for name in FIGURES:
+        assert (folder / name).is_file() and (folder / name.replace(".png", ".pdf")).read_bytes()[:4] == b"%PDF"
+
+
+def test_plot_accepts_a_format_and_rejects_others(tiny_run, capsys):
+    assert cli.main(["plot", str(tiny_run), "--format", "svg"]) == 0
+    assert all((tiny_run / name.replace(".png", ".svg")).is_file() for name in FIGURES)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["plot", str(tiny_run), "--format", "gif"])
+    assert exit_info.value.code == 2
+
+
+def test_results_carry_spread_and_paired_comparisons_that_match_the_runs(tiny_run):
+    import statistics
+    from itertools import combinations
+
+    results = json.loads((tiny_run / "results.json").read_text())
+    assert results["schema"] == "minisensli-results/2"
+    pairs = {(c["a"], c["b"], c["metric"]) for c in results["comparisons"]}
+    assert pairs == {(a, b, m) for a, b in combinations(results["methods"], 2)
+                     for m in ("final_train_loss", "final_test_error")}
+    for method in results["methods"]:
+        losses = [r["final_train_loss"] for r in results["runs"] if r["method"] == method]
+        spread = results["summary"][method]["final_train_loss"]
+        assert spread["median"] == pytest.approx(statistics.median(losses))
+        assert spread["sd"] == pytest.approx(statistics.stdev(losses))
+    for c in results["comparisons"]:
+        assert c["wins"] + c["losses"] + c["ties"] == c["n"] == len(results["seeds"])

@@ -1,4 +1,5 @@
-"""The README's code runs as written (with fewer epochs, in a scratch folder)."""
+"""The README's code runs as written, each block on its own (with fewer epochs, in a scratch
+folder), and its comments show what the objects print."""
 
 import pathlib
 import re
@@ -6,16 +7,28 @@ import re
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
+def python_blocks():
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
     assert blocks, "README has no python examples"
-    code = "\n".join(blocks).replace("epochs=150", "epochs=3").replace("epochs=[450, 1400]", "epochs=[20, 5]")
+    return blocks
+
+
+def test_readme_python_blocks_each_run_on_their_own(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    namespace: dict = {}
-    exec(compile(code, str(README), "exec"), namespace)
+    namespaces = []
+    for block in python_blocks():
+        code = block.replace("epochs=150", "epochs=3").replace("epochs=[450, 1400]", "epochs=[20, 5]")
+        namespace: dict = {}  # a fresh namespace: no block may rely on another
+        exec(compile(code, str(README), "exec"), namespace)
+        namespaces.append(namespace)
     assert (tmp_path / "spirals.npz").is_file() and (tmp_path / "growth.png").is_file()
-    assert namespace["result"].chosen_sites[0] is not None
+    assert namespaces[-1]["result"].chosen_sites[0] is not None
+    printed = capsys.readouterr().out
+    assert "[[3. 3.]]" in printed
+    assert "[Site(dense@2 (width 4)), Site(dense@4 (width 4))]" in printed
+    assert "dense@2 (width 4)   0.0003193   1.996e-05  fro  <- largest" in printed  # no training before it
+    assert printed.count("GrowthResult: 2 phases (20 + 5 epochs), 1 insertion") == 1
 
 
 def test_readme_test_command_is_marked_for_ci():

@@ -13,12 +13,12 @@ from .runner import (
     quick,
     resume_experiment,
     run_experiment,
-    summary_table,
 )
+from .summary import comparison_table, summarize, summary_table
 
 __all__ = [
     "FIGURES", "SCHEMA_FILE", "SCHEMA_ID", "Config", "ConfigError", "ExecutorError", "ResultsError", "RunFailedError",
     "RunFolderError", "RunInterruptedError", "available_cores", "builtin_names", "check_results", "check_run_name",
-    "completeness_note", "draw_all", "is_complete", "load_config", "load_results", "quick", "resolve",
-    "resume_experiment", "run_experiment", "summary_table", "to_toml", "validate",
+    "comparison_table", "completeness_note", "draw_all", "is_complete", "load_config", "load_results", "quick",
+    "resolve", "resume_experiment", "run_experiment", "summarize", "summary_table", "to_toml", "validate",
 ]

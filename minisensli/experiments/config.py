@@ -17,12 +17,16 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
                   "multistep", step_size, milestones, gamma
     [sensli]      method = "closed_form" | "autograd", norm = "default" | "fro" | "fro_scaled" |
                   "spectral", variant = "v1" | "v2", threshold
-    [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big"), seeds
+    [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big"), seeds,
+                  seconds_per_epoch (measured wall seconds per epoch of one run on the 2-core development
+                  machine, selection included; 0 = not measured; `minisensli list` multiplies it by
+                  epochs x methods x seeds to estimate the run time)
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import math
 import pathlib
 import re
@@ -116,6 +120,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "comparison": {
         "methods": (list, ["abs max", "abs min", "small", "big"], "methods"),
         "seeds": (list, [0, 1, 2, 3, 4], "seeds"),
+        "seconds_per_epoch": (float, 0.0, "non-negative"),
     },
 }
 
@@ -147,6 +152,16 @@ class Config:
         epochs = self.training["epochs"]
         phases = self.training["max_insertions"] + 1
         return (epochs + [epochs[-1]] * phases)[:phases]
+
+
+def expected_seconds(config: Config) -> float | None:
+    """Estimated wall time of the whole comparison: the config's measured seconds per epoch of
+    one run times epochs x methods x seeds; None where the config has no measurement."""
+    per_epoch = config.comparison["seconds_per_epoch"]
+    if not per_epoch:
+        return None
+    runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
+    return per_epoch * config.total_epochs * runs
 
 
 def _type_name(expected: Any) -> str:
@@ -312,8 +327,10 @@ def resolve(name_or_path: str) -> Config:
     path = pathlib.Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         return load_config(path)
-    raise ConfigError(f"unknown experiment {name_or_path!r}: not a built-in ({', '.join(builtin_names())}) "
-                      "and not a .toml file")
+    close = difflib.get_close_matches(name_or_path, builtin_names(), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown experiment {name_or_path!r}{hint} (not a built-in: {', '.join(builtin_names())}; "
+                      "and not a .toml file)")
 
 
 RUN_NAME_MAX_LENGTH = 100

@@ -1,25 +1,43 @@
 """Figures of a results folder, drawn from results.json alone (so `minisensli plot` can redraw them).
 
-loss_vs_iterations.png  mean training loss per minibatch step over seeds, per method (log scale);
-                        dotted lines: where the growth methods inserted
-loss_vs_time.png        the same against mean cumulative wall time (selection time included); dotted:
-                        mean time at which each selection ended
-test_error.png          mean test error (%) after each epoch
-sensitivities.png       the score of every candidate site at each selection of the growth methods,
-                        one dot per seed and the mean as a bar
-architecture.png        the start architecture and each method's final one (first seed), new
-                        layers highlighted
+Every figure shows the spread over seeds, never a mean alone:
+
+loss_vs_iterations     training loss per minibatch step: per method the median over seeds (line)
+                       and the 25th-75th percentile band; dotted: the iteration of each insertion
+loss_vs_time           the same against wall time (median over seeds of each step's time); ticks
+                       at the bottom: each run's own insertion time, in its method's colour. Wall
+                       time depends on the machine's load, and the title says so
+test_error             test error (%) after each epoch: median and 25th-75th percentile band
+sensitivities          one panel per selection: the score of every candidate site for every seed
+                       (one dot per seed and site), a ring on the site that run chose and, above
+                       each column, how often it was chosen. From the second selection on, the
+                       networks of different runs can differ: runs are grouped by the network
+                       they had (the sites chosen before), and each group's sites are numbered
+                       by their position in that network, so no label is pooled across networks
+architecture           the start network and every method's final networks, each with the number
+                       of seeds that reached it; long networks wrap onto several lines
+
+Each draw function returns its matplotlib Figure (and writes it when given a path), so tests
+can inspect the artists: the ones the figures are about carry a gid ("iqr-band", "median",
+"seed-scores", "chosen-sites", "insertion-times", "inserted-layer").
 """
 
 from __future__ import annotations
 
 import pathlib
+from collections import Counter
 from typing import Any
 
 from ..files import atomic_write
-from ..sensli.plotting import new_figure
+from ..sensli.plotting import new_figure, plain_log_ticks
 
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
+FORMATS = ("png", "svg", "pdf")
+DPI = 150  # fit for slides; svg and pdf are vector files
+# beside the axes, where it hides no curve (and loc="best" is slow on thousands of points)
+LEGEND_OUTSIDE = {"fontsize": 8, "title": "method (runs)", "title_fontsize": 8, "loc": "upper left",
+                  "bbox_to_anchor": (1.01, 1.0)}
+WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
 def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple[Any, Any]:
@@ -28,23 +46,20 @@ def _subplots(*grid: int, figsize: tuple[float, float], **options: Any) -> tuple
     return fig, fig.subplots(*grid, **options)
 
 
-def _finish(fig: Any, path: pathlib.Path, legend: Any = None) -> None:
-    """Legend (if asked), tight layout, write the PNG atomically."""
-    if legend is not None and legend.get_legend_handles_labels()[1]:  # an incomplete run may have no curve yet
-        legend.legend()
+def _legend(ax: Any, **options: Any) -> None:
+    """A legend when there is something to name (a folder with no finished run yet has no curve)."""
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(**options)
+
+
+def _finish(fig: Any, path: pathlib.Path | None) -> Any:
+    """Tight layout; write the file atomically (its format from the suffix) when a path is given."""
     fig.tight_layout()
-    with atomic_write(path, "wb") as file:
-        fig.savefig(file, dpi=110, format="png")
-
-
-def _mean_curve(curves: list[list[float | None]]) -> list[float]:
-    """Element-wise mean over seeds, ignoring missing values (nan-mean without numpy)."""
-    length = max((len(c) for c in curves), default=0)
-    out = []
-    for i in range(length):
-        values = [c[i] for c in curves if i < len(c) and c[i] is not None]
-        out.append(sum(values) / len(values) if values else float("nan"))
-    return out
+    if path is not None:
+        path = pathlib.Path(path)
+        with atomic_write(path, "wb") as file:
+            fig.savefig(file, dpi=DPI, format=path.suffix.lstrip(".") or "png")
+    return fig
 
 
 def _runs_by_method(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -54,20 +69,31 @@ def _runs_by_method(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def _insertion_marks(ax: Any, results: dict[str, Any], key: str) -> None:
-    """Dotted vertical lines where a layer was inserted: at the iteration or epoch (``key``), or
-    for key 'time' at the mean over runs of the wall time when that selection ended."""
-    if key == "time":
-        by_selection: dict[int, list[float]] = {}
-        for run in results["runs"]:
-            for k, record in enumerate(run["insertions"]):
-                if record["chosen"] is not None and record["epoch"] > 0:
-                    by_selection.setdefault(k, []).append(run["epoch_times"][record["epoch"] - 1])
-        marks = {sum(times) / len(times) for times in by_selection.values()}
-    else:
-        marks = {record[key] for run in results["runs"] for record in run["insertions"] if record["chosen"] is not None}
-    for x in sorted(marks):
-        ax.axvline(x, ls=":", color="k", lw=1)
+def _colours(results: dict[str, Any]) -> dict[str, str]:
+    """One colour per method, the same in every figure."""
+    return {method: f"C{i % 10}" for i, method in enumerate(_runs_by_method(results))}
+
+
+def _quantile(ordered: list[float], q: float) -> float:
+    """The q-quantile of sorted values, linear interpolation (as statistics.spread's quartiles)."""
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _bands(curves: list[list[float | None]]) -> tuple[list[float], list[float], list[float]]:
+    """Per position: median, 25th and 75th percentile over the curves that have a value there."""
+    length = max((len(c) for c in curves), default=0)
+    median, q1, q3 = [], [], []
+    for i in range(length):
+        values = sorted(c[i] for c in curves if i < len(c) and c[i] is not None)
+        if not values:
+            values = [float("nan")]
+        median.append(_quantile(values, 0.5))
+        q1.append(_quantile(values, 0.25))
+        q3.append(_quantile(values, 0.75))
+    return median, q1, q3
 
 
 def _step_times(epoch_times: list[float], steps: int) -> list[float]:
@@ -80,103 +106,248 @@ def _step_times(epoch_times: list[float], steps: int) -> list[float]:
     return xs
 
 
-def plot_losses(results: dict[str, Any], path: pathlib.Path, against: str) -> None:
-    fig, ax = _subplots(figsize=(7, 4.2))
+def _insertion_iterations(results: dict[str, Any], key: str) -> list[int]:
+    return sorted({rec[key] for run in results["runs"] for rec in run["insertions"] if rec["chosen"] is not None})
+
+
+def _band(ax: Any, xs: list[float], curves: list[list[float | None]], colour: str, label: str,
+          scale: float = 1.0) -> None:
+    median, q1, q3 = _bands(curves)
+    n = len(xs)
+    line, = ax.plot(xs, [scale * v for v in median[:n]], lw=1.3, color=colour, label=f"{label} ({len(curves)})")
+    line.set_gid("median")
+    band = ax.fill_between(xs, [scale * v for v in q1[:n]], [scale * v for v in q3[:n]], color=colour, alpha=0.2,
+                           lw=0)
+    band.set_gid("iqr-band")
+
+
+def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str) -> Any:
+    """Training loss per minibatch step against iterations or wall time (``against``)."""
+    fig, ax = _subplots(figsize=(9, 4.8))
+    colours = _colours(results)
     for method, runs in _runs_by_method(results).items():
         if not runs:
             continue
-        loss = _mean_curve([r["minibatch_losses"] for r in runs])
+        curves = [r["minibatch_losses"] for r in runs]
         if against == "iterations":
-            xs = list(range(len(loss)))
+            xs = list(range(max(len(c) for c in curves)))
         else:
-            xs = _step_times(_mean_curve([r["epoch_times"] for r in runs]), len(loss))
-        ax.plot(xs, loss[: len(xs)], lw=1.2, label=method)
-    _insertion_marks(ax, results, "iteration" if against == "iterations" else "time")
-    if against == "iterations":
-        ax.set_xlabel("iteration (minibatch step)")
-    else:
-        ax.set_xlabel("wall time (s, mean over seeds; selection included)")
+            xs = _bands([_step_times(r["epoch_times"], len(r["minibatch_losses"])) for r in runs])[0]
+        _band(ax, xs, curves, colours[method], method)
+        if against == "time":
+            times = [r["epoch_times"][rec["epoch"] - 1] for r in runs for rec in r["insertions"]
+                     if rec["chosen"] is not None and rec["epoch"] > 0]
+            if times:
+                ticks, = ax.plot(times, [0.03] * len(times), ls="none", marker="|", ms=12, mew=1.5,
+                                 color=colours[method], transform=ax.get_xaxis_transform())
+                ticks.set_gid("insertion-times")
     ax.set_yscale("log")
-    ax.set_ylabel("training loss (mean over seeds)")
-    ax.set_title(f"{results['name']}: training loss; dotted: insertion")
-    _finish(fig, path, legend=ax)
+    plain_log_ticks(ax.yaxis)
+    seeds = len(results["seeds"])
+    if against == "iterations":
+        for x in _insertion_iterations(results, "iteration"):
+            ax.axvline(x, ls=":", color="k", lw=1)
+        ax.set_xlabel("iteration (minibatch step)")
+        ax.set_title(f"{results['name']}: training loss vs iterations\n"
+                     f"line: median over {seeds} seeds, band: 25th-75th percentile; dotted: insertion", fontsize=10)
+    else:
+        ax.set_xlabel("wall time (s; median over seeds of each step's time, selection included)")
+        ax.set_title(f"{results['name']}: training loss vs wall time\n{WALL_TIME_WARNING}\nline: median over "
+                     f"{seeds} seeds, band: 25th-75th percentile; ticks at the bottom: each run's insertion",
+                     fontsize=9)
+    ax.set_ylabel("training loss (minibatch, log scale)")
+    _legend(ax, **LEGEND_OUTSIDE)
+    return _finish(fig, path)
 
 
-def plot_test_error(results: dict[str, Any], path: pathlib.Path) -> None:
-    fig, ax = _subplots(figsize=(7, 4.2))
+def plot_test_error(results: dict[str, Any], path: pathlib.Path | None) -> Any:
+    """Test error after each epoch: median over seeds and the 25th-75th percentile band."""
+    fig, ax = _subplots(figsize=(9, 4.8))
+    colours = _colours(results)
     for method, runs in _runs_by_method(results).items():
         if runs:
-            error = _mean_curve([r["test_error"] for r in runs])
-            ax.plot(range(1, len(error) + 1), [100 * e for e in error], lw=1.2, label=method)
-    _insertion_marks(ax, results, "epoch")
+            curves = [r["test_error"] for r in runs]
+            _band(ax, list(range(1, max(len(c) for c in curves) + 1)), curves, colours[method], method, scale=100)
+    for x in _insertion_iterations(results, "epoch"):
+        ax.axvline(x, ls=":", color="k", lw=1)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test error (%), mean over seeds")
-    ax.set_title(f"{results['name']}: test error")
-    _finish(fig, path, legend=ax)
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"{results['name']}: test error vs epochs\nline: median over {len(results['seeds'])} seeds, "
+                 "band: 25th-75th percentile; dotted: insertion", fontsize=10)
+    _legend(ax, **LEGEND_OUTSIDE)
+    return _finish(fig, path)
 
 
-def plot_sensitivities(results: dict[str, Any], path: pathlib.Path) -> None:
-    grouped = {m: [r for r in runs if r["insertions"]] for m, runs in _runs_by_method(results).items()}
-    grouped = {m: runs for m, runs in grouped.items() if runs}
-    selections = max((len(r["insertions"]) for runs in grouped.values() for r in runs), default=0)
-    fig, axes = _subplots(1, max(selections, 1), figsize=(4.5 * max(selections, 1), 3.8), squeeze=False)
-    for k in range(selections):
-        ax = axes[0][k]
-        width = 0.8 / max(len(grouped), 1)
-        records_by_method = {m: [r["insertions"][k] for r in runs if len(r["insertions"]) > k]
-                             for m, runs in grouped.items()}
-        # architectures can differ between seeds from the second selection on: match sites by label
-        labels = sorted({label for records in records_by_method.values() for rec in records for label in rec["sites"]},
-                        key=lambda label: int(label.split("@")[1]))
-        for j, (method, records) in enumerate(records_by_method.items()):
-            legend_label = method
-            for i, label in enumerate(labels):
-                values = [rec["scores"][rec["sites"].index(label)] for rec in records if label in rec["sites"]]
-                if not values:
-                    continue
-                x = i + j * width
-                ax.bar(x, sum(values) / len(values), width=width, color=f"C{j}", alpha=0.35, label=legend_label)
-                legend_label = None
-                ax.scatter([x] * len(values), values, color=f"C{j}", s=10)
-        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels, rotation=20, fontsize=8)
+def _selection_groups(results: dict[str, Any], k: int) -> list[tuple[tuple[str, ...], list[tuple[str, int, Any]]]]:
+    """Runs that made a k-th selection, grouped by the network they had then. That network is
+    the start network with the layers chosen at the earlier selections, so the sequence of
+    earlier chosen sites identifies it. Returns [(earlier chosen sites, [(method, seed, record)])],
+    the largest group first."""
+    groups: dict[tuple[str, ...], list[tuple[str, int, Any]]] = {}
+    for run in results["runs"]:
+        if len(run["insertions"]) > k:
+            earlier = tuple(rec["chosen"] for rec in run["insertions"][:k] if rec["chosen"] is not None)
+            groups.setdefault(earlier, []).append((run["method"], run["seed"], run["insertions"][k]))
+    return sorted(groups.items(), key=lambda item: -len(item[1]))
+
+
+def _score_scale(ax: Any, values: list[float]) -> str:
+    """Linear where the scores are of one magnitude; log where they span more than a factor of
+    30; symmetric log (linear below the smallest positive score) where some scores are 0, which
+    a log axis would drop. Returns the axis label's description of the scale."""
+    positive = [v for v in values if v > 0]
+    if not positive or max(positive) <= 30 * min(positive):
+        return "linear scale"
+    if len(positive) == len(values):
         ax.set_yscale("log")
-        ax.set_title(f"selection {k + 1}")
-        ax.set_ylabel("score (bar: mean; dots: seeds)")
-        ax.legend(fontsize=8)
+        plain_log_ticks(ax.yaxis)
+        return "log scale"
+    ax.set_yscale("symlog", linthresh=min(positive))
+    return f"log scale, linear below {min(positive):.2g} to show scores of 0"
+
+
+def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str, str]) -> None:
+    groups = _selection_groups(results, k)
+    methods = [m for m in colours if any(m == method for _, runs in groups for method, _, _ in runs)]
+    width = 0.8 / max(len(methods), 1)
+    slot = 0
+    ticks, tick_labels, scores_seen, epochs = [], [], [], set()
+    ring_label = "chosen by that run"
+    in_legend: set[str] = set()
+    for g, (earlier, runs) in enumerate(groups):
+        sites = list(runs[0][2]["sites"])
+        first_slot = slot
+        for label in sites:
+            ticks.append(slot + 0.4 - width / 2)
+            tick_labels.append(label)
+            slot += 1
+        for j, method in enumerate(methods):
+            mine = [(seed, rec) for m, seed, rec in runs if m == method]
+            xs: list[float] = []
+            ys: list[float] = []
+            chosen_x, chosen_y = [], []
+            chosen_counts: Counter[str] = Counter()
+            for n, (_, rec) in enumerate(mine):
+                epochs.add(rec["epoch"])
+                jitter = (n / max(len(mine) - 1, 1) - 0.5) * width * 0.6
+                run_xs = [first_slot + sites.index(label) + j * width + jitter for label in rec["sites"]]
+                # a faint line joins one run's scores, so the reader can follow a seed across sites
+                ax.plot(run_xs, rec["scores"], lw=0.5, alpha=0.25, color=colours[method], zorder=2)
+                xs += run_xs
+                ys += rec["scores"]
+                if rec["chosen_index"] is not None:
+                    chosen_x.append(run_xs[rec["chosen_index"]])
+                    chosen_y.append(rec["scores"][rec["chosen_index"]])
+                    chosen_counts[rec["chosen"]] += 1
+            scores_seen += ys
+            if not xs:
+                continue
+            dots = ax.scatter(xs, ys, s=12, color=colours[method], alpha=0.8, lw=0,
+                              label=None if method in in_legend else method, zorder=3)
+            in_legend.add(method)
+            dots.set_gid("seed-scores")
+            if chosen_x:
+                rings = ax.scatter(chosen_x, chosen_y, s=55, facecolors="none", edgecolors="k", lw=1.0, zorder=4,
+                                   label=ring_label)
+                rings.set_gid("chosen-sites")
+                ring_label = None
+            for label, count in chosen_counts.items():
+                ax.annotate(f"{count}/{len(mine)}", xy=(first_slot + sites.index(label) + j * width, 1.0),
+                            xycoords=ax.get_xaxis_transform(), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, color=colours[method])
+        if len(groups) > 1 or earlier:
+            where = (f"network after inserting at {' then '.join(earlier)}" if earlier
+                     else "start network (no insertion)")
+            ax.annotate(f"{where}\n({len(runs)} runs; sites numbered in this network)",
+                        xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0), xycoords=ax.get_xaxis_transform(),
+                        xytext=(0, -30), textcoords="offset points", ha="center", va="top", fontsize=7)
+        if g < len(groups) - 1:
+            ax.axvline(slot - 0.5 + 0.4 - width / 2, color="0.6", lw=1)
+    ax.set_xticks(ticks, tick_labels, fontsize=8)
+    ax.set_xlim(-0.6, slot)
+    scale = _score_scale(ax, scores_seen)
+    norms = sorted({rec["norm"] for _, runs in groups for _, _, rec in runs})
+    ax.set_ylabel(f"score ({', '.join(norms)} norm of the multiplier;\n{scale})", fontsize=8)
+    after = "/".join(str(e) for e in sorted(epochs))
+    ax.set_title(f"selection {k + 1} (after epoch {after}): one dot per seed and candidate site; ring: the site "
+                 "that run chose;\nn/m above a column: chosen in n of that method's m runs", fontsize=9, pad=14)
+    ax.set_xlabel("candidate site (kind@position in the network)", fontsize=8)
+    _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
+
+
+def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> Any:
+    """The score of every candidate site for every seed at each selection, and the choices."""
+    colours = _colours(results)
+    selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
+    slots = max((sum(len(runs[0][2]["sites"]) for _, runs in _selection_groups(results, k))
+                 for k in range(selections)), default=1)
+    methods = sum(1 for runs in _runs_by_method(results).values() if any(r["insertions"] for r in runs))
+    width = min(max(7.0, 0.35 * slots * max(methods, 1) + 2.0), 24.0)
+    fig, axes = _subplots(max(selections, 1), 1, figsize=(width, 3.9 * max(selections, 1)), squeeze=False)
+    for k in range(selections):
+        _draw_selection(axes[k][0], results, k, colours)
     if not selections:
         axes[0][0].text(0.5, 0.5, "no growth method in this run", ha="center", va="center")
-    _finish(fig, path)
+        axes[0][0].axis("off")
+    return _finish(fig, path)
 
 
-def plot_architectures(results: dict[str, Any], path: pathlib.Path) -> None:
-    from matplotlib.patches import Rectangle  # noqa: PLC0415 - plotting only
+def _architecture_rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[int]]]:
+    """('start', its layers, []) and, per method, every distinct final network with the number of
+    seeds that reached it, most frequent first."""
+    rows = [(f"start\n(all {len(results['seeds'])} seeds)", results["start_architecture"], [])]
+    for method, runs in _runs_by_method(results).items():
+        reached = Counter((tuple(r["architecture"]), tuple(r["inserted_layers"])) for r in runs)
+        for (layers, new), count in reached.most_common():
+            rows.append((f"{method}\n({count} of {len(runs)} seeds)", list(layers), list(new)))
+    return rows
 
-    seed = results["seeds"][0]
-    rows = [("start", results["start_architecture"], [])]
-    for run in results["runs"]:
-        if run["seed"] == seed:
-            rows.append((run["method"], run["architecture"], run["inserted_layers"]))
-    longest = max(len(labels) for _, labels, _ in rows)
-    fig, ax = _subplots(figsize=(max(6.0, 1.25 * longest + 1.5), 0.6 * len(rows) + 0.8))
-    for r, (name, labels, new) in enumerate(rows):
-        y = len(rows) - 1 - r
-        ax.text(-0.2, y, name, ha="right", va="center", fontsize=9)
-        for i, label in enumerate(labels):
-            ax.add_patch(Rectangle((i * 1.25, y - 0.3), 1.15, 0.6, facecolor="C1" if i in new else "0.9",
-                                       edgecolor="0.3"))
-            ax.text(i * 1.25 + 0.575, y, label, ha="center", va="center", fontsize=6.5)
-    ax.set_xlim(-2.2, longest * 1.25)
-    ax.set_ylim(-0.7, len(rows) - 0.3)
+
+def plot_architectures(results: dict[str, Any], path: pathlib.Path | None, per_line: int = 7) -> Any:
+    """Start and final networks as rows of boxes, wrapped after ``per_line`` layers."""
+    from matplotlib.patches import FancyBboxPatch  # noqa: PLC0415 - plotting only
+
+    rows = _architecture_rows(results)
+    per_line = max(1, min(per_line, max(len(layers) for _, layers, _ in rows)))  # no layers known yet: 1
+    box_w, box_h, step, line_h, gap = 1.25, 0.42, 1.4, 0.55, 0.3
+    heights = [max(1, -(-len(layers) // per_line)) * line_h for _, layers, _ in rows]
+    total = sum(heights) + gap * len(rows)
+    fig, ax = _subplots(figsize=(2.0 + per_line * step, 0.9 + total))
+    y = total
+    for (name, layers, new), height in zip(rows, heights):
+        ax.text(-0.25, y - height / 2, name, ha="right", va="center", fontsize=9)
+        for i, label in enumerate(layers):
+            line, column = divmod(i, per_line)
+            x, yc = column * step, y - line * line_h - line_h / 2
+            inserted = i in new
+            box = FancyBboxPatch((x, yc - box_h / 2), box_w, box_h, boxstyle="round,pad=0.02",
+                                 facecolor="C1" if inserted else "0.92", edgecolor="0.3", lw=0.8)
+            if inserted:
+                box.set_gid("inserted-layer")
+            ax.add_patch(box)
+            ax.text(x + box_w / 2, yc, label, ha="center", va="center", fontsize=8)
+            if column == per_line - 1 and i < len(layers) - 1:
+                ax.text(x + box_w + 0.05, yc, "↩", ha="left", va="center", fontsize=9, color="0.4")
+        ax.axhline(y + gap / 2, color="0.85", lw=0.6)
+        y -= height + gap
+    ax.set_xlim(-2.0, per_line * step)
+    ax.set_ylim(y + gap / 2, total + gap / 2)
     ax.axis("off")
-    ax.set_title(f"{results['name']}: architectures (seed {seed}; orange: inserted)", fontsize=10)
-    _finish(fig, path)
+    ax.set_title(f"{results['name']}: start and final networks per method (orange: inserted layers; "
+                 f"long networks continue on the next line)", fontsize=10)
+    return _finish(fig, path)
 
 
-def draw_all(results: dict[str, Any], folder: str | pathlib.Path) -> list[pathlib.Path]:
-    """Draw every figure of FIGURES into ``folder``; returns their paths."""
+def figure_paths(folder: str | pathlib.Path, fmt: str = "png") -> list[pathlib.Path]:
+    """The paths draw_all writes, for a format of FORMATS."""
+    if fmt not in FORMATS:
+        raise ValueError(f"figure format {fmt!r} is not supported; choose one of {list(FORMATS)}")
+    return [pathlib.Path(folder) / name.replace(".png", f".{fmt}") for name in FIGURES]
 
-    folder = pathlib.Path(folder)
-    paths = [folder / name for name in FIGURES]
+
+def draw_all(results: dict[str, Any], folder: str | pathlib.Path, fmt: str = "png") -> list[pathlib.Path]:
+    """Draw every figure of FIGURES into ``folder`` as ``fmt`` (png, svg or pdf); returns their paths."""
+    paths = figure_paths(folder, fmt)
     plot_losses(results, paths[0], "iterations")
     plot_losses(results, paths[1], "time")
     plot_test_error(results, paths[2])

@@ -2,7 +2,7 @@
 
 The full JSON Schema is results.schema.json beside this file. In short:
 
-    schema              "minisensli-results/1"
+    schema              "minisensli-results/2"
     name, created, minisensli_version
     complete            false while runs are missing (a run in progress, stopped by Ctrl-C/SIGTERM,
                         or with failed runs; `minisensli run --resume DIR` completes it); documents
@@ -22,8 +22,16 @@ The full JSON Schema is results.schema.json beside this file. In short:
         architecture (final layer labels), inserted_layers (their indices), parameters,
         insertions (per selection: sites, scores, chosen, norm, method, seconds, ...),
         chosen_sites, train_seconds, select_seconds, model_file (relative path of the saved model)
-    summary             per method: mean and std over seeds of final_train_loss,
-                        final_test_error, wall_time, parameters; and the number of runs
+    summary             per method: the spread over seeds (n, mean, sd with n - 1, median, q1, q3,
+                        min, max) of final_train_loss, final_test_error, wall_time, parameters;
+                        and the number of runs
+    comparisons         every pair of methods (a, b) on both metrics, paired per seed: n, wins,
+                        losses, ties, median_difference (a - b), p_value (Wilcoxon signed-rank)
+    upgraded_from       (only in a document read from an older schema) the schema it was read as
+
+Schema 1 (before paired statistics) had summary = mean and population std only and no
+comparisons. Its runs hold everything needed, so ``load_results`` reads it and recomputes
+summary and comparisons from the runs (marking ``upgraded_from``); other schemas are refused.
 """
 
 from __future__ import annotations
@@ -33,11 +41,13 @@ import pathlib
 from typing import Any
 
 from ..nn import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, Module, ResidualConv, ResidualDense
+from .summary import summarize
 
-SCHEMA_ID = "minisensli-results/1"
+SCHEMA_ID = "minisensli-results/2"
+OLD_SCHEMAS = ("minisensli-results/1",)  # read by recomputing summary and comparisons from the runs
 SCHEMA_FILE = pathlib.Path(__file__).parent / "results.schema.json"
 TOP_LEVEL_KEYS = ("schema", "name", "created", "minisensli_version", "config", "phase_epochs",
-                  "start_architecture", "methods", "seeds", "runs", "summary")
+                  "start_architecture", "methods", "seeds", "runs", "summary", "comparisons")
 
 
 class ResultsError(ValueError):
@@ -69,7 +79,9 @@ def check_results(results: Any) -> None:
     """Raise ResultsError unless ``results`` looks like a results.json document of this schema."""
     if not isinstance(results, dict) or results.get("schema") != SCHEMA_ID:
         found = results.get("schema") if isinstance(results, dict) else type(results).__name__
-        raise ResultsError(f"not a minisensli results document (schema {found!r}, expected {SCHEMA_ID!r})")
+        readable = ", ".join(repr(s) for s in (SCHEMA_ID, *OLD_SCHEMAS))
+        raise ResultsError(f"not a minisensli results document this version reads (schema {found!r}; "
+                           f"this minisensli reads {readable})")
     missing = [k for k in TOP_LEVEL_KEYS if k not in results]
     if missing:
         raise ResultsError(f"results document lacks the keys {missing}")
@@ -96,6 +108,8 @@ def load_results(folder: str | pathlib.Path) -> dict[str, Any]:
         results = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ResultsError(f"{path}: not valid JSON ({err})") from err
+    if isinstance(results, dict) and results.get("schema") in OLD_SCHEMAS:
+        results = upgrade(results)
     check_results(results)
     return results
 
@@ -115,3 +129,13 @@ def completeness_note(results: dict[str, Any], folder: str | pathlib.Path) -> st
     failed_text = f", {failed} failed" if failed else ""
     return (f"incomplete results: {len(results['runs'])} of {total} runs finished{failed_text}; figures show the "
             f"finished runs (complete them with: minisensli run --resume {folder})")
+
+
+def upgrade(results: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 document as schema 2: the same runs, summary and comparisons recomputed from them."""
+    for i, run in enumerate(results.get("runs", [])):
+        if not isinstance(run, dict) or "method" not in run or "seed" not in run:
+            raise ResultsError(f"run {i} of the {results['schema']} document lacks 'method' or 'seed'; cannot upgrade")
+    methods = results.get("methods") or sorted({r["method"] for r in results["runs"]})
+    return {**results, "schema": SCHEMA_ID, "upgraded_from": results["schema"],
+            **summarize(results["runs"], methods)}

@@ -21,7 +21,6 @@ import datetime
 import json
 import pathlib
 import signal
-import statistics
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from .config import Config, ConfigError, check_run_name, load_config, to_toml
 from .executors import ExecutorError, make_executor
 from .plots import draw_all
 from .results import SCHEMA_ID, ResultsError, check_results, load_results
+from .summary import summarize
 from .tasks import Task, TaskResult, all_tasks, method_order, run_task
 
 MAX_FOLDER_ATTEMPTS = 1000
@@ -111,41 +111,6 @@ def create_run_folder(out_root: str | pathlib.Path, name: str, stamp: str) -> pa
 # ----------------------------------------------------------------------------- results
 
 
-def _summary(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
-    def stats(values: list[float]) -> dict[str, float]:
-        values = [v for v in values if v is not None]
-        if not values:
-            return {"mean": None, "std": None}
-        return {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}
-
-    out = {}
-    for method in methods:
-        mine = [r for r in runs if r["method"] == method]
-        out[method] = {
-            "final_train_loss": stats([r["final_train_loss"] for r in mine]),
-            "final_test_error": stats([r["final_test_error"] for r in mine]),
-            "wall_time": stats([r["wall_time"] for r in mine]),
-            "parameters": stats([r["parameters"] for r in mine]),
-            "runs": len(mine),
-        }
-    return out
-
-
-def summary_table(results: dict[str, Any]) -> str:
-    """The per-method table printed at the end of a run (mean ± std over seeds)."""
-    def fmt(s: dict[str, Any], scale: float = 1.0, digits: int = 4) -> str:
-        if s["mean"] is None:
-            return "-"
-        return f"{s['mean'] * scale:.{digits}f} ± {s['std'] * scale:.{digits}f}"
-
-    header = f"{'method':<10} {'final train loss':>20} {'test error (%)':>18} {'wall time (s)':>16} {'params':>8}"
-    lines = [header, "-" * len(header)]
-    for method, s in results["summary"].items():
-        lines.append(f"{method:<10} {fmt(s['final_train_loss']):>20} {fmt(s['final_test_error'], 100, 2):>18} "
-                     f"{fmt(s['wall_time'], 1, 2):>16} {s['parameters']['mean'] or 0:>8.0f}")
-    return "\n".join(lines)
-
-
 @dataclass
 class _Record:
     """The results folder being filled: finished runs by task, and what became of the others."""
@@ -180,7 +145,7 @@ class _Record:
             "methods": order,
             "seeds": list(self.config.comparison["seeds"]),
             "runs": runs,
-            "summary": _summary(runs, order),
+            **summarize(runs, order),
         }
 
     def _unfinished(self, task: Task) -> dict[str, Any]:
@@ -437,4 +402,4 @@ def _load_finished_model(folder: pathlib.Path, run: dict[str, Any]) -> Any:
 
 
 __all__ = ["ExecutorError", "RunFailedError", "RunFolderError", "RunInterruptedError", "create_run_folder", "quick",
-           "resume_experiment", "run_experiment", "summary_table"]
+           "resume_experiment", "run_experiment"]

@@ -51,6 +51,11 @@ class InsertionRecord:
     existing: dict[str, float] | None
     seconds: float
 
+    def __repr__(self) -> str:
+        chosen = "no insertion" if self.chosen is None else f"inserted at {self.chosen}"
+        scores = ", ".join(f"{site.label} {value:.3g}" for site, value in zip(self.sites, self.scores))
+        return f"InsertionRecord(phase {self.phase}, after epoch {self.epoch}: {chosen}; {self.norm} scores {scores})"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "phase": self.phase, "iteration": self.iteration, "epoch": self.epoch,
@@ -89,6 +94,16 @@ class GrowthResult:
     @property
     def chosen_sites(self) -> list[Site | None]:
         return [r.chosen for r in self.insertions]
+
+    def __repr__(self) -> str:
+        phases = " + ".join(str(b - a) for a, b in zip([0, *self.phase_end_epochs], self.phase_end_epochs))
+        inserted = [str(s) for s in self.chosen_sites if s is not None]
+        where = f"{len(inserted)} insertion{'s' if len(inserted) != 1 else ''}" + (
+            f" ({'; '.join(inserted)})" if inserted else "")
+        early = ", stopped early" if self.stopped_early else ""
+        n_phases = len(self.phase_end_epochs)
+        return (f"GrowthResult: {n_phases} phases ({phases} epochs{early}), {where}; "
+                f"{self.history.summary()}; {self.train_seconds:.1f} s training, {self.select_seconds:.2f} s selecting")
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-compatible summary (without the model)."""

@@ -62,6 +62,9 @@ class SiteScore:
     def kind(self) -> str:
         return self.site.kind
 
+    def __repr__(self) -> str:
+        return f"SiteScore({self.site}: score {self.score:.4g} [{self.norm}], scaled {self.scaled_score:.4g})"
+
 
 class SensitivityResult(list):
     """A list of SiteScore, one per candidate site, in site order, plus:
@@ -82,6 +85,25 @@ class SensitivityResult(list):
 
     def scores(self) -> list[float]:
         return [s.score for s in self]
+
+    def __repr__(self) -> str:
+        """A table: one row per site with its score and scaled score, the largest marked."""
+        batches = f"{self.batches} batch{'es' if self.batches != 1 else ''}"
+        head = f"SensitivityResult: {len(self)} sites, {self.method}, {batches}, {self.seconds:.3g} s"
+        if not self:
+            return head
+        best = max(range(len(self)), key=lambda i: self[i].score)
+        names = [str(s.site) for s in self]
+        width = max(len(n) for n in names + ["site"])
+        rows = [f"  {'site':<{width}}  {'score':>10}  {'scaled':>10}  norm"]
+        for i, (name, s) in enumerate(zip(names, self)):
+            mark = "  <- largest" if i == best and len(self) > 1 else ""
+            rows.append(f"  {name:<{width}}  {s.score:>10.4g}  {s.scaled_score:>10.4g}  {s.norm}{mark}")
+        if self.existing:
+            rows.append("  existing weights (scaled): " + ", ".join(f"{k} {v:.3g}" for k, v in self.existing.items()))
+        return "\n".join([head, *rows])
+
+    __str__ = __repr__
 
 
 def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dict[str, Any]:

@@ -53,6 +53,16 @@ class Site:
     def label(self) -> str:
         return f"{self.kind}@{self.position}"
 
+    def __str__(self) -> str:
+        """'dense@2 (width 4)'; residual sites add their form: 'residual_dense@3 (width 3, 2 weights v1, h 1, tanh)'."""
+        if self.kind.startswith("residual"):
+            form = f"{self.weights} weights {self.variant}" if self.weights == 2 else "1 weight"
+            return f"{self.label} (width {self.width}, {form}, h {self.h:g}, {self.activation})"
+        return f"{self.label} (width {self.width})"
+
+    def __repr__(self) -> str:
+        return f"Site({self})"
+
     @property
     def scored_parameter(self) -> str:
         """Name (inside the new layer) of the weight whose multiplier is the site's score."""
