@@ -1,7 +1,9 @@
 """Engine overhead: one training step in minisensli vs the same computation in plain NumPy.
 
-Two workloads (float32):
-  mlp   784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
+Three workloads (float32):
+  spirals  2-4-4-2 MLP, ReLU, batch 450 (the SensLI spirals step: almost no arithmetic, so the
+           ratio is the engine's fixed cost per op)
+  mlp      784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
   conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
         maxpool 2, dense 32*7*7 -> 10; batch 64
 
@@ -48,14 +50,21 @@ def uniform(rng, shape, fan_in):
 # ----------------------------------------------------------------------------- MLP
 
 
-def mlp_setup(rng):
-    sizes = [784, 256, 256, 10]
+def dense_setup(rng, sizes, batch):
     params = []
     for i, o in zip(sizes[:-1], sizes[1:]):
         params += [uniform(rng, (o, i), i), uniform(rng, (o,), i)]
-    x = rng.standard_normal((128, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 128)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
     return params, x, y
+
+
+def mlp_setup(rng):
+    return dense_setup(rng, [784, 256, 256, 10], 128)
+
+
+def spirals_setup(rng):
+    return dense_setup(rng, [2, 4, 4, 2], 450)
 
 
 def np_cross_entropy_grad(z, y):
@@ -200,7 +209,7 @@ def compare(name, setup, numpy_step, ms_step, steps):
     ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
     xt = ms.Tensor(x)
     t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
-    print(f"{name:5s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
+    print(f"{name:8s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
           f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)")
     return t_ms / t_np
 
@@ -221,9 +230,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200, help="timed steps per workload (median is reported)")
     args = parser.parse_args()
+    check_same_update(spirals_setup, mlp_numpy, mlp_minisensli)
     check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
     check_same_update(conv_setup, conv_numpy, conv_minisensli)
     print(f"median of {args.steps} steps, float32, numpy {np.__version__}")
+    compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
     compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
     compare("conv", conv_setup, conv_numpy, conv_minisensli, max(20, args.steps // 4))
 

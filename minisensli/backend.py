@@ -81,6 +81,8 @@ def get_array_module(*arrays: Any) -> Any:
 
     Raises a ValueError when the arrays live on different devices.
     """
+    if _cupy is None:  # no GPU module was ever loaded, so every array is a numpy array
+        return numpy
     devices = {device_of(a) for a in arrays}
     if len(devices) > 1:
         raise ValueError("arrays live on different devices (cpu and gpu); move them with .to(device) first")
@@ -108,6 +110,22 @@ def to_numpy(array: Any) -> Any:
     if device_of(array) == "gpu":
         return _cupy.asnumpy(array)
     return numpy.asarray(array)
+
+
+def scalars_to_host(values: list) -> list[float]:
+    """Python numbers of 0-d arrays (and numbers) that live on one device, in one transfer.
+
+    Training loops keep per-step losses and error counts on the device and call this once per
+    epoch, so that the GPU never waits for the host inside a step.
+    """
+    arrays = [v for v in values if hasattr(v, "shape")]
+    if not arrays:
+        return [float(v) for v in values]
+    xp = get_array_module(*arrays)
+    if xp is numpy:
+        return [float(v) for v in values]
+    host = iter(to_numpy(xp.stack(arrays)).tolist())
+    return [next(host) if hasattr(v, "shape") else float(v) for v in values]
 
 
 def as_array(data: Any, dtype: Any = None, device: str | None = None) -> Any:

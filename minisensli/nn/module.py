@@ -63,6 +63,10 @@ class Module:
                     if isinstance(item, (Parameter, Module)):
                         yield f"{name}.{i}", item
 
+    def _child_modules(self) -> list[Module]:
+        """Direct sub-modules without their names (the mode switch walks these on every epoch)."""
+        return [value for _, value in self._named_members() if isinstance(value, Module)]
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their names."""
         for name, value in self._named_members():
@@ -111,9 +115,16 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (recursively); returns self."""
-        for _, module in self.named_modules():
+        """Set training mode (recursively); returns self.
+
+        Training loops switch modes twice per epoch, so the walk is an explicit stack over
+        ``_child_modules`` rather than the name-building generators of ``named_modules``.
+        """
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
             module.training = mode
+            stack.extend(module._child_modules())
         return self
 
     def eval(self) -> Module:
