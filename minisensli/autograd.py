@@ -209,7 +209,7 @@ class Tensor:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, expected 1")
-        return self.data.item()
+        return backend.to_numpy(self.data).item()  # the one explicit copy to the host
 
     def __len__(self) -> int:
         if self.ndim == 0:

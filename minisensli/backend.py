@@ -53,6 +53,19 @@ def _load_cupy() -> Any:
     return cupy
 
 
+def use_gpu_module(module: Any) -> Any:
+    """Make ``module`` the array module of device 'gpu'; returns the previous one (None: none loaded).
+
+    For tests: a stand-in with CuPy's interface (``ndarray``, ``asarray``, ``asnumpy``,
+    ``scatter_add`` and NumPy's functions) runs every GPU code path on a machine without a GPU
+    (tests/strict_device.py refuses implicit host conversions, as CuPy does). ``None`` goes back
+    to importing CuPy on first use.
+    """
+    global _cupy
+    previous, _cupy = _cupy, module
+    return previous
+
+
 def gpu_available() -> bool:
     """True when CuPy is installed and sees a CUDA device."""
     try:
@@ -275,9 +288,12 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     repeats; numpy spells the unbuffered version ``np.add.at``, cupy ``cupyx.scatter_add``.
     """
     if device_of(target) == "gpu":
-        import cupyx  # noqa: PLC0415 - ships with cupy, only used on the GPU path
+        add = getattr(_cupy, "scatter_add", None)  # a stand-in GPU module brings its own
+        if add is None:
+            import cupyx  # noqa: PLC0415 - ships with cupy, only used on the GPU path
 
-        cupyx.scatter_add(target, index, values)
+            add = cupyx.scatter_add
+        add(target, index, values)
     else:
         numpy.add.at(target, index, values)
 

@@ -1,6 +1,6 @@
 """The `minisensli` command (also `python -m minisensli`).
 
-    minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress]
+    minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress] [--device cpu|gpu]
     minisensli list
     minisensli plot RESULTS_DIR
     minisensli notebooks [DIR] [--student] [--force]
@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true",
                      help="smoke run: every phase's epochs divided by 10 (at least 1), at most 2 seeds")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--device", choices=("cpu", "gpu"),
+                     help="where models and batches live (default: the config's training.device, else cpu)")
 
     commands.add_parser("list", help="list the built-in experiments", description="List the built-in experiments.")
 
@@ -84,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.seeds < 1:
             raise ConfigError(f"--seeds: must be at least 1, got {args.seeds}")
         config.comparison["seeds"] = list(range(args.seeds))
+    if args.device is not None:
+        config.training["device"] = args.device
     if args.quick:
         config = quick(config)
     start = time.perf_counter()

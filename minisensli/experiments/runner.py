@@ -24,6 +24,7 @@ from .plots import draw_all
 from .results import SCHEMA_ID, check_results, layer_labels
 from .setup import (
     build_model,
+    check_device,
     datasets,
     fresh_copy,
     loaders,
@@ -125,6 +126,7 @@ def summary_table(results: dict[str, Any]) -> str:
 def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-results", progress: bool = True,
                    timestamp: str | None = None) -> pathlib.Path:
     """Run every method on every seed of ``config``; write the results folder and return its path."""
+    check_device(config)
     stamp = timestamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = pathlib.Path(out_root) / f"{config.name}-{stamp}"
     (out / "models").mkdir(parents=True, exist_ok=False)
