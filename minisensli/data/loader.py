@@ -42,6 +42,8 @@ class DataLoader:
         n = len(self.dataset)
         order = self._rng.permutation(n) if self.shuffle else None
         arrays = self._arrays_on_device()
+        if order is not None and arrays is not None:
+            order = backend.to_device(order, self.device)  # one copy to the device per epoch, not per batch
         for b in range(len(self)):
             start = b * self.batch_size
             stop = start + self.batch_size
