@@ -9,13 +9,13 @@ any machine.
 
 import numpy as np
 import pytest
-from sensli_cases import SITE_KINDS, make_loader, make_model
-from strict_device import HostTransferError, StrictModule
 
 import minisensli as ms
 import minisensli.functional as F
 from minisensli import backend, data, nn, optim, sensli
 from minisensli.experiments import load_results, quick, resolve, run_experiment
+from tests.sensli_cases import SITE_KINDS, make_loader, make_model
+from tests.strict_device import HostTransferError, StrictModule
 
 
 def _real_gpu() -> bool:
@@ -273,3 +273,12 @@ def test_cli_device_gpu_without_a_gpu_fails_before_any_work(tmp_path, capsys):
     assert main(["run", "--quick", "--no-progress", "--device", "gpu", "--out", str(tmp_path)]) == 2
     assert "training.device: device 'gpu'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_loader_moves_the_data_set_to_its_device_once(gpu):
+    ds = data.TensorDataset(np.arange(12.0).reshape(6, 2), np.arange(6))
+    loader = data.DataLoader(ds, batch_size=3, device=gpu)
+    first = [next(iter(loader))[0].data for _ in range(2)]
+    assert first[0].base is not None and first[0].base is first[1].base  # views of one device copy
+    ds.arrays = (ds.arrays[0] * 2, ds.arrays[1])  # a new array is moved again
+    np.testing.assert_array_equal(host(next(iter(loader))[0].data), [[0, 2], [4, 6], [8, 10]])
