@@ -396,8 +396,8 @@ class Tensor:
 
 
 def _own(array: Any) -> Any:
-    """A writable array owning its memory: a broadcast view from a reduction's backward is copied,
-    so that ``.grad`` can be modified in place by its user."""
+    """An array owning its memory: a view (e.g. the broadcast gradient of a reduction) is copied,
+    so that ``.grad`` can be modified in place by its user without touching another array."""
     return array if array.base is None else array.copy()
 
 
