@@ -132,11 +132,9 @@ def scalars_to_host(values: list) -> list[float]:
     epoch, so that the GPU never waits for the host inside a step.
     """
     arrays = [v for v in values if hasattr(v, "shape")]
-    if not arrays:
+    if not arrays or get_array_module(*arrays) is numpy:
         return [float(v) for v in values]
     xp = get_array_module(*arrays)
-    if xp is numpy:
-        return [float(v) for v in values]
     host = iter(to_numpy(xp.stack(arrays)).tolist())
     return [next(host) if hasattr(v, "shape") else float(v) for v in values]
 

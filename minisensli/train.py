@@ -87,11 +87,11 @@ def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | No
         if labels.dtype.kind in "iu":
             wrong = wrong + _errors(logits, labels)
         seen += len(labels)
-    values = backend.scalars_to_host(losses)
+    *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the epoch
     if not on_host:
         for step, value in enumerate(values):
             _check_finite(value, epoch, step, optimizer)
-    return values, backend.scalars_to_host([wrong])[0] / seen
+    return values, wrong / seen
 
 
 def _evaluate_batches(model: Module, loader: Any, loss_fn: Module) -> tuple[float, float]:
@@ -105,9 +105,9 @@ def _evaluate_batches(model: Module, loader: Any, loss_fn: Module) -> tuple[floa
             sizes.append(len(labels))
             if labels.dtype.kind in "iu":
                 wrong = wrong + _errors(logits, labels)
+    *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the pass
     seen = sum(sizes)
-    total = sum(value * size for value, size in zip(backend.scalars_to_host(losses), sizes))
-    return total / seen, backend.scalars_to_host([wrong])[0] / seen
+    return sum(value * size for value, size in zip(values, sizes)) / seen, wrong / seen
 
 
 def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple[float, float]:

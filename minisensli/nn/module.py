@@ -64,8 +64,15 @@ class Module:
                         yield f"{name}.{i}", item
 
     def _child_modules(self) -> list[Module]:
-        """Direct sub-modules without their names (the mode switch walks these on every epoch)."""
-        return [value for _, value in self._named_members() if isinstance(value, Module)]
+        """Direct sub-modules without their names: what ``_named_members`` finds, read straight from
+        the attributes, because the mode switch walks these twice per epoch."""
+        children: list[Module] = []
+        for value in vars(self).values():
+            if isinstance(value, Module):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(item for item in value if isinstance(item, Module))
+        return children
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their names."""
