@@ -126,7 +126,8 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
     """Train for ``epochs`` epochs; evaluate on ``test_loader`` after each; step ``scheduler``
     once per epoch. Shows a tqdm progress bar (notebook-aware) with the epoch and the current
     loss unless progress=False. loss_fn defaults to CrossEntropyLoss. Appends to ``history``
-    when one is given (so the phases of a growing network share one)."""
+    when one is given (so the phases of a growing network share one). Leaves the model in
+    training mode; the evaluation after each epoch runs in eval mode."""
     if epochs < 0:
         raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
     loss_fn = loss_fn or CrossEntropyLoss()
