@@ -1,14 +1,17 @@
 """Engine overhead: one training step in minisensli vs the same computation in plain NumPy.
 
-Two workloads (float32):
-  mlp   784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
+Three workloads (float32):
+  spirals  2-4-4-2 MLP, ReLU, batch 450 (the SensLI spirals step: almost no arithmetic, so the
+           ratio is the engine's fixed cost per op)
+  mlp      784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
   conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
         maxpool 2, dense 32*7*7 -> 10; batch 64
 
 The NumPy versions are written by hand with the same algorithms as the library (im2col by
 per-tap slice copies + one GEMM for the convolutions, running maximum over taps for pooling),
 so the ratio measures what the Tensor/Function/backward machinery costs.
-Run:  python benchmarks/bench_engine.py [--steps 200]
+With --gpu, also the CNN step at batch 256 on the GPU against the CPU (skipped without a GPU).
+Run:  python benchmarks/bench_engine.py [--steps 200] [--gpu]
 """
 
 from __future__ import annotations
@@ -48,14 +51,21 @@ def uniform(rng, shape, fan_in):
 # ----------------------------------------------------------------------------- MLP
 
 
-def mlp_setup(rng):
-    sizes = [784, 256, 256, 10]
+def dense_setup(rng, sizes, batch):
     params = []
     for i, o in zip(sizes[:-1], sizes[1:]):
         params += [uniform(rng, (o, i), i), uniform(rng, (o,), i)]
-    x = rng.standard_normal((128, 784)).astype(np.float32)
-    y = rng.integers(0, 10, 128)
+    x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    y = rng.integers(0, sizes[-1], batch)
     return params, x, y
+
+
+def mlp_setup(rng):
+    return dense_setup(rng, [784, 256, 256, 10], 128)
+
+
+def spirals_setup(rng):
+    return dense_setup(rng, [2, 4, 4, 2], 450)
 
 
 def np_cross_entropy_grad(z, y):
@@ -200,7 +210,7 @@ def compare(name, setup, numpy_step, ms_step, steps):
     ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
     xt = ms.Tensor(x)
     t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
-    print(f"{name:5s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
+    print(f"{name:8s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
           f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)")
     return t_ms / t_np
 
@@ -217,15 +227,44 @@ def check_same_update(setup, numpy_step, ms_step):
         np.testing.assert_allclose(pa, pb.data, rtol=1e-10, atol=1e-12)
 
 
+def gpu_versus_cpu(steps: int, batch: int = 256) -> None:
+    """The CNN step at ``batch`` on the GPU against the same step on the CPU (minisensli both)."""
+    from minisensli import backend  # noqa: PLC0415
+
+    if not backend.gpu_available():
+        print(f"conv batch {batch} on gpu: skipped, no CUDA GPU with CuPy on this machine")
+        return
+    rng = np.random.default_rng(0)
+    params, x, _ = conv_setup(rng)
+    x = rng.standard_normal((batch, *x.shape[1:])).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    per_device = {}
+    for device in ("cpu", "gpu"):
+        ps = [ms.Tensor(p.copy(), requires_grad=True, device=device) for p in params]
+        xt, yt = ms.Tensor(x, device=device), ms.Tensor(y, device=device)
+
+        def step(ps=ps, xt=xt, yt=yt):
+            conv_minisensli(ps, xt, yt)
+            backend.to_numpy(ps[0].grad.sum())  # waits for the device: the step is timed to its end
+        per_device[device] = step
+    t_cpu, t_gpu = median_times(per_device["cpu"], per_device["gpu"], steps)
+    print(f"conv batch {batch}: cpu {t_cpu * 1e3:8.3f} ms   gpu {t_gpu * 1e3:8.3f} ms   speed-up {t_cpu / t_gpu:5.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200, help="timed steps per workload (median is reported)")
+    parser.add_argument("--gpu", action="store_true", help="also time the CNN step at batch 256 on the GPU vs CPU")
     args = parser.parse_args()
+    check_same_update(spirals_setup, mlp_numpy, mlp_minisensli)
     check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
     check_same_update(conv_setup, conv_numpy, conv_minisensli)
     print(f"median of {args.steps} steps, float32, numpy {np.__version__}")
+    compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
     compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
     compare("conv", conv_setup, conv_numpy, conv_minisensli, max(20, args.steps // 4))
+    if args.gpu:
+        gpu_versus_cpu(max(20, args.steps // 4))
 
 
 if __name__ == "__main__":

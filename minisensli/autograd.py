@@ -107,13 +107,11 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the op."""
-        needs = tuple(t.requires_grad for t in inputs) if _grad_enabled else ()
-        record = any(needs)
+        needs = tuple([t.requires_grad for t in inputs]) if _grad_enabled else ()
+        record = True in needs
         ctx = Context(cls, inputs if record else (), needs)
         out = cls.forward(ctx, *[t.data for t in inputs], **params)
-        if not record:
-            ctx = None
-        return Tensor._wrap(out, record, ctx)
+        return Tensor._wrap(out, record, ctx if record else None)
 
 
 class Tensor:
@@ -211,7 +209,7 @@ class Tensor:
         """The single value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, expected 1")
-        return self.data.item()
+        return backend.to_numpy(self.data).item()  # the one explicit copy to the host
 
     def __bool__(self) -> bool:
         """Truth of a one-element tensor; more (or fewer) elements are ambiguous, as in NumPy."""
@@ -265,9 +263,10 @@ class Tensor:
                 raise ValueError(f"backward: gradient has shape {gradient.shape}, "
                                  f"but the tensor has shape {self.shape}")
 
-        grads = {id(self): gradient}
+        # Tensors hash by identity (Tensor defines no __eq__), so they key the gradient table.
+        grads = {self: gradient}
         for node in _topological_order(self):
-            grad = grads.pop(id(node), None)
+            grad = grads.pop(node, None)
             if grad is None:
                 continue
             ctx = node._ctx
@@ -289,13 +288,12 @@ class Tensor:
             for parent, needed, pgrad in zip(ctx.parents, ctx.needs_input_grad, input_grads):
                 if not needed or pgrad is None:
                     continue
-                if pgrad.shape != parent.shape:
+                if pgrad.shape != parent.data.shape:
                     raise RuntimeError(
                         f"{ctx.function.__name__}.backward returned a gradient of shape {pgrad.shape} "
                         f"for an input of shape {parent.shape}"
                     )
-                key = id(parent)
-                grads[key] = pgrad if key not in grads else grads[key] + pgrad
+                grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
             if not retain_graph:
                 ctx.release()
 
@@ -405,12 +403,9 @@ class Tensor:
 
 
 def _own(array: Any) -> Any:
-    """A writable array owning its memory: a broadcast view from a reduction's backward is copied,
-    so that ``.grad`` can be modified in place by its user."""
-    flags = array.flags
-    if flags.owndata and getattr(flags, "writeable", True):
-        return array
-    return array.copy()
+    """An array owning its memory: a view (e.g. the broadcast gradient of a reduction) is copied,
+    so that ``.grad`` can be modified in place by its user without touching another array."""
+    return array if array.base is None else array.copy()
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
@@ -421,21 +416,24 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     visited once, however many paths lead to it (residual nets make many diamonds).
     """
     order: list[Tensor] = []
-    visited: set[int] = set()
+    visited: set[Tensor] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
+        ctx = node._ctx
+        if ctx is None:  # a leaf has no inputs: it is finished as soon as it is reached
+            order.append(node)
+            continue
         stack.append((node, True))
-        if node._ctx is not None:
-            for parent, needed in zip(node._ctx.parents, node._ctx.needs_input_grad):
-                if needed and id(parent) not in visited:
-                    stack.append((parent, False))
+        for parent, needed in zip(ctx.parents, ctx.needs_input_grad):
+            if needed and parent not in visited:
+                stack.append((parent, False))
     order.reverse()
     return order
 

@@ -58,6 +58,19 @@ def _load_cupy() -> Any:
     return cupy
 
 
+def use_gpu_module(module: Any) -> Any:
+    """Make ``module`` the array module of device 'gpu'; returns the previous one (None: none loaded).
+
+    For tests: a stand-in with CuPy's interface (``ndarray``, ``asarray``, ``asnumpy``,
+    ``scatter_add`` and NumPy's functions) runs every GPU code path on a machine without a GPU
+    (tests/strict_device.py refuses implicit host conversions, as CuPy does). ``None`` goes back
+    to importing CuPy on first use.
+    """
+    global _cupy
+    previous, _cupy = _cupy, module
+    return previous
+
+
 def gpu_available() -> bool:
     """True when CuPy is installed and sees a CUDA device."""
     try:
@@ -88,6 +101,8 @@ def get_array_module(*arrays: Any) -> Any:
 
     Raises a ValueError when the arrays live on different devices.
     """
+    if _cupy is None:  # no GPU module was ever loaded, so every array is a numpy array
+        return numpy
     devices = {device_of(a) for a in arrays}
     if len(devices) > 1:
         raise ValueError("arrays live on different devices (cpu and gpu); move them with .to(device) first")
@@ -115,6 +130,26 @@ def to_numpy(array: Any) -> Any:
     if device_of(array) == "gpu":
         return _cupy.asnumpy(array)
     return numpy.asarray(array)
+
+
+def all_finite(array: Any) -> bool:
+    """True when no entry is nan or inf; one explicit host read on a GPU."""
+    xp = get_array_module(array)
+    return bool(scalars_to_host([xp.isfinite(array).all()])[0])
+
+
+def scalars_to_host(values: list) -> list[float]:
+    """Python numbers of 0-d arrays (and numbers) that live on one device, in one transfer.
+
+    Training loops keep per-step losses and error counts on the device and call this once per
+    epoch, so that the GPU never waits for the host inside a step.
+    """
+    arrays = [v for v in values if hasattr(v, "shape")]
+    if not arrays or get_array_module(*arrays) is numpy:
+        return [float(v) for v in values]
+    xp = get_array_module(*arrays)
+    host = iter(to_numpy(xp.stack(arrays)).tolist())
+    return [next(host) if hasattr(v, "shape") else float(v) for v in values]
 
 
 def as_array(data: Any, dtype: Any = None, device: str | None = None, keep_python_precision: bool = False) -> Any:
@@ -513,9 +548,12 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     repeats; numpy spells the unbuffered version ``np.add.at``, cupy ``cupyx.scatter_add``.
     """
     if device_of(target) == "gpu":
-        import cupyx  # noqa: PLC0415 - ships with cupy, only used on the GPU path
+        add = getattr(_cupy, "scatter_add", None)  # a stand-in GPU module brings its own
+        if add is None:
+            import cupyx  # noqa: PLC0415 - ships with cupy, only used on the GPU path
 
-        cupyx.scatter_add(target, index, values)
+            add = cupyx.scatter_add
+        add(target, index, values)
     else:
         numpy.add.at(target, index, values)
 

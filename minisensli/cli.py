@@ -1,7 +1,7 @@
 """The `minisensli` command (also `python -m minisensli`).
 
     minisensli run [NAME|CONFIG.toml] [--seeds N] [--out DIR] [--quick] [--no-progress] [--format F]
-                   [--jobs N | --scheduler ADDRESS]
+                   [--device cpu|gpu] [--jobs N | --scheduler ADDRESS]
     minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress] [--format F]
     minisensli list
     minisensli plot RESULTS_DIR [--format F]
@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                           "and seeds; same numbers as an uninterrupted run)")
     run.add_argument("--format", choices=FORMATS, default="png",
                      help="figure format: png (150 dpi, always written) or also svg / pdf vector files")
+    run.add_argument("--device", choices=("cpu", "gpu"),
+                     help="where models and batches live (default: the config's training.device, else cpu)")
 
     commands.add_parser("list", help="list the built-in experiments",
                         description="List the built-in experiments with their seed count and expected run time "
@@ -171,6 +173,8 @@ def _run(args: argparse.Namespace) -> int:
         out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler)
     else:
         config = resolve(args.experiment or DEFAULT_EXPERIMENT)
+        if args.device is not None:
+            config.training["device"] = args.device
         for line in apply_overrides(config, args.seeds, args.quick):
             print(line)
         estimate = expected_seconds(config)

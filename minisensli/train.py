@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import checks
+from . import backend, checks
 from .autograd import no_grad
 from .nn import CrossEntropyLoss, Module
 from .progress import progress_bar
@@ -69,9 +69,17 @@ class History:
         return f"History({self.summary()})"
 
 
-def _errors(logits: Any, labels: Any) -> int:
-    """Number of misclassified examples in a batch (logits (N, C), integer labels (N,))."""
-    return int((logits.data.argmax(axis=1) != labels.data).sum())
+def _errors(logits: Any, labels: Any) -> Any:
+    """Number of misclassified examples in a batch (logits (N, C), integer labels (N,)), as a
+    0-d array on the batch's device: counting on the host would wait for the device every step."""
+    return (logits.data.argmax(axis=1) != labels.data).sum()
+
+
+def _check_finite(value: float, epoch: int, step: int, optimizer: Any) -> None:
+    if not math.isfinite(value):
+        raise NonFiniteLossError(f"training loss became {value} at epoch {epoch}, step {step} "
+                                 f"(lr {optimizer.lr}); lower the learning rate or check the data",
+                                 epoch=epoch, step=step)
 
 
 def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | None = None,
@@ -79,46 +87,63 @@ def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | No
     """One pass over ``loader`` with an update per minibatch.
 
     Returns (minibatch losses before each update, training error rate of the epoch). Raises
-    NonFiniteLossError, before any update with that loss, when a loss is nan or inf.
+    NonFiniteLossError when a loss is nan or inf: on the CPU before any update with that loss;
+    on the GPU, where every host read stalls the device, once at the end of the epoch (the losses
+    and error counts stay on the device and come back in one transfer), naming the first bad step.
     """
     loss_fn = loss_fn or CrossEntropyLoss()
     model.train()
-    losses, wrong, seen = [], 0, 0
+    losses: list[Any] = []
+    wrong: Any = 0
+    seen = 0
+    on_host = True
     for step, (inputs, labels) in enumerate(loader):
         logits = model(inputs)
         loss = loss_fn(logits, labels)
-        value = loss.item()
-        if not math.isfinite(value):
-            raise NonFiniteLossError(f"training loss became {value} at epoch {epoch}, step {step} "
-                                     f"(lr {optimizer.lr}); lower the learning rate or check the data",
-                                     epoch=epoch, step=step)
+        on_host = loss.device == "cpu"
+        if on_host:  # a free check on the CPU: stop before the update a nan would poison
+            value = float(loss.data)
+            _check_finite(value, epoch, step, optimizer)
+            if progress is not None:
+                progress.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(value)
+        losses.append(loss.data)
         if labels.dtype.kind in "iu":
-            wrong += _errors(logits, labels)
+            wrong = wrong + _errors(logits, labels)
         seen += len(labels)
-        if progress is not None:
-            progress.set_postfix(epoch=epoch, loss=f"{value:.4f}", refresh=False)
-    return losses, wrong / seen
+    *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the epoch
+    if not on_host:
+        for step, value in enumerate(values):
+            _check_finite(value, epoch, step, optimizer)
+    return values, wrong / seen
+
+
+def _evaluate_batches(model: Module, loader: Any, loss_fn: Module) -> tuple[float, float]:
+    """(mean loss per example, error rate) in the model's current mode; one host transfer."""
+    losses, sizes = [], []
+    wrong: Any = 0
+    with no_grad():
+        for inputs, labels in loader:
+            logits = model(inputs)
+            losses.append(loss_fn(logits, labels).data)
+            sizes.append(len(labels))
+            if labels.dtype.kind in "iu":
+                wrong = wrong + _errors(logits, labels)
+    *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the pass
+    seen = sum(sizes)
+    return sum(value * size for value, size in zip(values, sizes)) / seen, wrong / seen
 
 
 def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple[float, float]:
     """(mean loss per example, error rate) of ``model`` on ``loader``, without gradients."""
-    loss_fn = loss_fn or CrossEntropyLoss()
     was_training = model.training
     model.eval()
-    total, wrong, seen = 0.0, 0, 0
-    with no_grad():
-        for inputs, labels in loader:
-            logits = model(inputs)
-            total += loss_fn(logits, labels).item() * len(labels)
-            if labels.dtype.kind in "iu":
-                wrong += _errors(logits, labels)
-            seen += len(labels)
-    model.train(was_training)
-    return total / seen, wrong / seen
+    try:
+        return _evaluate_batches(model, loader, loss_fn or CrossEntropyLoss())
+    finally:
+        model.train(was_training)
 
 
 def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler: Any = None,
@@ -127,8 +152,10 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
     """Train for ``epochs`` epochs; evaluate on ``test_loader`` after each; step ``scheduler``
     once per epoch. Shows a tqdm progress bar (notebook-aware) with the epoch and the current
     loss unless progress=False. loss_fn defaults to CrossEntropyLoss. Appends to ``history``
-    when one is given (so the phases of a growing network share one)."""
+    when one is given (so the phases of a growing network share one). Leaves the model in
+    training mode; the evaluation after each epoch runs in eval mode."""
     epochs = checks.integer("fit: epochs", epochs, 0)
+    loss_fn = loss_fn or CrossEntropyLoss()
     history = history if history is not None else History()
     offset = history.wall_time
     elapsed = 0.0
@@ -137,7 +164,8 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
         start = time.perf_counter()
         history.lrs.append(optimizer.lr)
         try:
-            losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch, bar)
+            losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch,
+                                              bar if progress else None)
         except NonFiniteLossError as err:
             history.lrs.pop()  # the epoch did not finish: the history keeps the finished ones
             err.history = history
@@ -151,12 +179,14 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
         history.train_error.append(train_error)
         history.epoch_times.append(offset + elapsed)
         if test_loader is not None:
-            test_loss, test_error = evaluate(model, test_loader, loss_fn)
+            model.eval()  # the next train_epoch switches back: one walk of the module tree each way
+            test_loss, test_error = _evaluate_batches(model, test_loader, loss_fn)
         else:
             test_loss = test_error = None
         history.test_loss.append(test_loss)
         history.test_error.append(test_error)
     bar.close()
+    model.train()
     if progress and epochs:
         # the bar was removed (leave=False): leave one line in its place
         bar.write(f"{description}: {history.summary()}", file=getattr(bar, "fp", None))

@@ -65,3 +65,10 @@ def test_cross_entropy_errors():
 def test_mse_loss_refuses_broadcasting():
     with pytest.raises(ValueError, match=r"mse_loss: prediction of shape \(3, 1\) and target of shape \(3,\)"):
         F.mse_loss(ms.Tensor(np.zeros((3, 1))), ms.Tensor(np.zeros(3)))
+
+
+def test_cross_entropy_refuses_negative_labels_that_numpy_would_wrap():
+    logits = ms.Tensor(np.zeros((3, 4)))
+    for labels in ([0, 1, -1], [0, 1, -5]):
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
+            F.cross_entropy(logits, np.array(labels))

@@ -185,3 +185,20 @@ def test_empty_loader_is_an_error():
     for method in ("closed_form", "autograd"):
         with pytest.raises(ValueError, match="the loader yielded no batch"):
             sensli.sensitivities(model, Empty(), method=method)
+
+
+def test_closed_form_reuses_only_the_columns_of_a_same_padded_3x3_convolution():
+    from minisensli.sensli.closed_form import conv_multipliers, forward_columns  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    x = ms.Tensor(np.maximum(rng.standard_normal((2, 3, 5, 5)), 0), requires_grad=True)
+    same = nn.Conv2d(3, 4, 3, padding=1)
+    cols = forward_columns(same, same(x))
+    assert cols is not None and cols.shape == (27, 50)
+    assert forward_columns(nn.Conv2d(3, 4, 3, padding=0), nn.Conv2d(3, 4, 3, padding=0)(x)) is None
+    assert forward_columns(nn.Conv2d(3, 4, 3, padding=1, stride=2), nn.Conv2d(3, 4, 3, padding=1, stride=2)(x)) is None
+    with ms.no_grad():
+        assert forward_columns(same, same(x)) is None  # nothing recorded, nothing to reuse
+    d = rng.standard_normal((2, 3, 5, 5))
+    reused, computed = conv_multipliers(x.data, d, cols), conv_multipliers(x.data, d)
+    np.testing.assert_allclose(reused["weight"], computed["weight"], rtol=1e-12)

@@ -93,3 +93,24 @@ def test_evaluate_restores_the_previous_mode():
     ds = data.TensorDataset(np.ones((2, 2)), np.array([0, 1]))
     ms.evaluate(model, data.DataLoader(ds, batch_size=2))
     assert not model.training
+
+
+class _ModeRecorder(nn.Module):
+    """Identity layer that records the mode it ran in."""
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(self.training)
+        return x
+
+
+def test_fit_evaluates_in_eval_mode_and_trains_in_training_mode():
+    recorder = _ModeRecorder()
+    model = nn.Sequential(nn.Dense(2, 2), nn.Sequential(recorder))
+    ds = data.TensorDataset(np.ones((4, 2)), np.array([0, 1, 0, 1]))
+    ms.fit(model, data.DataLoader(ds, batch_size=4), optim.SGD(model.parameters(), lr=0.1), 2,
+           test_loader=data.DataLoader(ds, batch_size=2), progress=False)
+    assert recorder.seen == [True, False, False, True, False, False]  # per epoch: one step, two test batches
+    assert model.training and recorder.training

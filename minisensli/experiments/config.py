@@ -14,7 +14,8 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
                   channels + classifier (cnn), activation
     [training]    epochs (per phase), lr, optimizer = "sgd" | "adam", momentum, weight_decay,
                   lr_factor (after an insertion), max_insertions, scheduler = "none" | "step" |
-                  "multistep", step_size, milestones, gamma
+                  "multistep", step_size, milestones, gamma, device = "cpu" | "gpu" (where the
+                  models and the batches live; the CLI's --device overrides it)
     [sensli]      method = "closed_form" | "autograd", norm = "default" | "fro" | "fro_scaled" |
                   "spectral", variant = "v1" | "v2", threshold
     [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big"), seeds,
@@ -45,6 +46,7 @@ MODEL_TYPES = ("fnn", "resnet", "cnn")
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("none", "step", "multistep")
+DEVICES = ("cpu", "gpu")
 SENSITIVITY_METHODS = ("closed_form", "autograd")
 NORM_CHOICES = ("default", "fro", "fro_scaled", "spectral")
 VARIANTS = ("v1", "v2")
@@ -110,6 +112,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "step_size": (int, 100000, "positive"),
         "milestones": (list, [], "positive-list-or-empty"),
         "gamma": (float, 0.1, "positive"),
+        "device": (str, "cpu", DEVICES),
     },
     "sensli": {
         "method": (str, "closed_form", SENSITIVITY_METHODS),

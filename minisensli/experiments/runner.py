@@ -36,6 +36,7 @@ from .config import Config, ConfigError, check_run_name, load_config, to_toml
 from .executors import ExecutorError, make_executor
 from .plots import draw_all
 from .results import SCHEMA_ID, ResultsError, check_results, load_results
+from .setup import check_device
 from .summary import summarize
 from .tasks import Task, TaskResult, all_tasks, method_order, run_task
 
@@ -340,6 +341,7 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
     holds every finished run, and ``resume_experiment`` completes it.
     """
     check_run_name(config.name)
+    check_device(config)
     tasks = all_tasks(config)
     executor = make_executor(jobs, scheduler, len(tasks))  # a bad setting fails before any folder exists
     try:

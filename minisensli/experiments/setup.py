@@ -8,7 +8,7 @@ from typing import Any
 from .. import backend, data, nn, optim
 from ..nn.activation import activation_from_name
 from ..serialization import build, describe
-from .config import Config
+from .config import Config, ConfigError
 
 
 def datasets(config: Config) -> data.Split:
@@ -28,8 +28,10 @@ def loaders(config: Config, split: data.Split, seed: int) -> tuple[data.DataLoad
     """Train loader (shuffled with the run's seed unless it is full batch) and test loader."""
     d = config.data
     full_batch = d["batch_size"] >= len(split.train)
-    train = data.DataLoader(split.train, batch_size=d["batch_size"], shuffle=not full_batch, seed=seed)
-    test = data.DataLoader(split.test, batch_size=d["test_batch_size"])
+    device = config.training["device"]
+    train = data.DataLoader(split.train, batch_size=d["batch_size"], shuffle=not full_batch, seed=seed,
+                            device=device)
+    test = data.DataLoader(split.test, batch_size=d["test_batch_size"], device=device)
     return train, test
 
 
@@ -38,8 +40,21 @@ def input_and_classes(split: data.Split) -> tuple[tuple[int, ...], int]:
     return tuple(inputs.shape[1:]), int(labels.max()) + 1
 
 
+def check_device(config: Config) -> None:
+    """Fail before any work when the config asks for a GPU this machine does not have."""
+    try:
+        backend.module_for_device(config.training["device"])
+    except RuntimeError as err:
+        raise ConfigError(f"training.device: {err}") from None
+
+
 def build_model(config: Config, split: data.Split) -> nn.Sequential:
-    """The start architecture, initialised from the current init generator (ms.manual_seed)."""
+    """The start architecture, initialised from the current init generator (ms.manual_seed),
+    on the config's device."""
+    return _architecture(config, split).to(config.training["device"])
+
+
+def _architecture(config: Config, split: data.Split) -> nn.Sequential:
     m = config.model
     in_shape, classes = input_and_classes(split)
     act = m["activation"]

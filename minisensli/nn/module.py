@@ -63,6 +63,17 @@ class Module:
                     if isinstance(item, (Parameter, Module)):
                         yield f"{name}.{i}", item
 
+    def _child_modules(self) -> list[Module]:
+        """Direct sub-modules without their names: what ``_named_members`` finds, read straight from
+        the attributes, because the mode switch walks these twice per epoch."""
+        children: list[Module] = []
+        for value in vars(self).values():
+            if isinstance(value, Module):
+                children.append(value)
+            elif isinstance(value, (list, tuple)):
+                children.extend(item for item in value if isinstance(item, Module))
+        return children
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their names."""
         for name, value in self._named_members():
@@ -111,9 +122,16 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True) -> Module:
-        """Set training mode (recursively); returns self."""
-        for _, module in self.named_modules():
+        """Set training mode (recursively); returns self.
+
+        Training loops switch modes twice per epoch, so the walk is an explicit stack over
+        ``_child_modules`` rather than the name-building generators of ``named_modules``.
+        """
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
             module.training = mode
+            stack.extend(module._child_modules())
         return self
 
     def eval(self) -> Module:

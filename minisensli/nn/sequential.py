@@ -25,6 +25,9 @@ class Sequential(Module):
         for i, module in enumerate(self.layers):
             yield str(i), module
 
+    def _child_modules(self) -> list[Module]:
+        return self.layers
+
     def forward(self, x: Any) -> Any:
         for module in self.layers:
             x = module(x)

@@ -81,8 +81,11 @@ def pad_spatial(x: Any, padding: tuple[int, int], value: float = 0.0) -> Any:
     if padding == (0, 0):
         return x
     ph, pw = padding
-    xp = backend.get_array_module(x)
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="constant", constant_values=value)
+    n, c, h, w = x.shape
+    # a filled buffer and one slice copy: xp.pad does the same with much more Python per call
+    out = backend.get_array_module(x).full((n, c, h + 2 * ph, w + 2 * pw), value, dtype=x.dtype)
+    out[:, :, ph : ph + h, pw : pw + w] = x
+    return out
 
 
 class Conv2d(Function):

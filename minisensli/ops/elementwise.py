@@ -6,6 +6,7 @@ broadcast shape and sums it back to a's shape (``unbroadcast``).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import backend
@@ -109,7 +110,7 @@ class RPow(Function):
         xp = backend.get_array_module(a)
         out = xp.power(xp.asarray(base, dtype=a.dtype), a)
         ctx.save_for_backward(out)
-        ctx.log_base = float(xp.log(base))
+        ctx.log_base = math.log(base)  # base is a Python number: no device array, no host copy
         return out
 
     @staticmethod

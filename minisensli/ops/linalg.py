@@ -58,12 +58,13 @@ class Linear(Function):
     def backward(ctx: Context, grad: Any) -> tuple:
         x, weight = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        g2 = grad.reshape(-1, grad.shape[-1])
         dx = (grad @ weight) if needs[0] else None
-        dw = (g2.T @ x.reshape(-1, x.shape[-1])) if needs[1] else None
+        if grad.ndim != 2:  # fold the leading axes (..., out) into one batch axis for dW and db
+            grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+        dw = (grad.T @ x) if needs[1] else None
         if len(needs) == 2:  # called without a bias
             return dx, dw
-        return dx, dw, (g2.sum(axis=0) if needs[2] else None)
+        return dx, dw, (grad.sum(axis=0) if needs[2] else None)
 
 
 def matmul(a: Any, b: Any) -> Tensor:
@@ -87,15 +88,18 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """Dense layer: x (..., in) @ weight(out, in)^T + bias(out,) -> (..., out)."""
     x, weight = as_tensor(x), as_tensor(weight)
     tensors = [x, weight] + ([as_tensor(bias)] if bias is not None else [])
-    if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+    # The checks read the arrays directly: on a small net they run as often as the arithmetic.
+    xd, wd = x.data, weight.data
+    if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
                          "(expected input (..., in_features) and weight (out_features, in_features))")
-    if bias is not None and tensors[2].shape != (weight.shape[0],):
+    if bias is not None and tensors[2].data.shape != (wd.shape[0],):
         raise ValueError(f"linear: bias of shape {tensors[2].shape} does not fit weight of shape {weight.shape} "
                          f"(expected ({weight.shape[0]},))")
+    device = backend.device_of(xd)
     for t in tensors[1:]:
-        if t.dtype != x.dtype or t.device != x.device:
+        if t.data.dtype != xd.dtype or backend.device_of(t.data) != device:
             raise TypeError(f"linear: input is {x.dtype} on {x.device} but a parameter is {t.dtype} on {t.device}")
-    if not backend.is_floating(x.dtype):
+    if xd.dtype.kind != "f":
         raise TypeError(f"linear: expected floating-point tensors, got dtype {x.dtype}")
     return Linear.apply(*tensors)

@@ -32,7 +32,8 @@ class CrossEntropy(Function):
         n = log_probs.shape[0]
         dz = xp.exp(log_probs)
         dz[xp.arange(n), labels] -= 1
-        return (dz * (grad / n),)
+        dz *= grad / n  # in place: dz is a fresh array
+        return (dz,)
 
 
 class MSE(Function):
@@ -66,12 +67,20 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
                          f"{logits.shape} (expected ({logits.shape[0]},))")
     if logits.shape[0] == 0:
         raise ValueError("cross_entropy: empty batch (N = 0)")
-    if labels_data.min() < 0 or labels_data.max() >= logits.shape[1]:
-        raise ValueError(f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got values from "
-                         f"{int(labels_data.min())} to {int(labels_data.max())}")
     if backend.device_of(labels_data) != logits.device:
         raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
-    return CrossEntropy.apply(logits, labels=labels_data)
+    classes = logits.shape[1]
+    # The label range is checked on the CPU only (reading a check back from the GPU would make
+    # every step wait for the device), and with one reduction: a label >= C is caught by the
+    # indexing in forward, which raises IndexError; only negative labels (which NumPy would
+    # silently read from the end) need a pass of their own.
+    if logits.device == "cpu" and labels_data.dtype.kind == "i" and labels_data.min() < 0:
+        raise ValueError(f"cross_entropy: labels must lie in [0, {classes}), got {int(labels_data.min())}")
+    try:
+        return CrossEntropy.apply(logits, labels=labels_data)
+    except IndexError:
+        raise ValueError(f"cross_entropy: labels must lie in [0, {classes}), got "
+                         f"{int(backend.to_numpy(labels_data).max())}") from None
 
 
 def mse_loss(prediction: Any, target: Any) -> Tensor:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Tensor, no_grad
+from ..nn import Conv2d
 from ..nn.activation import activation_from_name
 from ..ops.conv import im2col, pad_spatial
 from .sites import Site
@@ -37,19 +38,32 @@ def dense_multipliers(x: Any, d: Any) -> dict[str, Any]:
     return {"weight": masked.T @ x, "bias": masked.sum(axis=0)}
 
 
-def correlate3x3(x: Any, g: Any) -> Any:
+def correlate3x3(x: Any, g: Any, cols: Any = None) -> Any:
     """sum_{n,y,x} g[n, o, y, x] * x_pad[n, i, y + p, x + q] -> (O, C, 3, 3), padding 1.
 
     The weight gradient of a 3x3 'same' convolution with input x (N, C, H, W) and output
     gradient g (N, O, H, W): g (O, N*H*W) times im2col(x)^T (N*H*W, C*9), one GEMM.
+    cols: im2col(x) (C*9, N*H*W) when the forward pass already built it (see forward_columns).
     """
     c = x.shape[1]
-    cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(c * 9, -1)
+    if cols is None:
+        cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(c * 9, -1)
     g2 = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
     return (g2 @ cols.T).reshape(g.shape[1], c, 3, 3)
 
 
-def conv_multipliers(x: Any, d: Any) -> dict[str, Any]:
+def forward_columns(layer: Any, output: Tensor) -> Any:
+    """The im2col columns (C*9, N*H*W) of a site's activation x, when the layer that consumes x
+    built exactly those in its forward pass (a 3x3 convolution with stride 1 and padding 1, whose
+    graph was recorded), else None. Reusing them saves the largest copy of a conv site's
+    multiplier; the arrays stay valid after backward frees the graph (it drops its references)."""
+    if (isinstance(layer, Conv2d) and layer.kernel_size == 3 and layer.stride == 1 and layer.padding == 1
+            and output._ctx is not None):
+        return output._ctx.saved_arrays[0]
+    return None
+
+
+def conv_multipliers(x: Any, d: Any, cols: Any = None) -> dict[str, Any]:
     """Virtual Conv2d(3x3, pad 1) + ReLU after a ReLU: y = relu(K * x + c) at the dirac K, c = 0.
 
     As for Dense: z = x, dl/dz = d * 1[x > 0], and the weight gradient of a convolution is the
@@ -61,7 +75,7 @@ def conv_multipliers(x: Any, d: Any) -> dict[str, Any]:
     (derivation-conv).
     """
     masked = d * (x > 0)
-    return {"weight": correlate3x3(x, masked), "bias": masked.sum(axis=(0, 2, 3))}
+    return {"weight": correlate3x3(x, masked, cols), "bias": masked.sum(axis=(0, 2, 3))}
 
 
 def _activation(name: str, values: Any) -> Any:
@@ -118,12 +132,12 @@ def residual_conv_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     return grads
 
 
-def site_multipliers(site: Site, x: Any, d: Any) -> dict[str, Any]:
-    """Dispatch to the formula of the site's kind."""
+def site_multipliers(site: Site, x: Any, d: Any, cols: Any = None) -> dict[str, Any]:
+    """Dispatch to the formula of the site's kind (cols: see forward_columns; conv sites only)."""
     if site.kind == "dense":
         return dense_multipliers(x, d)
     if site.kind == "conv":
-        return conv_multipliers(x, d)
+        return conv_multipliers(x, d, cols)
     if site.kind == "residual_dense":
         return residual_dense_multipliers(x, d, site)
     return residual_conv_multipliers(x, d, site)

@@ -22,6 +22,11 @@ from .. import backend
 NORMS = ("fro", "fro_scaled", "spectral")
 
 
+def _host_float(value: Any) -> float:
+    """A 0-d result as a Python float: the one explicit copy from the device per score."""
+    return backend.scalars_to_host([value])[0]
+
+
 def default_norm(kind: str) -> str:
     """'fro_scaled' for conv sites (layer sizes differ per stage), 'fro' otherwise (as the reference)."""
     return "fro_scaled" if kind in ("conv", "residual_conv") else "fro"
@@ -32,7 +37,7 @@ def spectral_norm_squared(weight: Any, feature_shape: tuple[int, int] | None = N
     acting on feature maps of ``feature_shape`` (H, W) with periodic boundary."""
     xp = backend.get_array_module(weight)
     if weight.ndim == 2:
-        return float(xp.linalg.norm(weight, 2)) ** 2
+        return _host_float(xp.linalg.norm(weight, 2)) ** 2
     if feature_shape is None:
         raise ValueError("spectral norm of a convolution kernel needs the feature map shape (H, W)")
     height, width = feature_shape
@@ -43,15 +48,15 @@ def spectral_norm_squared(weight: Any, feature_shape: tuple[int, int] | None = N
             folded[:, :, p % height, q % width] += weight[:, :, p, q]
     spectrum = xp.fft.fft2(folded, axes=(2, 3))  # (O, C, H, W)
     per_frequency = spectrum.transpose(2, 3, 0, 1)  # (H, W, O, C)
-    return float(xp.linalg.svd(per_frequency, compute_uv=False).max()) ** 2
+    return _host_float(xp.linalg.svd(per_frequency, compute_uv=False).max()) ** 2
 
 
 def score(weight: Any, norm: str, feature_shape: tuple[int, int] | None = None) -> float:
     """The score of an averaged multiplier ``weight`` under ``norm`` (see module docstring)."""
     if norm == "fro":
-        return float((weight * weight).sum())
+        return _host_float((weight * weight).sum())
     if norm == "fro_scaled":
-        return float((weight * weight).sum()) / weight.size
+        return _host_float((weight * weight).sum()) / weight.size
     if norm == "spectral":
         return spectral_norm_squared(weight, feature_shape)
     raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")

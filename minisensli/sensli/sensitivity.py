@@ -34,7 +34,7 @@ from .. import backend
 from ..autograd import Tensor
 from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
 from ..train import NonFiniteLossError
-from .closed_form import site_multipliers
+from .closed_form import forward_columns, site_multipliers
 from .norms import NORMS, default_norm, score
 from .sites import Site, candidate_sites, check_site
 from .virtual import virtual_modules
@@ -121,11 +121,12 @@ def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dic
     return out
 
 
-def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int],
-                       with_grad: bool) -> tuple[Tensor, dict[int, Tensor]]:
+def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int], with_grad: bool,
+                       outputs: dict[int, Tensor] | None = None) -> tuple[Tensor, dict[int, Tensor]]:
     """Run the layers and keep the tensors entering the layers in ``capture`` (an index equal to
     len(layers) means the output). with_grad: their gradients are kept by the next backward;
-    where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf)."""
+    where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf).
+    outputs: if given, receives the output of each layer in ``capture``."""
     captured = {}
     h = x
     for i, layer in enumerate(layers):
@@ -134,6 +135,8 @@ def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int],
                 h = h.retain_grad() if h.requires_grad else h.detach().requires_grad_()
             captured[i] = h
         h = layer(h)
+        if outputs is not None and i in capture:
+            outputs[i] = h
     if len(layers) in capture:
         captured[len(layers)] = h.retain_grad() if with_grad else h
     return h, captured
@@ -215,7 +218,7 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
     for site, total, shape in zip(sites, sums, shapes):
         averaged = {name: g / examples for name, g in total.items()}
         for name, g in averaged.items():
-            if not backend.get_array_module(g).isfinite(g).all():
+            if not backend.all_finite(g):
                 raise ValueError(f"sensitivities: the multiplier {name!r} at site {site.label} is not finite "
                                  "(non-finite inputs or weights?)")
         weight = averaged[site.scored_parameter]
@@ -249,12 +252,14 @@ def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
     batches = examples = 0
     positions = {s.position for s in sites}
     for inputs, labels in loader:
-        out, captured = _forward_capturing(model.layers, inputs, positions, with_grad=True)
+        outputs: dict[int, Tensor] = {}
+        out, captured = _forward_capturing(model.layers, inputs, positions, with_grad=True, outputs=outputs)
+        cols = {p: forward_columns(model.layers[p], outputs[p]) for p in outputs}
         # the formulas are linear in the gradient d, so weighting the loss weights the multipliers
         _backward_weighted(loss_fn(out, labels), batches, len(labels))
         for j, site in enumerate(sites):
             x = captured[site.position]
-            _accumulate(sums[j], site_multipliers(site, x.data, x.grad))
+            _accumulate(sums[j], site_multipliers(site, x.data, x.grad, cols.get(site.position)))
             shapes[j] = _feature_shape(site, x)
         batches += 1
         examples += len(labels)
