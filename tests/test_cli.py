@@ -8,43 +8,18 @@ import pytest
 
 from minisensli import __version__, cli
 from minisensli.experiments import FIGURES, SCHEMA_FILE, builtin_names, resolve
+from tests.tiny_configs import tiny_config, write_config
 
 jsonschema = pytest.importorskip("jsonschema")
 
-TINY = """
-name = "tiny"
-description = "a few epochs of every method"
-
-[data]
-name = "spirals"
-n_per_class = 40
-batch_size = 20
-test_batch_size = 20
-
-[model]
-type = "fnn"
-hidden = [3, 3]
-
-[training]
-epochs = [3, 2]
-lr = 0.1
-
-[comparison]
-methods = ["abs max", "abs min", "random", "threshold", "small", "big"]
-seeds = [0, 1]
-"""
-
-
-def write(tmp_path, text, name="config.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
+ALL_METHODS = ["abs max", "abs min", "random", "threshold", "small", "big"]
+TINY = tiny_config("tiny", [3, 2], ALL_METHODS, [0, 1], "a few epochs of every method")
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
-    config = write(root, TINY)
+    config = write_config(root, TINY)
     code = cli.main(["run", config, "--out", str(root / "out"), "--no-progress"])
     assert code == 0
     (folder,) = (root / "out").iterdir()
@@ -77,7 +52,7 @@ def test_runs_share_start_weights_and_big_is_final_sensli_architecture(tiny_run)
 
 
 def test_summary_table_is_printed(tmp_path, capsys):
-    config = write(tmp_path, TINY.replace('"abs min", "random", "threshold", "small", "big"', '"small"'))
+    config = write_config(tmp_path, tiny_config("tiny", [3, 2], ["abs max", "small"], [0, 1]))
     assert cli.main(["run", config, "--out", str(tmp_path), "--no-progress", "--seeds", "1"]) == 0
     out = capsys.readouterr().out
     assert "final train loss" in out and "abs max" in out and "small" in out and "±" in out
@@ -124,16 +99,16 @@ INVALID = [
 
 @pytest.mark.parametrize("body,message", INVALID)
 def test_invalid_config_exits_2_naming_the_key(tmp_path, capsys, body, message):
-    config = write(tmp_path, 'name = "bad"\n' + body)
+    config = write_config(tmp_path, 'name = "bad"\n' + body)
     assert cli.main(["run", config, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # rejected before any work started
 
 
 def test_missing_name_broken_toml_and_unknown_experiment(tmp_path, capsys):
-    assert cli.main(["run", write(tmp_path, "[data]\n", "a.toml")]) == 2
+    assert cli.main(["run", write_config(tmp_path, "[data]\n", "a.toml")]) == 2
     assert "the key 'name' is required" in capsys.readouterr().err
-    assert cli.main(["run", write(tmp_path, "name = \n", "b.toml")]) == 2
+    assert cli.main(["run", write_config(tmp_path, "name = \n", "b.toml")]) == 2
     assert "not valid TOML" in capsys.readouterr().err
     assert cli.main(["run", "no-such-experiment"]) == 2
     assert "unknown experiment 'no-such-experiment'" in capsys.readouterr().err
@@ -209,7 +184,7 @@ def test_unknown_experiment_suggests_the_closest_name(capsys):
 
 
 def test_run_prints_spread_and_paired_comparisons_and_writes_vector_figures(tmp_path, capsys):
-    config = write(tmp_path, TINY.replace('"threshold", ', ""))
+    config = write_config(tmp_path, tiny_config("tiny", [3, 2], [m for m in ALL_METHODS if m != "threshold"], [0, 1]))
     assert cli.main(["run", config, "--out", str(tmp_path / "out"), "--no-progress", "--format", "pdf"]) == 0
     out = capsys.readouterr().out
     assert "median [IQR]" in out and "sd over seeds with n - 1" in out

@@ -18,37 +18,17 @@ from minisensli.experiments.plots import (
     plot_test_error,
 )
 from minisensli.sensli.plotting import plain_number
+from tests.tiny_configs import tiny_config, write_config
 
-TWO_INSERTIONS = """
-name = "grow-twice"
-
-[data]
-name = "spirals"
-n_per_class = 40
-batch_size = 20
-test_batch_size = 20
-
-[model]
-type = "fnn"
-hidden = [3, 3]
-
-[training]
-epochs = [3, 2, 2]
-lr = 0.1
-max_insertions = 2
-
-[comparison]
-methods = ["abs max", "abs min", "random", "small", "big"]
-seeds = [0, 1, 2]
-"""
+TWO_INSERTIONS = tiny_config("grow-twice", [3, 2, 2], ["abs max", "abs min", "random", "small", "big"], [0, 1, 2],
+                             max_insertions=2)
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     root = tmp_path_factory.mktemp("figures")
-    config = root / "grow-twice.toml"
-    config.write_text(TWO_INSERTIONS)
-    assert cli.main(["run", str(config), "--out", str(root / "out"), "--no-progress"]) == 0
+    config = write_config(root, TWO_INSERTIONS, "grow-twice.toml")
+    assert cli.main(["run", config, "--out", str(root / "out"), "--no-progress"]) == 0
     (folder,) = (root / "out").iterdir()
     return load_results(folder)
 

@@ -23,44 +23,15 @@ from minisensli.experiments import (
     resume_experiment,
     run_experiment,
 )
+from tests.tiny_configs import tiny_config, write_config
 
 jsonschema = pytest.importorskip("jsonschema")
 
-TINY = """
-name = "tiny"
-description = "a few epochs, two seeds"
-
-[data]
-name = "spirals"
-n_per_class = 40
-batch_size = 20
-test_batch_size = 20
-
-[model]
-type = "fnn"
-hidden = [3, 3]
-
-[training]
-epochs = [2, 1]
-lr = 0.1
-
-[comparison]
-methods = ["abs max", "random", "small", "big"]
-seeds = [0, 1]
-"""
-
+TINY = tiny_config("tiny", [2, 1], ["abs max", "random", "small", "big"], [0, 1], "a few epochs, two seeds")
 # long enough per task that a signal sent after the first finished run arrives before the last one
-LONGER = TINY.replace('name = "tiny"', 'name = "longer"').replace("epochs = [2, 1]", "epochs = [20, 10]").replace(
-    'methods = ["abs max", "random", "small", "big"]', 'methods = ["abs max", "small", "big"]').replace(
-    "seeds = [0, 1]", "seeds = [0, 1, 2]")
+LONGER = tiny_config("longer", [20, 10], ["abs max", "small", "big"], [0, 1, 2], "a few epochs, two seeds")
 
 TIMING_KEYS = {"epoch_times", "wall_time", "train_seconds", "select_seconds"}
-
-
-def config_file(tmp_path, text, name="config.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def numbers(folder):
@@ -85,30 +56,26 @@ def only_folder(root):
     return folder
 
 
+def reference_run(root, text, dtype):
+    """``text`` run uninterrupted in this process with default dtype ``dtype`` (restored afterwards)."""
+    previous = ms.get_default_dtype()
+    ms.set_default_dtype(dtype)
+    try:
+        return run_experiment(load_config(write_config(root, text)), root / "out", progress=False, jobs=1)
+    finally:
+        ms.set_default_dtype(previous)
+
+
 @pytest.fixture(scope="module")
 def tiny_reference(tmp_path_factory):
     """The tiny config run in this process (float64, as every test here)."""
-    root = tmp_path_factory.mktemp("reference")
-    previous = ms.get_default_dtype()
-    ms.set_default_dtype("float64")
-    try:
-        folder = run_experiment(load_config(config_file(root, TINY)), root / "out", progress=False, jobs=1)
-    finally:
-        ms.set_default_dtype(previous)
-    return folder
+    return reference_run(tmp_path_factory.mktemp("reference"), TINY, "float64")
 
 
 @pytest.fixture(scope="module")
 def longer_reference(tmp_path_factory):
     """The longer config, uninterrupted, in this process with the command's default dtype (float32)."""
-    root = tmp_path_factory.mktemp("longer")
-    previous = ms.get_default_dtype()
-    ms.set_default_dtype("float32")
-    try:
-        folder = run_experiment(load_config(config_file(root, LONGER)), root / "out", progress=False, jobs=1)
-    finally:
-        ms.set_default_dtype(previous)
-    return folder
+    return reference_run(tmp_path_factory.mktemp("longer"), LONGER, "float32")
 
 
 def test_reference_run_is_complete_and_valid(tiny_reference):
@@ -121,7 +88,7 @@ def test_reference_run_is_complete_and_valid(tiny_reference):
 
 def test_two_worker_processes_give_bit_identical_results(tmp_path, tiny_reference):
     environment = dict(os.environ)
-    folder = run_experiment(load_config(config_file(tmp_path, TINY)), tmp_path / "out", progress=False, jobs=2)
+    folder = run_experiment(load_config(write_config(tmp_path, TINY)), tmp_path / "out", progress=False, jobs=2)
     assert numbers(folder) == numbers(tiny_reference)
     assert dict(os.environ) == environment  # the workers' BLAS thread limits are not left behind
 
@@ -131,14 +98,14 @@ def test_dask_local_cluster_gives_bit_identical_results(tmp_path, tiny_reference
     # two threads in one worker: tasks share a process, so this also checks that they do not share state
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
                                   protocol="tcp://", host="127.0.0.1") as cluster:  # a real socket, on loopback
-        folder = run_experiment(load_config(config_file(tmp_path, TINY)), tmp_path / "out", progress=False,
+        folder = run_experiment(load_config(write_config(tmp_path, TINY)), tmp_path / "out", progress=False,
                                 scheduler=cluster.scheduler_address)
     assert numbers(folder) == numbers(tiny_reference)
 
 
 def start_run(tmp_path, *args):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "minisensli", "run", str(config_file(tmp_path, LONGER)), "--out", str(out),
+    command = [sys.executable, "-m", "minisensli", "run", str(write_config(tmp_path, LONGER)), "--out", str(out),
                "--no-progress", *args]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
 
@@ -195,7 +162,7 @@ def test_failed_task_is_reported_its_dependent_skipped_and_resume_retries_them(t
         return real_grow(*args, **kwargs)
 
     monkeypatch.setattr(sensli, "grow", grow_failing_on_seed_1)
-    config = config_file(tmp_path, TINY)
+    config = write_config(tmp_path, TINY)
     assert cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--jobs", "1", "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "'abs max' seed 1 failed: FloatingPointError: training diverged in phase 1" in err
@@ -219,7 +186,7 @@ def test_failures_raise_run_failed_error_from_the_library(tmp_path, monkeypatch)
         raise ValueError("no")
 
     monkeypatch.setattr(sensli, "grow", always_fails)
-    config = load_config(config_file(tmp_path, TINY.replace('"abs max", "random", "small", "big"', '"abs max"')))
+    config = load_config(write_config(tmp_path, tiny_config("tiny", [2, 1], ["abs max"], [0, 1])))
     with pytest.raises(RunFailedError) as info:
         run_experiment(config, tmp_path / "out", progress=False)
     assert info.value.finished == 0 and len(info.value.failures) == 2
@@ -243,7 +210,7 @@ def test_resume_refuses_other_run_arguments_and_missing_folders(tmp_path, capsys
 
 
 def test_bad_jobs_or_scheduler_exit_2_before_any_folder_exists(tmp_path, capsys):
-    config = str(config_file(tmp_path, TINY))
+    config = str(write_config(tmp_path, TINY))
     out = tmp_path / "out"
     assert cli.main(["run", config, "--out", str(out), "--jobs", "0"]) == 2
     assert "--jobs: must be at least 1" in capsys.readouterr().err
@@ -254,7 +221,7 @@ def test_bad_jobs_or_scheduler_exit_2_before_any_folder_exists(tmp_path, capsys)
 
 
 def test_concurrent_runs_into_one_out_get_distinct_complete_folders(tmp_path):
-    config = config_file(tmp_path, TINY.replace('"abs max", "random", "small", "big"', '"small"'))
+    config = write_config(tmp_path, tiny_config("tiny", [2, 1], ["small"], [0, 1]))
     out = tmp_path / "out"
     command = [sys.executable, "-m", "minisensli", "run", str(config), "--out", str(out), "--no-progress", "--jobs",
                "1"]
@@ -281,7 +248,7 @@ def test_keyboard_interrupt_inside_a_task_keeps_the_finished_runs(tmp_path, monk
         return real_grow(*args, **kwargs)
 
     monkeypatch.setattr(sensli, "grow", interrupted_on_seed_1)
-    config = load_config(config_file(tmp_path, TINY.replace('"abs max", "random", "small", "big"', '"abs max"')))
+    config = load_config(write_config(tmp_path, tiny_config("tiny", [2, 1], ["abs max"], [0, 1])))
     with pytest.raises(RunInterruptedError) as info:
         run_experiment(config, tmp_path / "out", progress=False)
     assert (info.value.finished, info.value.total) == (1, 2)
@@ -303,7 +270,7 @@ def test_disk_full_while_recording_exits_1_and_keeps_a_valid_results_file(tmp_pa
         real_save(model, path)
 
     monkeypatch.setattr(runner, "save", disk_full_on_second_model)
-    config = config_file(tmp_path, TINY)
+    config = write_config(tmp_path, TINY)
     assert cli.main(["run", str(config), "--out", str(tmp_path / "out"), "--jobs", "1", "--no-progress"]) == 1
     assert "No space left on device" in capsys.readouterr().err
     results = load_results(only_folder(tmp_path / "out"))
@@ -315,7 +282,7 @@ def test_plot_of_a_folder_stopped_before_any_run_finished(tmp_path, capsys, monk
         raise KeyboardInterrupt
 
     monkeypatch.setattr(sensli, "grow", interrupted)
-    config = load_config(config_file(tmp_path, TINY))
+    config = load_config(write_config(tmp_path, TINY))
     with pytest.raises(RunInterruptedError) as info:
         run_experiment(config, tmp_path / "out", progress=False)
     assert info.value.finished == 0
