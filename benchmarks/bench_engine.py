@@ -7,9 +7,12 @@ Three workloads (float32):
   conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
         maxpool 2, dense 32*7*7 -> 10; batch 64
 
-The NumPy versions are written by hand with the same algorithms as the library (im2col by
-per-tap slice copies + one GEMM for the convolutions, running maximum over taps for pooling),
-so the ratio measures what the Tensor/Function/backward machinery costs.
+The NumPy versions are written by hand with the same algorithms and memory layout as the library
+(dense results computed as W x^T with the batch axis contiguous, im2col by per-tap slice copies +
+one GEMM for the convolutions, running maximum over taps for pooling), so the ratio measures what
+the Tensor/Function/backward machinery costs. For the MLPs the step is also timed against the
+'textbook' NumPy step (x @ W.T + b, batch axis outermost), the baseline of the first measurements:
+the same arithmetic, slower loops on narrow layers.
 With --gpu, also the CNN step at batch 256 on the GPU against the CPU (skipped without a GPU).
 Run:  python benchmarks/bench_engine.py [--steps 200] [--gpu]
 """
@@ -68,30 +71,55 @@ def spirals_setup(rng):
     return dense_setup(rng, [2, 4, 4, 2], 450)
 
 
+def np_linear(x, w, b):
+    """x @ w.T + b computed as (w @ x.T + b) and returned transposed: the batch axis contiguous,
+    as the library's Linear does (see its docstring: fast bias adds and class reductions)."""
+    out_t = w @ x.T
+    out_t += b[:, None]
+    return out_t.T
+
+
 def np_cross_entropy_grad(z, y):
     """Mean cross-entropy of logits z (computed, as the library does) and its gradient w.r.t. z."""
     shifted = z - z.max(axis=1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     n = z.shape[0]
-    _ = -logp[np.arange(n), y].mean()
+    rows = np.arange(n)
+    _ = -(logp[rows, y].sum() / n)
     d = np.exp(logp)
-    d[np.arange(n), y] -= 1
+    d[rows, y] -= 1
     d /= n
     return d
 
 
-def mlp_numpy(params, x, y):
+def mlp_numpy_textbook(params, x, y):
+    """The same step as first written by hand: x @ W.T + b with the batch axis outermost. The same
+    arithmetic as mlp_numpy, but every bias add and class reduction loops over examples."""
     w1, b1, w2, b2, w3, b3 = params
-    z1 = x @ w1.T + b1
-    a1 = np.maximum(z1, 0)
-    z2 = a1 @ w2.T + b2
-    a2 = np.maximum(z2, 0)
-    z3 = a2 @ w3.T + b3
-    d3 = np_cross_entropy_grad(z3, y)
+    a1 = np.maximum(x @ w1.T + b1, 0)
+    a2 = np.maximum(a1 @ w2.T + b2, 0)
+    d3 = np_cross_entropy_grad(a2 @ w3.T + b3, y)
     gw3, gb3 = d3.T @ a2, d3.sum(0)
     d2 = (d3 @ w3) * (a2 > 0)
     gw2, gb2 = d2.T @ a1, d2.sum(0)
     d1 = (d2 @ w2) * (a1 > 0)
+    gw1, gb1 = d1.T @ x, d1.sum(0)
+    for p, g in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
+        p -= LR * g
+
+
+def mlp_numpy(params, x, y):
+    w1, b1, w2, b2, w3, b3 = params
+    z1 = np_linear(x, w1, b1)
+    a1 = np.maximum(z1, 0)
+    z2 = np_linear(a1, w2, b2)
+    a2 = np.maximum(z2, 0)
+    z3 = np_linear(a2, w3, b3)
+    d3 = np_cross_entropy_grad(z3, y)
+    gw3, gb3 = d3.T @ a2, d3.sum(0)
+    d2 = (w3.T @ d3.T).T * (a2 > 0)
+    gw2, gb2 = d2.T @ a1, d2.sum(0)
+    d1 = (w2.T @ d2.T).T * (a1 > 0)
     gw1, gb1 = d1.T @ x, d1.sum(0)
     for p, g in zip(params, (gw1, gb1, gw2, gb2, gw3, gb3)):
         p -= LR * g
@@ -179,10 +207,10 @@ def conv_numpy(params, x, y):
     a2 = np.maximum(z2, 0)
     p2, arg2 = np_pool_forward(a2)
     flat = p2.reshape(p2.shape[0], -1)
-    z3 = flat @ w3.T + b3
+    z3 = np_linear(flat, w3, b3)
     d3 = np_cross_entropy_grad(z3, y)
     gw3, gb3 = d3.T @ flat, d3.sum(0)
-    dp2 = (d3 @ w3).reshape(p2.shape)
+    dp2 = (w3.T @ d3.T).T.reshape(p2.shape)
     da2 = np_pool_backward(dp2, arg2, a2.shape) * (a2 > 0)
     dp1, gk2, gc2 = np_conv_backward(da2, cols2, k2, p1.shape)
     da1 = np_pool_backward(dp1, arg1, a1.shape) * (a1 > 0)
@@ -203,14 +231,14 @@ def conv_minisensli(params, x, y):
         p.data -= LR * p.grad
 
 
-def compare(name, setup, numpy_step, ms_step, steps):
+def compare(name, setup, numpy_step, ms_step, steps, baseline="numpy"):
     rng = np.random.default_rng(0)
     params, x, y = setup(rng)
     np_params = [p.copy() for p in params]
     ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
     xt = ms.Tensor(x)
     t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
-    print(f"{name:8s}  numpy {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
+    print(f"{name:8s}  {baseline:8s} {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
           f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)")
     return t_ms / t_np
 
@@ -259,9 +287,13 @@ def main() -> None:
     check_same_update(spirals_setup, mlp_numpy, mlp_minisensli)
     check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
     check_same_update(conv_setup, conv_numpy, conv_minisensli)
-    print(f"median of {args.steps} steps, float32, numpy {np.__version__}")
+    check_same_update(spirals_setup, mlp_numpy_textbook, mlp_minisensli)
+    print(f"median of {args.steps} steps, float32, numpy {np.__version__}; 'numpy' is written with the library's "
+          "memory layout, 'textbook' is x @ W.T + b")
     compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
+    compare("spirals", spirals_setup, mlp_numpy_textbook, mlp_minisensli, args.steps * 5, "textbook")
     compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
+    compare("mlp", mlp_setup, mlp_numpy_textbook, mlp_minisensli, args.steps, "textbook")
     compare("conv", conv_setup, conv_numpy, conv_minisensli, max(20, args.steps // 4))
     if args.gpu:
         gpu_versus_cpu(max(20, args.steps // 4))

@@ -73,6 +73,8 @@ class Context:
     (unless ``retain_graph=True``), so a second backward through the same graph is an error.
     """
 
+    __slots__ = ("function", "parents", "needs_input_grad", "saved_arrays", "released", "__dict__")
+
     def __init__(self, function: type, parents: tuple, needs_input_grad: tuple[bool, ...]) -> None:
         self.function = function
         self.parents = parents

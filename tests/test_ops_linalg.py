@@ -66,3 +66,18 @@ def test_linear_errors_name_shapes():
         F.linear(ms.Tensor(np.ones((2, 3))), ms.Tensor(np.ones((4, 3))), ms.Tensor(np.ones(3)))
     with pytest.raises(TypeError, match="linear: input is float32"):
         F.linear(ms.Tensor(np.ones((2, 3), np.float32)), ms.Tensor(np.ones((4, 3))))
+
+
+def test_linear_result_reads_like_a_row_major_array():
+    # A 2-D dense result is a transposed view (batch axis contiguous, see ops.linalg.Linear):
+    # everything that reads memory order must still see the rows of x @ W^T + b.
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((5, 3)), rng.standard_normal((4, 3)), rng.standard_normal(4)
+    y = F.linear(ms.Tensor(x), ms.Tensor(w), ms.Tensor(b))
+    expected = x @ w.T + b
+    np.testing.assert_allclose(y.reshape(-1).data, expected.reshape(-1), rtol=1e-14)
+    np.testing.assert_allclose(y.reshape(2, 10).data, expected.reshape(2, 10), rtol=1e-14)
+    np.testing.assert_allclose(y[1:3, ::2].data, expected[1:3, ::2], rtol=1e-14)
+    one = F.linear(ms.Tensor(x[0]), ms.Tensor(w), ms.Tensor(b))  # a single example, shape (in,)
+    assert one.shape == (4,)
+    np.testing.assert_allclose(one.data, expected[0], rtol=1e-14)

@@ -113,20 +113,22 @@ class ProcessExecutor:
         return handle.result()
 
     def abandon(self, handles: list[Any]) -> None:
+        # The workers are stopped, and the pool's own thread has failed their pending tasks, before any
+        # handle is cancelled: when the pool finds its workers gone it sets an exception on every task
+        # still in its table of pending work, and on Python < 3.12 a task cancelled by hand meanwhile
+        # makes that thread die with InvalidStateError (a traceback on stderr at Ctrl-C).
+        if self._pool is not None:
+            terminate = getattr(self._pool, "terminate_workers", None)  # Python >= 3.14
+            if terminate is not None:
+                terminate()
+            else:  # older Pythons have no public way to stop a running task: end the worker processes
+                for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+                    if process.is_alive():
+                        process.terminate()
+                self._pool.shutdown(wait=True)  # returns once the pool's thread has seen the workers end
+            self.close()
         for handle in handles:
             handle.cancel()
-        if self._pool is None:
-            return
-        terminate = getattr(self._pool, "terminate_workers", None)  # Python >= 3.14
-        if terminate is not None:
-            terminate()
-            self.close()
-            return
-        # older Pythons have no public way to stop a running task: end the worker processes
-        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
-            if process.is_alive():
-                process.terminate()
-        self.close()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -22,17 +22,16 @@ class CrossEntropy(Function):
         xp = backend.get_array_module(logits)
         log_probs = log_softmax_array(logits, axis=1)
         rows = xp.arange(logits.shape[0])
-        ctx.save_for_backward(log_probs, labels)
-        return -log_probs[rows, labels].mean()
+        ctx.save_for_backward(log_probs, rows, labels)
+        # sum / N rather than mean(): the same float operations without NumPy's Python-level wrapper
+        return -(log_probs[rows, labels].sum() / logits.shape[0])
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        log_probs, labels = ctx.saved_arrays
-        xp = backend.get_array_module(log_probs)
-        n = log_probs.shape[0]
-        dz = xp.exp(log_probs)
-        dz[xp.arange(n), labels] -= 1
-        dz *= grad / n  # in place: dz is a fresh array
+        log_probs, rows, labels = ctx.saved_arrays
+        dz = backend.get_array_module(log_probs).exp(log_probs)
+        dz[rows, labels] -= 1
+        dz *= grad / log_probs.shape[0]  # in place: dz is a fresh array
         return (dz,)
 
 
@@ -56,18 +55,19 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     """Mean cross-entropy of raw logits (N, C) against integer class labels (N,) in [0, C)."""
     logits = as_tensor(logits)
     labels_data = labels.data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
-    if logits.ndim != 2:
-        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {logits.shape}")
-    if not backend.is_floating(logits.dtype):
-        raise TypeError(f"cross_entropy: logits must be floating-point, got dtype {logits.dtype}")
-    if not backend.is_integer(labels_data.dtype):
+    shape, dtype = logits.data.shape, logits.data.dtype
+    if len(shape) != 2:
+        raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {shape}")
+    if dtype.kind != "f":
+        raise TypeError(f"cross_entropy: logits must be floating-point, got dtype {dtype}")
+    if labels_data.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels_data.dtype}")
-    if labels_data.shape != (logits.shape[0],):
+    if labels_data.shape != shape[:1]:
         raise ValueError(f"cross_entropy: labels of shape {labels_data.shape} do not fit logits of shape "
-                         f"{logits.shape} (expected ({logits.shape[0]},))")
-    if logits.shape[0] == 0:
+                         f"{shape} (expected ({shape[0]},))")
+    if shape[0] == 0:
         raise ValueError("cross_entropy: empty batch (N = 0)")
-    if backend.device_of(labels_data) != logits.device:
+    if type(labels_data) is not type(logits.data) and backend.device_of(labels_data) != logits.device:
         raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
     classes = logits.shape[1]
     # The label range is checked on the CPU only (reading a check back from the GPU would make
