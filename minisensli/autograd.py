@@ -4,11 +4,13 @@ A :class:`Tensor` wraps an array (``.data``) and, when it was produced by a diff
 operation, a link to the :class:`Context` of that operation (``._ctx``). The contexts form
 a directed acyclic graph from the result back to the leaves. ``loss.backward()``
 
-1. orders the graph topologically with an explicit stack (no recursion, each node once),
-2. walks it from the result to the leaves, calling each op's ``backward`` with the gradient
-   of the loss w.r.t. the op's output, and
-3. sums the gradients that reach a tensor along several paths (a tensor used twice) and
-   stores the total in ``.grad`` of every leaf that requires it.
+1. orders the results of the recorded ops topologically with an explicit stack (no recursion,
+   each node once),
+2. walks them from the result towards the leaves, calling each op's ``backward`` with the
+   gradient of the loss w.r.t. the op's output, and
+3. sums the gradients that reach a tensor along several paths (a tensor used twice): an op's
+   result is processed once all of them have arrived, and a leaf that requires a gradient adds
+   each one to its ``.grad`` as it arrives (so leaves need no place in the order).
 
 Each op is a :class:`Function` subclass with two static methods on raw arrays:
 ``forward(ctx, *arrays, **params) -> array`` and ``backward(ctx, grad) -> tuple of arrays``
@@ -250,32 +252,33 @@ class Tensor:
                 "backward: this tensor does not require grad (no input had requires_grad=True, "
                 "or it was computed under no_grad())"
             )
-        xp = backend.get_array_module(self.data)
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
                     f"backward: called on a non-scalar tensor of shape {self.shape}; "
                     "pass gradient= (same shape) or reduce it first, e.g. y.sum().backward()"
                 )
-            gradient = xp.ones_like(self.data)
+            # array(1) is one C call; ones_like goes through two Python-level NumPy functions
+            gradient = backend.get_array_module(self.data).array(1, dtype=self.data.dtype).reshape(self.shape)
         else:
             gradient = gradient.data if isinstance(gradient, Tensor) else gradient
-            gradient = xp.asarray(gradient, dtype=self.data.dtype)
+            gradient = backend.get_array_module(self.data).asarray(gradient, dtype=self.data.dtype)
             if gradient.shape != self.shape:
                 raise ValueError(f"backward: gradient has shape {gradient.shape}, "
                                  f"but the tensor has shape {self.shape}")
+        if self._ctx is None:  # backward of a leaf: d(self)/d(self)
+            _accumulate(self, gradient)
+            return
 
         # Tensors hash by identity (Tensor defines no __eq__), so they key the gradient table.
         grads = {self: gradient}
         for node in _topological_order(self):
             grad = grads.pop(node, None)
-            if grad is None:
+            if grad is None:  # every path to it ended in an op that returned None for it
                 continue
+            if node._retains_grad:
+                _accumulate(node, grad)
             ctx = node._ctx
-            if ctx is None or node._retains_grad:
-                node.grad = _own(grad) if node.grad is None else node.grad + grad
-            if ctx is None:
-                continue
             if ctx.released:
                 raise RuntimeError(
                     f"backward: the graph through {ctx.function.__name__} was already freed by an earlier "
@@ -295,7 +298,10 @@ class Tensor:
                         f"{ctx.function.__name__}.backward returned a gradient of shape {pgrad.shape} "
                         f"for an input of shape {parent.shape}"
                     )
-                grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
+                if parent._ctx is None:
+                    _accumulate(parent, pgrad)
+                else:
+                    grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
             if not retain_graph:
                 ctx.release()
 
@@ -404,14 +410,19 @@ class Tensor:
         return out
 
 
-def _own(array: Any) -> Any:
-    """An array owning its memory: a view (e.g. the broadcast gradient of a reduction) is copied,
-    so that ``.grad`` can be modified in place by its user without touching another array."""
-    return array if array.base is None else array.copy()
+def _accumulate(tensor: Tensor, grad: Any) -> None:
+    """Add ``grad`` to ``tensor.grad``. A first gradient that is a view (e.g. the broadcast gradient
+    of a reduction) is copied, so that ``.grad`` owns its memory and can be modified in place by
+    its user without touching another array."""
+    if tensor.grad is None:
+        tensor.grad = grad if grad.base is None else grad.copy()
+    else:
+        tensor.grad = tensor.grad + grad
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors reachable from ``root`` through ops that need gradients, outputs before inputs.
+    """Results of recorded ops reachable from ``root`` through inputs that need gradients,
+    outputs before inputs; leaves are left out (backward adds to their ``.grad`` directly).
 
     Iterative depth-first search: a node is appended after all of its inputs (post-order),
     and the reversed list visits every node before the inputs it consumed. Each node is
@@ -425,16 +436,13 @@ def _topological_order(root: Tensor) -> list[Tensor]:
         if inputs_done:
             order.append(node)
             continue
-        if node in visited:
+        if node in visited:  # reached again along another path (pushed twice before its first visit)
             continue
         visited.add(node)
-        ctx = node._ctx
-        if ctx is None:  # a leaf has no inputs: it is finished as soon as it is reached
-            order.append(node)
-            continue
         stack.append((node, True))
+        ctx = node._ctx
         for parent, needed in zip(ctx.parents, ctx.needs_input_grad):
-            if needed and parent not in visited:
+            if needed and parent._ctx is not None and parent not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order

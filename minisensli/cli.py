@@ -125,8 +125,9 @@ def _list() -> int:
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(3)]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
-    print("time: the config's measured seconds per epoch of one run x epochs x methods x seeds, on the 2-core "
-          "development machine; more on a loaded machine, --quick about a tenth (fewer seeds: less)")
+    print("time: the config's measured seconds per epoch of one run x epochs x methods x seeds / 2 (two worker "
+          "processes on the 2-core development machine); more on a loaded machine, --quick about a tenth "
+          "(fewer seeds: less)")
     return 0
 
 
@@ -177,10 +178,11 @@ def _run(args: argparse.Namespace) -> int:
             config.training["device"] = args.device
         for line in apply_overrides(config, args.seeds, args.quick):
             print(line)
-        estimate = expected_seconds(config)
-        if estimate is not None:
+        estimate = expected_seconds(config, jobs)
+        if estimate is not None and args.scheduler is None:  # a cluster's speed is unknown here
             print(f"{config.name}: {len(config.comparison['methods'])} methods x "
-                  f"{_seed_text(config.comparison['seeds'])}, expected {duration(estimate)} on 2 cores")
+                  f"{_seed_text(config.comparison['seeds'])}, expected {duration(estimate)} with {jobs} "
+                  f"worker{'s' if jobs > 1 else ''} on cores like those of the 2-core development machine")
         out = run_experiment(config, args.out or DEFAULT_OUT, progress=progress, jobs=jobs, scheduler=args.scheduler)
     results = load_results(out)
     if args.format != "png":

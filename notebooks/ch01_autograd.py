@@ -542,16 +542,19 @@ np.testing.assert_allclose(x.grad, 2.0 * (1 - np.tanh(2.0 * x.data) ** 2), rtol=
 # stack-based depth-first search (read `minisensli.autograd._topological_order`), keeps the running
 # gradients in a dictionary keyed by tensor, adds them up when a tensor is reached twice, calls each
 # `Function.backward` once, checks that every returned gradient has the shape of its input, and
-# stores `.grad` on the leaves. On the depth-40 residual chain the order holds each tensor once:
+# adds to `.grad` on the leaves. One difference from our `backprop`: the leaves are not in the
+# order. An op's result must wait until every path has delivered its gradient, but a leaf passes
+# nothing on, so it can add each contribution to its `.grad` as it arrives. On the depth-40
+# residual chain the order holds each op's result once, and only those:
 
 # %%
 x_t = ms.Tensor(0.3, requires_grad=True)
 w_t = ms.Tensor(0.5, requires_grad=True)
 y_t = residual_chain(x_t, w_t, 40)
 order = ms.autograd._topological_order(y_t)   # internal helper, read here only
-assert len(order) == len({id(t) for t in order}) == 2 + 3 * 40
+assert len(order) == len({id(t) for t in order}) == 3 * 40   # 3 ops per block; x_t and w_t are leaves
 assert order[0] is y_t
-print(len(order), "tensors, each once; the output first")
+print(len(order), "op results, each once; the output first")
 
 # %% [markdown]
 # ## Summary

@@ -241,3 +241,25 @@ def test_wrong_number_of_gradients_from_custom_backward_is_reported():
     a = ms.Tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="TwoInputs.backward returned 1 gradients for 2 inputs"):
         TwoInputs.apply(a, a).sum().backward()
+
+
+def test_an_op_result_waits_for_every_consumer_whatever_the_input_order():
+    # a = c + tanh(c): the add lists c before tanh(c). A search that marked c as visited when it
+    # was first pushed would process c before tanh(c) had delivered its share (a wrong gradient).
+    for swap in (False, True):
+        x = ms.Tensor(np.array([0.3, -1.2]), requires_grad=True)
+        c = x * 2.0
+        b = c.tanh()
+        a = (b + c) if swap else (c + b)
+        a.backward(np.ones(2))
+        np.testing.assert_allclose(x.grad, 2.0 * (1.0 + (1.0 - np.tanh(2.0 * x.data) ** 2)), rtol=1e-14)
+
+
+def test_backward_of_a_leaf_and_of_a_leaf_used_by_several_ops():
+    x = ms.Tensor(np.array(1.5), requires_grad=True)
+    x.backward()
+    assert x.grad == 1.0 and x.grad.base is None
+    w = ms.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (w * 3.0).sum() + (w * w).sum() + w.sum()  # three paths end at the same leaf
+    y.backward()
+    np.testing.assert_allclose(w.grad, 3.0 + 2.0 * w.data + 1.0, rtol=1e-14)

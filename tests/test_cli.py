@@ -151,7 +151,7 @@ def test_list_shows_seed_count_and_expected_time(capsys):
         config = resolve(name)
         assert f" {len(config.comparison['seeds'])} " in line
         assert ("~" in line) == (config.comparison["seconds_per_epoch"] > 0)
-    assert "seconds per epoch of one run x epochs x methods x seeds" in lines[-1]
+    assert "seconds per epoch of one run x epochs x methods x seeds / 2" in lines[-1]
 
 
 def test_expected_seconds_multiplies_the_measured_constant():
@@ -160,7 +160,9 @@ def test_expected_seconds_multiplies_the_measured_constant():
     config = resolve("spirals")
     config.comparison["seconds_per_epoch"] = 0.002
     runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
-    assert expected_seconds(config) == pytest.approx(0.002 * 1850 * runs)
+    assert expected_seconds(config) == pytest.approx(0.002 * 1850 * runs / 2)  # two workers by default
+    assert expected_seconds(config, workers=1) == pytest.approx(0.002 * 1850 * runs)
+    assert expected_seconds(config, workers=10 * runs) == pytest.approx(0.002 * 1850)  # one run each at most
     config.comparison["seconds_per_epoch"] = 0.0
     assert expected_seconds(config) is None
 

@@ -290,3 +290,20 @@ def test_plot_of_a_folder_stopped_before_any_run_finished(tmp_path, capsys, monk
         warnings.simplefilter("error")  # no "legend without artists" or empty-mean warnings either
         assert cli.main(["plot", str(info.value.folder)]) == 0
     assert "incomplete results: 0 of 8 runs finished" in capsys.readouterr().err
+
+
+def test_models_are_saved_while_no_task_can_touch_process_state(tmp_path, monkeypatch):
+    # ms.save swaps the process's init generator for a moment; a task seeding its start weights in
+    # another thread of this process (a Dask cluster inside it) must not run meanwhile.
+    from minisensli.experiments import runner, tasks
+
+    seen = []
+    real_save = runner.save
+
+    def save_checking_the_lock(model, path):
+        seen.append(tasks.PROCESS_STATE_LOCK.locked())
+        return real_save(model, path)
+
+    monkeypatch.setattr(runner, "save", save_checking_the_lock)
+    run_experiment(load_config(write_config(tmp_path, TINY)), tmp_path / "out", progress=False, jobs=1)
+    assert seen and all(seen)

@@ -19,9 +19,9 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
     [sensli]      method = "closed_form" | "autograd", norm = "default" | "fro" | "fro_scaled" |
                   "spectral", variant = "v1" | "v2", threshold
     [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big"), seeds,
-                  seconds_per_epoch (measured wall seconds per epoch of one run on the 2-core development
-                  machine, selection included; 0 = not measured; `minisensli list` multiplies it by
-                  epochs x methods x seeds to estimate the run time)
+                  seconds_per_epoch (measured wall seconds per epoch of one run, selection included, with
+                  two worker processes on the 2-core development machine; 0 = not measured; `minisensli
+                  list` multiplies it by epochs x methods x seeds / 2 to estimate the run time)
 """
 
 from __future__ import annotations
@@ -157,14 +157,16 @@ class Config:
         return (epochs + [epochs[-1]] * phases)[:phases]
 
 
-def expected_seconds(config: Config) -> float | None:
-    """Estimated wall time of the whole comparison: the config's measured seconds per epoch of
-    one run times epochs x methods x seeds; None where the config has no measurement."""
+def expected_seconds(config: Config, workers: int = 2) -> float | None:
+    """Estimated wall time of the whole comparison on ``workers`` local processes: the config's
+    measured seconds per epoch of one run (measured with two workers on the 2-core development
+    machine) times epochs x methods x seeds, over the number of runs that can go at once;
+    None where the config has no measurement."""
     per_epoch = config.comparison["seconds_per_epoch"]
     if not per_epoch:
         return None
     runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
-    return per_epoch * config.total_epochs * runs
+    return per_epoch * config.total_epochs * runs / max(1, min(workers, runs))
 
 
 def _type_name(expected: Any) -> str:

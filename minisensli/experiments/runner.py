@@ -38,7 +38,7 @@ from .plots import draw_all
 from .results import SCHEMA_ID, ResultsError, check_results, load_results
 from .setup import check_device
 from .summary import summarize
-from .tasks import Task, TaskResult, all_tasks, method_order, run_task
+from .tasks import PROCESS_STATE_LOCK, Task, TaskResult, all_tasks, method_order, run_task
 
 MAX_FOLDER_ATTEMPTS = 1000
 # results.json grows with every run (all losses and errors): rewriting it after each of many short
@@ -295,7 +295,8 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                                 bar.write(f"minisensli: {task.label} failed: {record.failed[task]}", file=sys.stderr)
                                 record.write()
                                 continue
-                            record.finish_task(result)
+                            with PROCESS_STATE_LOCK:  # saves the model: see tasks.PROCESS_STATE_LOCK
+                                record.finish_task(result)
                             bar.set_postfix_str(f"last: {task.label}", refresh=False)
                             bar.update(1)
                         for dependent in [t for t in waiting if t.depends_on == task]:

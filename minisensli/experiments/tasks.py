@@ -41,8 +41,11 @@ BIG_SEED_OFFSET = 100_000  # the 'big' baseline's init seed: independent of the 
 
 # The grad mode (no_grad), the default dtype and the initialisation generator are process-wide, so
 # tasks in threads of one process (a Dask worker with several threads) take turns: one at a time.
+# So does the runner when it records a finished task: ms.save swaps in a generator of its own to
+# build a throwaway copy, which a task seeding its start weights in another thread of the same
+# process (a Dask cluster started inside it) would otherwise draw from.
 # For parallel trainings use processes (--jobs N, or dask workers started with --nthreads 1).
-_ONE_TASK_AT_A_TIME = threading.Lock()
+PROCESS_STATE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, order=True)
@@ -118,7 +121,7 @@ def run_task(config: Config, task: Task, base: nn.Sequential | None = None, prog
     base: for 'big', the finished 'abs max' model of the same seed. dtype: set as the default
     dtype first (a worker process starts with float32; the main process passes its own).
     """
-    with _ONE_TASK_AT_A_TIME:
+    with PROCESS_STATE_LOCK:
         return _run_task(config, task, base, progress, dtype)
 
 
