@@ -427,7 +427,7 @@ for key, experiment in reference["experiments"].items():
 #    these tiny nets*. On the two-site net (Exp6) abs max loses more seeds than it wins in
 #    both implementations (12/17 and 10/20 over 30 seeds), and over 90 seeds it is
 #    significantly *worse* (p 0.002 and 0.045). On the ResNet (Exp7) minisensli's abs max
-#    wins 22/8 (p 0.04), but by about 0.001 in loss, and the small net beats abs max in both
+#    wins 22/8 (p 0.047), but by about 0.002 in loss, and the small net beats abs max in both
 #    implementations.
 # 4. **The two implementations agree.** On identical weights the scores are equal and the
 #    same site is chosen in 180 of 180 cases; the remaining differences in the table are
