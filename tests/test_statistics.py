@@ -56,3 +56,5 @@ def test_comparisons_cover_every_pair_and_metric():
 
 def test_format_p():
     assert format_p(None) == "-" and format_p(0.0412) == "0.041" and format_p(3e-8) == "3e-08"
+    assert format_p(1.0) == "1.00" and format_p(0.5) == "0.50" and format_p(0.16015625) == "0.16"
+    assert format_p(0.0037) == "0.0037" and format_p(0.1) == "0.10"

@@ -67,6 +67,10 @@ def comparisons(runs: list[dict[str, Any]], methods: list[str]) -> list[dict[str
 
 
 def format_p(p: float | None) -> str:
+    """Two significant digits, always with a decimal point (0.50 and 1.00, not 0.5 and 1);
+    below 0.001 in exponent form; '-' where no p was computed."""
     if p is None:
         return "-"
+    if p >= 0.1:
+        return f"{p:.2f}"
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.0e}"
