@@ -1,10 +1,13 @@
 """The array backend: the only module importing numpy/cupy, devices, dtypes."""
 
 import ast
+import math
 import pathlib
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minisensli as ms
 from minisensli import backend
@@ -105,3 +108,26 @@ def test_cuda_is_another_name_for_the_gpu():
     assert backend.check_device("cpu") == "cpu"
     with pytest.raises(ValueError, match="and 'cuda' for 'gpu'"):
         backend.check_device("tpu")
+
+
+def _reference_quantile(values, q):
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@given(rows=st.lists(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), max_size=7), max_size=6))
+def test_quantiles_by_position_match_sorting_each_position(rows):
+    qs = (0.5, 0.25, 0.75)
+    got = backend.quantiles_by_position(rows, qs)
+    length = max((len(r) for r in rows), default=0)
+    assert [len(g) for g in got] == [length] * 3
+    for i in range(length):
+        values = [r[i] for r in rows if i < len(r) and r[i] is not None]
+        for q, column in zip(qs, got):
+            if values:
+                assert column[i] == pytest.approx(_reference_quantile(values, q), rel=1e-12, abs=1e-9)
+            else:
+                assert math.isnan(column[i])

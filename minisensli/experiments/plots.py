@@ -28,6 +28,7 @@ import pathlib
 from collections import Counter
 from typing import Any
 
+from .. import backend
 from ..files import atomic_write
 from ..sensli.plotting import new_figure, plain_log_ticks
 
@@ -74,25 +75,9 @@ def _colours(results: dict[str, Any]) -> dict[str, str]:
     return {method: f"C{i % 10}" for i, method in enumerate(_runs_by_method(results))}
 
 
-def _quantile(ordered: list[float], q: float) -> float:
-    """The q-quantile of sorted values, linear interpolation (as statistics.spread's quartiles)."""
-    position = q * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def _bands(curves: list[list[float | None]]) -> tuple[list[float], list[float], list[float]]:
     """Per position: median, 25th and 75th percentile over the curves that have a value there."""
-    length = max((len(c) for c in curves), default=0)
-    median, q1, q3 = [], [], []
-    for i in range(length):
-        values = sorted(c[i] for c in curves if i < len(c) and c[i] is not None)
-        if not values:
-            values = [float("nan")]
-        median.append(_quantile(values, 0.5))
-        q1.append(_quantile(values, 0.25))
-        q3.append(_quantile(values, 0.75))
+    median, q1, q3 = backend.quantiles_by_position(curves, (0.5, 0.25, 0.75))
     return median, q1, q3
 
 
