@@ -21,6 +21,15 @@ def as_array(value: Any, what: str) -> np.ndarray:
         raise AssertionError(f"{what}: expected an array, got {type(value).__name__}") from exc
 
 
+def unpack(result: Any, what: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The items of an answer that must be a tuple (or list) of ``len(names)`` values, unconverted;
+    anything else is refused with a message naming the expected items."""
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        length = f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""
+        raise AssertionError(f"{what}: return a tuple ({', '.join(names)}), got {type(result).__name__}{length}")
+    return tuple(result)
+
+
 def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: float = 1e-9) -> None:
     """Same shape and |got - expected| <= atol + rtol |expected| everywhere; the message names
     the worst entry."""

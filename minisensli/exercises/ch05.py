@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from .. import functional as F
 from .. import optim
 from ..autograd import Tensor
-from ._asserts import as_array, assert_close
+from ._asserts import as_array, assert_close, unpack
 from ._core import exercise
 
 
@@ -94,11 +94,8 @@ def soft_cross_entropy_grad(answer, case):
     assert_close(got, z.grad, f"dL/dlogits for N={n}, C={c}, logits scaled by {scale}", rtol=1e-9, atol=1e-12)
 
 
-def _unpack(result, names: tuple[str, ...]):
-    if not isinstance(result, tuple | list) or len(result) != len(names):
-        raise AssertionError(f"expected a tuple ({', '.join(names)}), got {type(result).__name__}"
-                             + (f" of length {len(result)}" if isinstance(result, tuple | list) else ""))
-    return [as_array(value, name) for value, name in zip(result, names)]
+def _arrays_of(result, what: str, names: tuple[str, ...]):
+    return [as_array(value, name) for value, name in zip(unpack(result, what, names), names)]
 
 
 _SHAPES = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4)
@@ -123,7 +120,8 @@ def sgd_nesterov_step(answer, case):
     new_buf = opt.state[0]["momentum_buffer"]
     expected_p = p - lr * (g + weight_decay * p + momentum * new_buf)
 
-    got_p, got_buf = _unpack(_call_quietly(answer, p, g, buf, lr, momentum, weight_decay), ("new_p", "new_buf"))
+    got_p, got_buf = _arrays_of(_call_quietly(answer, p, g, buf, lr, momentum, weight_decay), "sgd_nesterov_step",
+                                  ("new_p", "new_buf"))
     assert_close(got_buf, new_buf, "new_buf (v = momentum * v + g, with weight decay in g)", rtol=1e-10, atol=1e-12)
     assert_close(got_p, expected_p, "new_p", rtol=1e-10, atol=1e-12)
 
@@ -154,7 +152,7 @@ def adamw_step(answer, case):
     expected_p = param.data - lr * weight_decay * p  # the decoupled decay, on the value before the step
 
     args = (p, g, m, v, t, lr, beta1, beta2, eps, weight_decay)
-    got_p, got_m, got_v = _unpack(_call_quietly(answer, *args), ("new_p", "new_m", "new_v"))
+    got_p, got_m, got_v = _arrays_of(_call_quietly(answer, *args), "adamw_step", ("new_p", "new_m", "new_v"))
     assert_close(got_m, opt.state[0]["exp_avg"], "new_m (from the plain gradient, no decay)", rtol=1e-10, atol=1e-12)
     assert_close(got_v, opt.state[0]["exp_avg_sq"], "new_v (from the plain gradient, no decay)", rtol=1e-10, atol=1e-12)
     assert_close(got_p, expected_p, "new_p", rtol=1e-9, atol=1e-12)

@@ -16,14 +16,8 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from ._asserts import as_array, assert_close
+from ._asserts import as_array, assert_close, unpack
 from ._core import exercise
-
-
-def _pair(result: Any, what: str) -> tuple[Any, Any]:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise AssertionError(f"{what}: return a tuple of two items, got {type(result).__name__}")
-    return result[0], result[1]
 
 
 @exercise("ch06.kkt_solve", max_examples=30)
@@ -37,7 +31,7 @@ def kkt_solve(answer, case):
     c_mat = case.show(rng.uniform(-1, 1, (m, n)) + 4 * np.eye(m, n), "C")
     b = case.show(rng.uniform(-3, 3, n), "b")
     c = case.show(rng.uniform(-3, 3, m), "c")
-    x, lam = _pair(answer(a_mat.copy(), b.copy(), c_mat.copy(), c.copy()), "kkt_solve")
+    x, lam = unpack(answer(a_mat.copy(), b.copy(), c_mat.copy(), c.copy()), "kkt_solve", ("x", "lam"))
     kkt = np.block([[a_mat, -c_mat.T], [c_mat, np.zeros((m, m))]])
     expected = np.linalg.solve(kkt, np.concatenate([b, c]))
     assert_close(x, expected[:n], "x", rtol=1e-8)
@@ -70,7 +64,7 @@ def newton_kkt_step(answer, case):
     c = case.show(float(rng.uniform(-2, 2)), "c")
     fns = _problem(p_mat, b_mat, e)
     got = answer(x.copy(), lam, fns["grad_f"], fns["hess_f"], fns["g"], fns["grad_g"], fns["hess_g"], c)
-    x_new, lam_new = _pair(got, "newton_kkt_step")
+    x_new, lam_new = unpack(got, "newton_kkt_step", ("x_new", "lam_new"))
     a = fns["grad_g"](x)
     jac = np.block([[fns["hess_f"](x) - lam * b_mat, -a[:, None]], [a[None, :], np.zeros((1, 1))]])
     residual = np.concatenate([fns["grad_f"](x) - lam * a, [fns["g"](x) - c]])

@@ -14,14 +14,8 @@ from hypothesis import strategies as st
 
 from .. import nn, sensli
 from ..autograd import Tensor, no_grad
-from ._asserts import as_array, assert_close
+from ._asserts import as_array, assert_close, unpack
 from ._core import exercise
-
-
-def _pair(value: object, what: str) -> tuple[object, object]:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise AssertionError(f"{what}: return a pair (weight, bias), got {type(value).__name__}")
-    return value[0], value[1]
 
 
 @exercise("ch08.virtual_dense_init", max_examples=25)
@@ -32,7 +26,7 @@ def virtual_dense_init(answer, case):
     rng = np.random.default_rng(seed)
     previous = nn.Dense(in_features, width, rng=rng).to(dtype="float64")
     model = nn.Sequential(previous, nn.ReLU(), nn.Dense(width, 3, rng=rng).to(dtype="float64"))
-    weight, bias = _pair(answer(previous), "virtual_dense_init(previous)")
+    weight, bias = unpack(answer(previous), "virtual_dense_init(previous)", ("weight", "bias"))
     for value, what in ((weight, "weight"), (bias, "bias")):
         if value is None:
             raise AssertionError(f"{what} is None: return arrays for both the weight and the bias")
