@@ -142,9 +142,12 @@ def mlp_minisensli(params, x, y):
 
 def conv_setup(rng):
     params = [
-        uniform(rng, (16, 1, 3, 3), 9), uniform(rng, (16,), 9),
-        uniform(rng, (32, 16, 3, 3), 144), uniform(rng, (32,), 144),
-        uniform(rng, (10, 32 * 7 * 7), 32 * 49), uniform(rng, (10,), 32 * 49),
+        uniform(rng, (16, 1, 3, 3), 9),
+        uniform(rng, (16,), 9),
+        uniform(rng, (32, 16, 3, 3), 144),
+        uniform(rng, (32,), 144),
+        uniform(rng, (10, 32 * 7 * 7), 32 * 49),
+        uniform(rng, (10,), 32 * 49),
     ]
     x = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, 64)
@@ -238,8 +241,10 @@ def compare(name, setup, numpy_step, ms_step, steps, baseline="numpy"):
     ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
     xt = ms.Tensor(x)
     t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
-    print(f"{name:8s}  {baseline:8s} {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
-          f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)")
+    print(
+        f"{name:8s}  {baseline:8s} {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
+        f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)"
+    )
     return t_ms / t_np
 
 
@@ -274,6 +279,7 @@ def gpu_versus_cpu(steps: int, batch: int = 256) -> None:
         def step(ps=ps, xt=xt, yt=yt):
             conv_minisensli(ps, xt, yt)
             backend.to_numpy(ps[0].grad.sum())  # waits for the device: the step is timed to its end
+
         per_device[device] = step
     t_cpu, t_gpu = median_times(per_device["cpu"], per_device["gpu"], steps)
     print(f"conv batch {batch}: cpu {t_cpu * 1e3:8.3f} ms   gpu {t_gpu * 1e3:8.3f} ms   speed-up {t_cpu / t_gpu:5.1f}x")
@@ -288,8 +294,10 @@ def main() -> None:
     check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
     check_same_update(conv_setup, conv_numpy, conv_minisensli)
     check_same_update(spirals_setup, mlp_numpy_textbook, mlp_minisensli)
-    print(f"median of {args.steps} steps, float32, numpy {np.__version__}; 'numpy' is written with the library's "
-          "memory layout, 'textbook' is x @ W.T + b")
+    print(
+        f"median of {args.steps} steps, float32, numpy {np.__version__}; 'numpy' is written with the library's "
+        "memory layout, 'textbook' is x @ W.T + b"
+    )
     compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
     compare("spirals", spirals_setup, mlp_numpy_textbook, mlp_minisensli, args.steps * 5, "textbook")
     compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)

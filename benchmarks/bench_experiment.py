@@ -46,8 +46,7 @@ def start_model(seed: int) -> nn.Sequential:
 def minisensli_protocol(split: data.Split, seed: int) -> sensli.GrowthResult:
     train = data.DataLoader(split.train, batch_size=450)
     test = data.DataLoader(split.test, batch_size=150)
-    return sensli.grow(start_model(seed), train, test, epochs=[450, 1400], lr=0.2, mode="abs max",
-                       progress=False)
+    return sensli.grow(start_model(seed), train, test, epochs=[450, 1400], lr=0.2, mode="abs max", progress=False)
 
 
 def one_training(repeats: int) -> None:
@@ -72,11 +71,15 @@ def one_training(repeats: int) -> None:
             times[name].append(time.perf_counter() - start)
             history = out.history.test_error if name == "minisensli" else out["history"]["test_error"]
             finals[name] = history[-1]
-    print(f"one training of the spirals protocol (2-4-4-2, 450 + 1400 full-batch epochs, one insertion), "
-          f"median of {repeats}, one core")
+    print(
+        f"one training of the spirals protocol (2-4-4-2, 450 + 1400 full-batch epochs, one insertion), "
+        f"median of {repeats}, one core"
+    )
     for name, values in times.items():
-        print(f"  {name:10s} {statistics.median(values):7.3f} s  (range {min(values):.3f}-{max(values):.3f})  "
-              f"final test error {100 * finals[name]:.2f} %")
+        print(
+            f"  {name:10s} {statistics.median(values):7.3f} s  (range {min(values):.3f}-{max(values):.3f})  "
+            f"final test error {100 * finals[name]:.2f} %"
+        )
     if "pytorch" in times:
         ratio = statistics.median(times["minisensli"]) / statistics.median(times["pytorch"])
         print(f"  ratio minisensli / pytorch: {ratio:.2f}")
@@ -123,12 +126,20 @@ def experiment(seeds: int) -> None:
     rest = total - training - evaluation.seconds - selection - figures.seconds
     print(f"\nspirals experiment: {seeds} seeds x {len(runs) // seeds} trainings, one process")
     print(f"  {'':12s} {'per seed':>10s} {'per training':>13s}")
-    for name, seconds in (("training", training), ("evaluation", evaluation.seconds), ("selection", selection),
-                          ("figures", figures.seconds), ("other", rest), ("total", total)):
+    for name, seconds in (
+        ("training", training),
+        ("evaluation", evaluation.seconds),
+        ("selection", selection),
+        ("figures", figures.seconds),
+        ("other", rest),
+        ("total", total),
+    ):
         per_training = "" if name == "figures" else f"{seconds / len(runs):12.3f}s"
         print(f"  {name:12s} {seconds / seeds:9.3f}s {per_training:>13s}")
-    print(f"  compute per seed (total without figures): {(total - figures.seconds) / seeds:.3f} s; "
-          f"figures once per run: {figures.seconds:.3f} s")
+    print(
+        f"  compute per seed (total without figures): {(total - figures.seconds) / seeds:.3f} s; "
+        f"figures once per run: {figures.seconds:.3f} s"
+    )
 
 
 def main() -> None:

@@ -23,16 +23,26 @@ from minisensli import data, nn, optim, sensli
 
 def fnn():
     split = data.spirals()
-    model = nn.Sequential(nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(),
-                          nn.Dense(64, 2))
+    model = nn.Sequential(
+        nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 2)
+    )
     return model, data.DataLoader(split.train, batch_size=45, shuffle=True, seed=0)
 
 
 def cnn():
     split = data.digits()
-    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Dense(32 * 2 * 2, 10))
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dense(32 * 2 * 2, 10),
+    )
     return model, data.DataLoader(split.train, batch_size=64, shuffle=True, seed=0)
 
 
@@ -73,8 +83,10 @@ def main() -> None:
         model, loader = build()
         epoch, closed, auto = measure(model, loader, args.repeats)
         sites = len(sensli.candidate_sites(model))
-        print(f"{name:7s} {sites:5d} {epoch * 1e3:8.1f}ms {closed * 1e3:8.1f}ms ({closed / epoch:4.2f}x) "
-              f"{auto * 1e3:8.1f}ms ({auto / epoch:4.2f}x)")
+        print(
+            f"{name:7s} {sites:5d} {epoch * 1e3:8.1f}ms {closed * 1e3:8.1f}ms ({closed / epoch:4.2f}x) "
+            f"{auto * 1e3:8.1f}ms ({auto / epoch:4.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,7 @@ def _site_scores(model: nn.Sequential, x, y, positions: list[int]) -> list[float
     return scores
 
 
-def run_protocol(weights: list, x, y, x_test, y_test, epochs: tuple[int, int] = (450, 1400),
-                 lr: float = 0.2) -> dict:
+def run_protocol(weights: list, x, y, x_test, y_test, epochs: tuple[int, int] = (450, 1400), lr: float = 0.2) -> dict:
     """One training from the given start weights (numpy arrays, minisensli's parameter order);
     returns the history and the chosen site's position."""
     torch.set_num_threads(1)

@@ -34,11 +34,16 @@ def fetch_mathjax() -> None:
         return
     npm = shutil.which("npm")
     if npm is None:
-        sys.exit("book: MathJax is not in book/_static/mathjax and npm is not installed to fetch it "
-                 f"(install Node.js/npm, or unpack mathjax@{MATHJAX_VERSION}'s es5/ folder there)")
+        sys.exit(
+            "book: MathJax is not in book/_static/mathjax and npm is not installed to fetch it "
+            f"(install Node.js/npm, or unpack mathjax@{MATHJAX_VERSION}'s es5/ folder there)"
+        )
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", tmp, "--silent"],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", tmp, "--silent"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         tarball = pathlib.Path(tmp) / f"mathjax-{MATHJAX_VERSION}.tgz"
         digest = hashlib.sha256(tarball.read_bytes()).hexdigest()
         if digest != MATHJAX_SHA256:
@@ -65,8 +70,20 @@ def build(out: pathlib.Path, jobs: int) -> int:
             env.setdefault(name, "1")
     with tempfile.TemporaryDirectory() as tmp:
         env["HYPOTHESIS_STORAGE_DIRECTORY"] = str(pathlib.Path(tmp) / "hypothesis")
-        command = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-j", str(jobs), "-b", "html",
-                   str(BOOK), str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-j",
+            str(jobs),
+            "-b",
+            "html",
+            str(BOOK),
+            str(out),
+        ]
         start = time.perf_counter()
         code = subprocess.run(command, env=env).returncode
     status = "built" if code == 0 else "FAILED"

@@ -14,8 +14,15 @@ copyright = "2026, the minisensli developers (MIT licence)"
 extensions = ["myst_nb"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
-exclude_patterns = ["_build", "_static", "conf.py", "build.py", "chapters/README.md", "**/__pycache__",
-                    "**.ipynb_checkpoints"]
+exclude_patterns = [
+    "_build",
+    "_static",
+    "conf.py",
+    "build.py",
+    "chapters/README.md",
+    "**/__pycache__",
+    "**.ipynb_checkpoints",
+]
 
 # execute every chapter, every build; a failing cell or stray stderr fails the build
 nb_execution_mode = "force"

@@ -132,8 +132,7 @@ class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_priority__ = 100  # numpy_array * tensor calls Tensor.__rmul__, not numpy's loop
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 device: str | None = None) -> None:
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
         self.data = backend.as_array(data, dtype=dtype, device=device)
@@ -218,8 +217,10 @@ class Tensor:
     def __bool__(self) -> bool:
         """Truth of a one-element tensor; more (or fewer) elements are ambiguous, as in NumPy."""
         if self.data.size != 1:
-            raise ValueError(f"bool: the truth value of a tensor of shape {self.shape} with {self.data.size} "
-                             "elements is ambiguous; use (t != 0).data.any() or .all()")
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} with {self.data.size} "
+                "elements is ambiguous; use (t != 0).data.any() or .all()"
+            )
         return bool(self.data.reshape(()).item())
 
     def __len__(self) -> int:
@@ -264,8 +265,9 @@ class Tensor:
             gradient = gradient.data if isinstance(gradient, Tensor) else gradient
             gradient = backend.get_array_module(self.data).asarray(gradient, dtype=self.data.dtype)
             if gradient.shape != self.shape:
-                raise ValueError(f"backward: gradient has shape {gradient.shape}, "
-                                 f"but the tensor has shape {self.shape}")
+                raise ValueError(
+                    f"backward: gradient has shape {gradient.shape}, but the tensor has shape {self.shape}"
+                )
         if self._ctx is None:  # backward of a leaf: d(self)/d(self)
             _accumulate(self, gradient)
             return
@@ -288,8 +290,10 @@ class Tensor:
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             if len(input_grads) != len(ctx.parents):
-                raise RuntimeError(f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
-                                   f"for {len(ctx.parents)} inputs")
+                raise RuntimeError(
+                    f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients "
+                    f"for {len(ctx.parents)} inputs"
+                )
             for parent, needed, pgrad in zip(ctx.parents, ctx.needs_input_grad, input_grads):
                 if not needed or pgrad is None:
                     continue

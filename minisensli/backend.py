@@ -43,17 +43,14 @@ def _load_cupy() -> Any:
         import cupy  # noqa: PLC0415 - optional dependency, imported only when asked for
     except ImportError as err:
         raise RuntimeError(
-            "device 'gpu' needs CuPy, which is not installed; "
-            "install it with: pip install 'minisensli[gpu]'"
+            "device 'gpu' needs CuPy, which is not installed; install it with: pip install 'minisensli[gpu]'"
         ) from err
     try:
         available = cupy.cuda.is_available()
     except Exception:  # a broken CUDA install raises instead of returning False
         available = False
     if not available:
-        raise RuntimeError(
-            "device 'gpu' was requested: CuPy is installed but no CUDA GPU is available on this machine"
-        )
+        raise RuntimeError("device 'gpu' was requested: CuPy is installed but no CUDA GPU is available on this machine")
     _cupy = cupy
     return cupy
 
@@ -184,7 +181,7 @@ def quantiles_by_position(rows: list[list[float | None]], qs: tuple[float, ...])
     length = max((len(row) for row in rows), default=0)
     table = numpy.full((len(rows), length), numpy.nan)
     for r, row in enumerate(rows):
-        table[r, :len(row)] = [numpy.nan if v is None else v for v in row]
+        table[r, : len(row)] = [numpy.nan if v is None else v for v in row]
     ordered = numpy.sort(table, axis=0)  # nan sorts last, so the n values of a column come first
     count = (~numpy.isnan(table)).sum(axis=0)
     columns = numpy.arange(length)
@@ -279,8 +276,19 @@ class ArchiveError(ValueError):
 # deflate cannot expand a stream by more than about 1032:1, so a member that declares more
 # uncompressed bytes than this allows is lying about its size
 DEFLATE_MAX_RATIO = 1032
-ARCHIVE_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError, ValueError,
-                       NotImplementedError, RuntimeError, struct.error, UnicodeDecodeError, KeyError)
+ARCHIVE_READ_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    UnicodeDecodeError,
+    KeyError,
+)
 MAX_NPY_HEADER = 10000
 MAX_NDIM = 32
 
@@ -355,11 +363,15 @@ class ArrayArchive:
         elif info.compress_type == zipfile.ZIP_DEFLATED:
             possible = info.compress_size * DEFLATE_MAX_RATIO + 1024
         else:
-            raise ArchiveError(f"entry {name!r} uses compression method {info.compress_type}; "
-                               "only stored and deflated entries are read")
+            raise ArchiveError(
+                f"entry {name!r} uses compression method {info.compress_type}; "
+                "only stored and deflated entries are read"
+            )
         if info.file_size > possible:
-            raise ArchiveError(f"entry {name!r} declares {info.file_size} bytes, impossible for its "
-                               f"{info.compress_size} compressed bytes")
+            raise ArchiveError(
+                f"entry {name!r} declares {info.file_size} bytes, impossible for its "
+                f"{info.compress_size} compressed bytes"
+            )
         stream = self._zip.open(info)
         try:
             version = numpy.lib.format.read_magic(stream)
@@ -375,16 +387,20 @@ class ArrayArchive:
             raise
         if dtype.hasobject or dtype.kind not in self.kinds or dtype.fields is not None or dtype.subdtype is not None:
             stream.close()
-            raise ArchiveError(f"entry {name!r} holds dtype {dtype}; only plain numeric arrays "
-                               f"(kinds {self.kinds!r}) are read, never pickled objects")
+            raise ArchiveError(
+                f"entry {name!r} holds dtype {dtype}; only plain numeric arrays "
+                f"(kinds {self.kinds!r}) are read, never pickled objects"
+            )
         if len(shape) > MAX_NDIM or not all(isinstance(n, int) and n >= 0 for n in shape):
             stream.close()
             raise ArchiveError(f"entry {name!r} declares an impossible shape {shape}")
         nbytes = _product(shape) * dtype.itemsize
         if header_size + nbytes != info.file_size:
             stream.close()
-            raise ArchiveError(f"entry {name!r} declares shape {shape} of {dtype} ({nbytes} bytes of data) but "
-                               f"holds {info.file_size - header_size}")
+            raise ArchiveError(
+                f"entry {name!r} declares shape {shape} of {dtype} ({nbytes} bytes of data) but "
+                f"holds {info.file_size - header_size}"
+            )
         return stream, shape, dtype, fortran, nbytes
 
     def header(self, name: str) -> tuple[tuple[int, ...], Any]:
@@ -472,8 +488,12 @@ def _restricted_globals() -> dict[tuple[str, str], Any]:
         return numpy.frombuffer(buffer, dtype=dtype_).reshape(shape, order=order)
 
     def scalar(dtype_: Any, data: Any = None) -> Any:
-        if not isinstance(dtype_, numpy.dtype) or dtype_.kind not in "biuf" or not isinstance(data, bytes) \
-                or len(data) != dtype_.itemsize:
+        if (
+            not isinstance(dtype_, numpy.dtype)
+            or dtype_.kind not in "biuf"
+            or not isinstance(data, bytes)
+            or len(data) != dtype_.itemsize
+        ):
             raise pickle_error("refusing a numpy scalar that is not a plain number")
         return numpy.frombuffer(data, dtype=dtype_)[0]
 
@@ -581,4 +601,3 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
         add(target, index, values)
     else:
         numpy.add.at(target, index, values)
-

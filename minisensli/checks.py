@@ -15,8 +15,15 @@ import numbers
 from typing import Any
 
 
-def number(where: str, value: Any, minimum: float | None = None, *, strict: bool = False,
-           maximum: float | None = None, strict_maximum: bool = False) -> float:
+def number(
+    where: str,
+    value: Any,
+    minimum: float | None = None,
+    *,
+    strict: bool = False,
+    maximum: float | None = None,
+    strict_maximum: bool = False,
+) -> float:
     """A finite real number >= minimum (> minimum with strict), <= maximum (< with strict_maximum)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{where}: expected a number, got {value!r} ({type(value).__name__})")

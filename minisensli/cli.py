@@ -55,50 +55,92 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minisensli {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run an experiment and write its results folder",
-                              description="Run a built-in experiment (see `minisensli list`) or a TOML config: every "
-                                          "method on every seed; writes config.toml, results.json, models/ and "
-                                          "figures to OUT/<name>-<timestamp>/ and prints a summary table.")
-    run.add_argument("experiment", nargs="?", default=None,
-                     help=f"built-in name or path to a .toml config (default: {DEFAULT_EXPERIMENT})")
+    run = commands.add_parser(
+        "run",
+        help="run an experiment and write its results folder",
+        description="Run a built-in experiment (see `minisensli list`) or a TOML config: every "
+        "method on every seed; writes config.toml, results.json, models/ and "
+        "figures to OUT/<name>-<timestamp>/ and prints a summary table.",
+    )
+    run.add_argument(
+        "experiment",
+        nargs="?",
+        default=None,
+        help=f"built-in name or path to a .toml config (default: {DEFAULT_EXPERIMENT})",
+    )
     run.add_argument("--seeds", type=int, metavar="N", help="use seeds 0..N-1 instead of the config's")
-    run.add_argument("--out", default=None, metavar="DIR",
-                     help="folder that receives the results folder (default: ./minisensli-results)")
-    run.add_argument("--quick", action="store_true",
-                     help="smoke run: every phase's epochs divided by 10 (at least 1), at most 2 seeds")
+    run.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="folder that receives the results folder (default: ./minisensli-results)",
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: every phase's epochs divided by 10 (at least 1), at most 2 seeds",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--jobs", type=int, metavar="N", default=None,
-                       help="trainings in parallel in N local processes (default: the number of cores, "
-                            f"{available_cores()} here; 1: in this process); results do not depend on N")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="send the trainings to a Dask distributed scheduler, e.g. tcp://host:8786 "
-                            "(needs pip install 'minisensli[cluster]' here and on the workers)")
-    run.add_argument("--resume", metavar="RESULTS_DIR",
-                     help="finish the missing runs of a stopped or failed run's results folder (its config.toml "
-                          "and seeds; same numbers as an uninterrupted run)")
-    run.add_argument("--format", choices=FORMATS, default="png",
-                     help="figure format: png (150 dpi, always written) or also svg / pdf vector files")
-    run.add_argument("--device", choices=("cpu", "gpu"),
-                     help="where models and batches live (default: the config's training.device, else cpu)")
+    where.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        default=None,
+        help="trainings in parallel in N local processes (default: the number of cores, "
+        f"{available_cores()} here; 1: in this process); results do not depend on N",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send the trainings to a Dask distributed scheduler, e.g. tcp://host:8786 "
+        "(needs pip install 'minisensli[cluster]' here and on the workers)",
+    )
+    run.add_argument(
+        "--resume",
+        metavar="RESULTS_DIR",
+        help="finish the missing runs of a stopped or failed run's results folder (its config.toml "
+        "and seeds; same numbers as an uninterrupted run)",
+    )
+    run.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="png",
+        help="figure format: png (150 dpi, always written) or also svg / pdf vector files",
+    )
+    run.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        help="where models and batches live (default: the config's training.device, else cpu)",
+    )
 
-    commands.add_parser("list", help="list the built-in experiments",
-                        description="List the built-in experiments with their seed count and expected run time "
-                                    "on 2 cores (measured seconds per epoch of one run x epochs x methods x seeds).")
+    commands.add_parser(
+        "list",
+        help="list the built-in experiments",
+        description="List the built-in experiments with their seed count and expected run time "
+        "on 2 cores (measured seconds per epoch of one run x epochs x methods x seeds).",
+    )
 
-    plot = commands.add_parser("plot", help="redraw the figures of a results folder",
-                               description="Redraw every figure of a results folder from its results.json.")
+    plot = commands.add_parser(
+        "plot",
+        help="redraw the figures of a results folder",
+        description="Redraw every figure of a results folder from its results.json.",
+    )
     plot.add_argument("results_dir", metavar="RESULTS_DIR")
     plot.add_argument("--format", choices=FORMATS, default="png", help="figure format (default: png at 150 dpi)")
 
     chapters = commands.add_parser(
-        "notebooks", help="write the course chapters as Jupyter notebooks",
+        "notebooks",
+        help="write the course chapters as Jupyter notebooks",
         description="Write the chapters (notebooks/chNN_*.py) as .ipynb files into DIR. Needs the notebooks "
-                    'extra: pip install -e ".[notebooks]".')
-    chapters.add_argument("dir", nargs="?", default="minisensli-notebooks",
-                          help="folder to write into (default: ./minisensli-notebooks)")
-    chapters.add_argument("--student", action="store_true",
-                          help="student edition: leave out the solution cells (the self-checks stay)")
+        'extra: pip install -e ".[notebooks]".',
+    )
+    chapters.add_argument(
+        "dir", nargs="?", default="minisensli-notebooks", help="folder to write into (default: ./minisensli-notebooks)"
+    )
+    chapters.add_argument(
+        "--student", action="store_true", help="student edition: leave out the solution cells (the self-checks stay)"
+    )
     chapters.add_argument("--force", action="store_true", help="overwrite notebooks that already exist in DIR")
     return parser
 
@@ -119,15 +161,23 @@ def _list() -> int:
     for name in builtin_names():
         config = resolve(name)
         marker = " (default)" if name == DEFAULT_EXPERIMENT else ""
-        rows.append((name + marker, str(len(config.comparison["seeds"])), duration(expected_seconds(config)),
-                     config.description))
+        rows.append(
+            (
+                name + marker,
+                str(len(config.comparison["seeds"])),
+                duration(expected_seconds(config)),
+                config.description,
+            )
+        )
     header = ("experiment", "seeds", "time (2 cores)", "description")
     widths = [max(len(row[c]) for row in [header, *rows]) for c in range(3)]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
-    print("time: the config's measured seconds per epoch of one run x epochs x methods x seeds / 2 (two worker "
-          "processes on the 2-core development machine); more on a loaded machine, --quick about a tenth "
-          "(fewer seeds: less)")
+    print(
+        "time: the config's measured seconds per epoch of one run x epochs x methods x seeds / 2 (two worker "
+        "processes on the 2-core development machine); more on a loaded machine, --quick about a tenth "
+        "(fewer seeds: less)"
+    )
     return 0
 
 
@@ -146,15 +196,19 @@ def apply_overrides(config: Config, seeds: int | None, quick_run: bool) -> list[
         before = config.comparison["seeds"]
         config.comparison["seeds"] = list(range(seeds))
         if config.comparison["seeds"] != before:
-            said.append(f"--seeds {seeds}: {_seed_text(config.comparison['seeds'])} instead of the config's "
-                        f"{_seed_text(before)}")
+            said.append(
+                f"--seeds {seeds}: {_seed_text(config.comparison['seeds'])} instead of the config's "
+                f"{_seed_text(before)}"
+            )
     if quick_run:
         epochs, seed_list = list(config.phase_epochs), list(config.comparison["seeds"])
         quick(config)
         said.append(f"--quick: epochs per phase {epochs} -> {config.phase_epochs} (a tenth, at least 1)")
         if config.comparison["seeds"] != seed_list:
-            said.append(f"--quick: runs {_seed_text(config.comparison['seeds'])} of the {_seed_text(seed_list)} "
-                        "asked for (a quick run keeps at most 2)")
+            said.append(
+                f"--quick: runs {_seed_text(config.comparison['seeds'])} of the {_seed_text(seed_list)} "
+                "asked for (a quick run keeps at most 2)"
+            )
     return said
 
 
@@ -165,12 +219,20 @@ def _run(args: argparse.Namespace) -> int:
     progress = not args.no_progress
     start = time.perf_counter()
     if args.resume is not None:
-        given = [flag for flag, value in (("EXPERIMENT", args.experiment), ("--seeds", args.seeds),
-                                          ("--quick", args.quick or None), ("--out", args.out))
-                 if value is not None]
+        given = [
+            flag
+            for flag, value in (
+                ("EXPERIMENT", args.experiment),
+                ("--seeds", args.seeds),
+                ("--quick", args.quick or None),
+                ("--out", args.out),
+            )
+            if value is not None
+        ]
         if given:
-            raise ConfigError(f"--resume takes the configuration from {args.resume}/config.toml; do not also give "
-                              f"{', '.join(given)}")
+            raise ConfigError(
+                f"--resume takes the configuration from {args.resume}/config.toml; do not also give {', '.join(given)}"
+            )
         out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler)
     else:
         config = resolve(args.experiment or DEFAULT_EXPERIMENT)
@@ -180,15 +242,19 @@ def _run(args: argparse.Namespace) -> int:
             print(line)
         estimate = expected_seconds(config, jobs)
         if estimate is not None and args.scheduler is None:  # a cluster's speed is unknown here
-            print(f"{config.name}: {len(config.comparison['methods'])} methods x "
-                  f"{_seed_text(config.comparison['seeds'])}, expected {duration(estimate)} with {jobs} "
-                  f"worker{'s' if jobs > 1 else ''} on cores like those of the 2-core development machine")
+            print(
+                f"{config.name}: {len(config.comparison['methods'])} methods x "
+                f"{_seed_text(config.comparison['seeds'])}, expected {duration(estimate)} with {jobs} "
+                f"worker{'s' if jobs > 1 else ''} on cores like those of the 2-core development machine"
+            )
         out = run_experiment(config, args.out or DEFAULT_OUT, progress=progress, jobs=jobs, scheduler=args.scheduler)
     results = load_results(out)
     if args.format != "png":
         draw_all(results, out, args.format)
-    print(f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
-          f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)")
+    print(
+        f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
+        f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)"
+    )
     print(summary_table(results))
     print()
     print(comparison_table(results))
@@ -202,8 +268,10 @@ def _plot(args: argparse.Namespace) -> int:
     if note:
         print(note, file=sys.stderr)
     if "upgraded_from" in results:
-        print(f"{args.results_dir}: read as {results['schema']} from {results['upgraded_from']}; summary and "
-              "paired comparisons recomputed from its runs (the file is left as it was)")
+        print(
+            f"{args.results_dir}: read as {results['schema']} from {results['upgraded_from']}; summary and "
+            "paired comparisons recomputed from its runs (the file is left as it was)"
+        )
     for path in draw_all(results, args.results_dir, args.format):
         print(path)
     return 0
@@ -234,12 +302,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterruptedError as stop:
-        print(f"minisensli run: stopped by {stop.signal_name}: {stop.finished} of {stop.total} runs finished and "
-              f"kept in {stop.folder}; continue with: minisensli run --resume {stop.folder}", file=sys.stderr)
+        print(
+            f"minisensli run: stopped by {stop.signal_name}: {stop.finished} of {stop.total} runs finished and "
+            f"kept in {stop.folder}; continue with: minisensli run --resume {stop.folder}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except RunFailedError as failed:  # each failure was reported when it happened
-        print(f"minisensli run: {failed.finished} of {failed.total} runs finished and kept in {failed.folder}; "
-              f"retry the others with: minisensli run --resume {failed.folder}", file=sys.stderr)
+        print(
+            f"minisensli run: {failed.finished} of {failed.total} runs finished and kept in {failed.folder}; "
+            f"retry the others with: minisensli run --resume {failed.folder}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except KeyboardInterrupt:  # outside a run's tasks (drawing figures, reading results): nothing to keep
         print(f"minisensli {args.command}: interrupted", file=sys.stderr)

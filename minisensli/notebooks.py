@@ -26,8 +26,10 @@ class NotebookExportError(RuntimeError):
 
 def chapters_folder() -> pathlib.Path:
     """The folder holding chNN_*.py, from a source checkout or an installed share/ folder."""
-    candidates = [pathlib.Path(__file__).resolve().parent.parent / "notebooks",
-                  pathlib.Path(sys.prefix) / "share" / "minisensli" / "notebooks"]
+    candidates = [
+        pathlib.Path(__file__).resolve().parent.parent / "notebooks",
+        pathlib.Path(sys.prefix) / "share" / "minisensli" / "notebooks",
+    ]
     for folder in candidates:
         if any(folder.glob("ch[0-9][0-9]_*.py")):
             return folder
@@ -67,8 +69,10 @@ def export(destination: str | os.PathLike, student: bool = False, force: bool = 
     targets = [out / f"{src.stem}.ipynb" for src in sources]
     existing = [t for t in targets if t.exists()]
     if existing and not force:
-        raise NotebookExportError(f"{len(existing)} notebooks already exist in {out} (e.g. {existing[0].name}); "
-                                  "they may hold your work: choose another folder or pass --force")
+        raise NotebookExportError(
+            f"{len(existing)} notebooks already exist in {out} (e.g. {existing[0].name}); "
+            "they may hold your work: choose another folder or pass --force"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -102,14 +102,19 @@ def check_architecture(root: Any) -> None:
         config = node.get("config", {})
         if not isinstance(config, dict):
             raise ModelFileError(f"{where} ({name}): config must be a JSON object, got {type(config).__name__}")
-        allowed = {p.name for p in inspect.signature(cls.__init__).parameters.values()
-                   if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self", "rng"}
+        allowed = {
+            p.name
+            for p in inspect.signature(cls.__init__).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        } - {"self", "rng"}
         for key, value in config.items():
             if key not in allowed:
                 raise ModelFileError(f"{where} ({name}): unknown config key {key!r}; allowed: {sorted(allowed)}")
             if value is not None and not isinstance(value, (bool, int, float, str)):
-                raise ModelFileError(f"{where} ({name}): config {key!r} must be a number, string, boolean or "
-                                     f"null, got {type(value).__name__}")
+                raise ModelFileError(
+                    f"{where} ({name}): config {key!r} must be a number, string, boolean or "
+                    f"null, got {type(value).__name__}"
+                )
         children = node.get("children", [])
         if cls is not Sequential and "children" in node:
             raise ModelFileError(f"{where} ({name}): only Sequential has children")
@@ -121,8 +126,9 @@ def check_architecture(root: Any) -> None:
 def _read_meta(archive: backend.ArrayArchive) -> dict[str, Any]:
     shape, dtype = archive.header(META_KEY)
     if len(shape) != 1 or dtype.kind != "u" or dtype.itemsize != 1 or shape[0] > MAX_META_BYTES:
-        raise ModelFileError(f"the {META_KEY} entry must be at most {MAX_META_BYTES} bytes of UTF-8 text, "
-                             f"got shape {shape} of {dtype}")
+        raise ModelFileError(
+            f"the {META_KEY} entry must be at most {MAX_META_BYTES} bytes of UTF-8 text, got shape {shape} of {dtype}"
+        )
     try:
         meta = json.loads(backend.array_to_text(archive.read(META_KEY)), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
@@ -130,8 +136,10 @@ def _read_meta(archive: backend.ArrayArchive) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise ModelFileError(f"the {META_KEY} entry must be a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
-        raise ModelFileError(f"format {meta.get('format')!r} version {meta.get('version')!r}, expected "
-                             f"{FORMAT!r} version {FORMAT_VERSION}")
+        raise ModelFileError(
+            f"format {meta.get('format')!r} version {meta.get('version')!r}, expected "
+            f"{FORMAT!r} version {FORMAT_VERSION}"
+        )
     unknown = set(meta) - META_KEYS
     if unknown or "architecture" not in meta:
         raise ModelFileError(f"the {META_KEY} entry must hold exactly the keys {sorted(META_KEYS)}, got {sorted(meta)}")
@@ -148,7 +156,7 @@ def _load(path: pathlib.Path) -> Module:
         if unknown:
             raise ModelFileError(f"unknown entries {unknown}; a model file holds {META_KEY} and param:<name> arrays")
         meta = _read_meta(archive)
-        stored = {n[len("param:"):]: archive.header(n) for n in names if n.startswith("param:")}
+        stored = {n[len("param:") :]: archive.header(n) for n in names if n.startswith("param:")}
         for name, (_, dtype) in stored.items():
             if dtype.name not in backend.FLOAT_DTYPES:
                 raise ModelFileError(f"weight {name!r} has dtype {dtype}; expected one of {backend.FLOAT_DTYPES}")
@@ -159,16 +167,22 @@ def _load(path: pathlib.Path) -> Module:
             with parameter_budget(2 * entries + BUDGET_SLACK):
                 model = build(meta["architecture"])
         except ParameterBudgetError as err:
-            raise ModelFileError(f"the architecture needs far more weights than the file stores ({entries} entries): "
-                                 f"{err}") from err
+            raise ModelFileError(
+                f"the architecture needs far more weights than the file stores ({entries} entries): {err}"
+            ) from err
         expected = {name: p.shape for name, p in model.named_parameters()}
         missing = sorted(set(expected) - set(stored))
         extra = sorted(set(stored) - set(expected))
-        wrong = [f"{name}: stored {stored[name][0]}, expected {shape}" for name, shape in expected.items()
-                 if name in stored and tuple(stored[name][0]) != tuple(shape)]
+        wrong = [
+            f"{name}: stored {stored[name][0]}, expected {shape}"
+            for name, shape in expected.items()
+            if name in stored and tuple(stored[name][0]) != tuple(shape)
+        ]
         if missing or extra or wrong:
-            raise ModelFileError("weights do not match the architecture: " + "; ".join(
-                [f"missing {missing}"] * bool(missing) + [f"unknown entries {extra}"] * bool(extra) + wrong))
+            raise ModelFileError(
+                "weights do not match the architecture: "
+                + "; ".join([f"missing {missing}"] * bool(missing) + [f"unknown entries {extra}"] * bool(extra) + wrong)
+            )
         for name, p in model.named_parameters():
             p.data = archive.read(f"param:{name}")  # the saved dtype exactly, as a fresh array
     return model
@@ -179,13 +193,17 @@ def _check_reloadable(model: Module, architecture: dict[str, Any]) -> None:
     seen: dict[int, str] = {}
     for name, module in model.named_modules():
         if id(module) in seen:
-            raise ValueError(f"save: the same {type(module).__name__} object sits at {seen[id(module)] or 'the top'!r} "
-                             f"and at {name!r}; a model file cannot express shared modules, so it would load as two "
-                             "independent layers. Use separate modules (e.g. module.copy()) before saving")
+            raise ValueError(
+                f"save: the same {type(module).__name__} object sits at {seen[id(module)] or 'the top'!r} "
+                f"and at {name!r}; a model file cannot express shared modules, so it would load as two "
+                "independent layers. Use separate modules (e.g. module.copy()) before saving"
+            )
         seen[id(module)] = name
         if MODULE_TYPES.get(type(module).__name__) is not type(module):
-            raise ValueError(f"save: module {name or 'the top'!r} is a {type(module).__qualname__}, which is not the "
-                             f"registered module type of that name; load could not rebuild it")
+            raise ValueError(
+                f"save: module {name or 'the top'!r} is a {type(module).__qualname__}, which is not the "
+                f"registered module type of that name; load could not rebuild it"
+            )
     expected = {name: (p.shape, p.dtype) for name, p in model.named_parameters()}
     previous = backend.init_rng()
     backend.set_init_rng(backend.new_rng(0))  # the throwaway weights must not consume the caller's draws
@@ -197,10 +215,13 @@ def _check_reloadable(model: Module, architecture: dict[str, Any]) -> None:
         backend.set_init_rng(previous)
     found = {name: p.shape for name, p in rebuilt.named_parameters()}
     if list(found) != list(expected) or any(found[n] != expected[n][0] for n in found):
-        differ = sorted(n for n in set(found) | set(expected)
-                        if n not in found or n not in expected or found[n] != expected[n][0])
-        raise ValueError(f"save: load would rebuild different parameters than the model has (names or shapes "
-                         f"differ at {differ[:5]}); a module's config() must describe all of its parameters")
+        differ = sorted(
+            n for n in set(found) | set(expected) if n not in found or n not in expected or found[n] != expected[n][0]
+        )
+        raise ValueError(
+            f"save: load would rebuild different parameters than the model has (names or shapes "
+            f"differ at {differ[:5]}); a module's config() must describe all of its parameters"
+        )
 
 
 def load(path: str | pathlib.Path) -> Module:

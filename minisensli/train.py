@@ -59,8 +59,10 @@ class History:
         """One line: epochs, train loss first -> last, the last test error, wall time."""
         if not self.train_loss:
             return "no epochs"
-        text = (f"{len(self.train_loss)} epochs, {len(self.minibatch_losses)} steps, "
-                f"train loss {self.train_loss[0]:.4g} -> {self.train_loss[-1]:.4g}")
+        text = (
+            f"{len(self.train_loss)} epochs, {len(self.minibatch_losses)} steps, "
+            f"train loss {self.train_loss[0]:.4g} -> {self.train_loss[-1]:.4g}"
+        )
         if self.test_error and self.test_error[-1] is not None:
             text += f", test error {100 * self.test_error[-1]:.1f} %"
         return f"{text}, {self.wall_time:.2f} s"
@@ -77,13 +79,17 @@ def _errors(logits: Any, labels: Any) -> Any:
 
 def _check_finite(value: float, epoch: int, step: int, optimizer: Any) -> None:
     if not math.isfinite(value):
-        raise NonFiniteLossError(f"training loss became {value} at epoch {epoch}, step {step} "
-                                 f"(lr {optimizer.lr}); lower the learning rate or check the data",
-                                 epoch=epoch, step=step)
+        raise NonFiniteLossError(
+            f"training loss became {value} at epoch {epoch}, step {step} "
+            f"(lr {optimizer.lr}); lower the learning rate or check the data",
+            epoch=epoch,
+            step=step,
+        )
 
 
-def train_epoch(model: Module, loader: Any, optimizer: Any, loss_fn: Module | None = None,
-                epoch: int = 0, progress: Any = None) -> tuple[list[float], float]:
+def train_epoch(
+    model: Module, loader: Any, optimizer: Any, loss_fn: Module | None = None, epoch: int = 0, progress: Any = None
+) -> tuple[list[float], float]:
     """One pass over ``loader`` with an update per minibatch.
 
     Returns (minibatch losses before each update, training error rate of the epoch). Raises
@@ -146,9 +152,18 @@ def evaluate(model: Module, loader: Any, loss_fn: Module | None = None) -> tuple
         model.train(was_training)
 
 
-def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler: Any = None,
-        test_loader: Any = None, progress: bool = True, loss_fn: Module | None = None,
-        history: History | None = None, description: str = "training") -> History:
+def fit(
+    model: Module,
+    train_loader: Any,
+    optimizer: Any,
+    epochs: int,
+    scheduler: Any = None,
+    test_loader: Any = None,
+    progress: bool = True,
+    loss_fn: Module | None = None,
+    history: History | None = None,
+    description: str = "training",
+) -> History:
     """Train for ``epochs`` epochs; evaluate on ``test_loader`` after each; step ``scheduler``
     once per epoch. Shows a tqdm progress bar (notebook-aware) with the epoch and the current
     loss unless progress=False. loss_fn defaults to CrossEntropyLoss. Appends to ``history``
@@ -164,8 +179,7 @@ def fit(model: Module, train_loader: Any, optimizer: Any, epochs: int, scheduler
         start = time.perf_counter()
         history.lrs.append(optimizer.lr)
         try:
-            losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch,
-                                              bar if progress else None)
+            losses, train_error = train_epoch(model, train_loader, optimizer, loss_fn, epoch, bar if progress else None)
         except NonFiniteLossError as err:
             history.lrs.pop()  # the epoch did not finish: the history keeps the finished ones
             err.history = history

@@ -17,8 +17,8 @@
 import inspect
 import math
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 import minisensli as ms
 from minisensli.exercises import check
@@ -57,7 +57,7 @@ rng = np.random.default_rng(0)
 x1, w1, x2, w2, b = 1.5, -0.8, 0.5, 1.2, 0.3
 z = x1 * w1 + x2 * w2 + b
 L = math.tanh(z)
-dL_dz = 1 - L**2                      # the only non-trivial local derivative
+dL_dz = 1 - L**2  # the only non-trivial local derivative
 by_hand = {"x1": dL_dz * w1, "w1": dL_dz * x1, "x2": dL_dz * w2, "w2": dL_dz * x2, "b": dL_dz}
 
 
@@ -89,16 +89,17 @@ print(f"L = {L:.6f};", ", ".join(f"dL/d{k} = {v:+.6f}" for k, v in by_hand.items
 # Every operation builds one new Value from the result, the parents and the local derivatives
 # (`exp`, `-` or `**` would look the same; try adding one).
 
+
 # %%
 class Value:
     """A scalar that remembers the Values it was computed from and the local derivatives."""
 
     def __init__(self, data, parents=(), local_grads=(), label=""):
         self.data = float(data)
-        self.grad = 0.0                 # dL/d(self), filled in by the backward pass
-        self.parents = parents          # the Values this one was computed from
+        self.grad = 0.0  # dL/d(self), filled in by the backward pass
+        self.parents = parents  # the Values this one was computed from
         self.local_grads = local_grads  # d(self)/d(parent), one number per parent
-        self.label = label              # a name for leaves, the operation for results
+        self.label = label  # a name for leaves, the operation for results
 
     def __repr__(self):
         return f"Value({self.label} = {self.data:.4g}, grad={self.grad:.4g})"
@@ -111,7 +112,7 @@ class Value:
         other = other if isinstance(other, Value) else Value(other, label=f"{other:g}")
         return Value(self.data * other.data, (self, other), (other.data, self.data), "*")
 
-    __radd__, __rmul__ = __add__, __mul__   # 2 * v and 2 + v
+    __radd__, __rmul__ = __add__, __mul__  # 2 * v and 2 + v
 
     def tanh(self):
         t = math.tanh(self.data)
@@ -120,10 +121,12 @@ class Value:
     def relu(self):
         return Value(max(self.data, 0.0), (self,), (1.0 if self.data > 0 else 0.0,), "relu")
 
+
 # %% [markdown]
 # A `Value` has no `__eq__`, so it is hashed by identity: two different nodes that hold the same
 # number stay two nodes in a `set`, which is what a graph walk needs. Building the neuron with
 # Values runs the same arithmetic and leaves a graph behind.
+
 
 # %%
 def make_neuron():
@@ -142,6 +145,7 @@ print(out, "<-", out.parents[0], "<-", out.parents[0].parents)
 # **Per path.** The simplest backward pass pushes the upstream gradient from a node to each parent
 # and recurses. Every path from $L$ to a leaf contributes the product of the local derivatives along
 # it, and the adjoint of a leaf is the sum over all paths, so this walk is *correct*:
+
 
 # %%
 def backward_per_path(node, upstream, visits):
@@ -165,6 +169,7 @@ print(f"per-path walk: correct gradients, {visits[0]} visits for 10 nodes (a tre
 # twice, which makes a *diamond* in the graph; stacking $n$ blocks gives $2^n$ paths from the output
 # to the input. Count the visits:
 
+
 # %%
 def residual_chain(x, w, depth):
     """`depth` residual blocks x <- x + tanh(w * x); every block uses x twice (a diamond)."""
@@ -181,7 +186,7 @@ for depth in depths:
     visits = [0]
     backward_per_path(y, 1.0, visits)
     path_visits.append(visits[0])
-    graph_nodes.append(2 + 3 * depth)          # x, w, and three results per block
+    graph_nodes.append(2 + 3 * depth)  # x, w, and three results per block
 print("depth 14:", path_visits[-1], "visits for", graph_nodes[-1], "nodes")
 
 # %% [markdown]
@@ -189,6 +194,7 @@ print("depth 14:", path_visits[-1], "visits for", graph_nodes[-1], "nodes")
 # `sys.getrecursionlimit()` nested calls (1000 by default), and a graph is as deep as the longest
 # chain of operations in it. A loop that updates a value 5 000 times (an unrolled recurrence, a long
 # sequence) is far deeper than that. Here is the classic recursive depth-first sort:
+
 
 # %%
 def topological_order_recursive(root):
@@ -199,7 +205,7 @@ def topological_order_recursive(root):
             visited.add(node)
             for parent in node.parents:
                 visit(parent)
-            order.append(node)        # after all of its inputs
+            order.append(node)  # after all of its inputs
 
     visit(root)
     return order[::-1]
@@ -228,6 +234,7 @@ except RecursionError as err:
 # `True` means "its inputs are done, append it". A `visited` set makes sure that a node reached
 # along a second path is not expanded again.
 
+
 # %%
 def topological_order(root):
     """The Values reachable from root, root first, every node before all of its inputs."""
@@ -236,12 +243,12 @@ def topological_order(root):
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
-            order.append(node)               # post-order: after all of its inputs
+            order.append(node)  # post-order: after all of its inputs
             continue
         if node in visited:
             continue
         visited.add(node)
-        stack.append((node, True))           # comes back once the parents below it are done
+        stack.append((node, True))  # comes back once the parents below it are done
         for parent in node.parents:
             if parent not in visited:
                 stack.append((parent, False))
@@ -252,13 +259,15 @@ def topological_order(root):
 def backprop(root):
     """Fill .grad of every node reachable from root with d(root)/d(node)."""
     root.grad = 1.0
-    for node in topological_order(root):     # each node once, after all of its consumers
+    for node in topological_order(root):  # each node once, after all of its consumers
         for parent, local in zip(node.parents, node.local_grads):
             parent.grad += local * node.grad  # += : a parent used twice collects both terms
+
 
 # %% [markdown]
 # Two checks, each of which would fail if the order were wrong: the order itself (each node once,
 # every node before its inputs), and the gradients against the hand-computed ones.
+
 
 # %%
 def assert_valid_order(order):
@@ -276,7 +285,7 @@ for name, leaf in leaves.items():
     assert abs(leaf.grad - by_hand[name]) < 1e-15, name
 print("order:", " ".join(node.label for node in topological_order(out)))
 
-order = topological_order(deep)              # the 5 000-step chain: no recursion, no problem
+order = topological_order(deep)  # the 5 000-step chain: no recursion, no problem
 assert_valid_order(order)
 print(len(order), "nodes in the deep chain, ordered iteratively")
 
@@ -326,10 +335,11 @@ plt.show()
 # $1 - L^2$ times 1; an addition passes its gradient unchanged to both inputs; a product hands each
 # input the gradient times the *other* input.
 
+
 # %%
 def draw_graph(ax, root):
     """Leaves in column 0; every result one column right of its deepest input."""
-    order = topological_order(root)[::-1]                    # inputs before results
+    order = topological_order(root)[::-1]  # inputs before results
     column = {}
     for node in order:
         column[node] = 1 + max((column[p] for p in node.parents), default=-1)
@@ -338,12 +348,22 @@ def draw_graph(ax, root):
         columns.setdefault(column[node], []).append(node)
     pos = {node: (c, i - (len(nodes) - 1) / 2) for c, nodes in columns.items() for i, node in enumerate(nodes)}
     for node in order:
-        for parent in set(node.parents):                     # from the right edge to the left edge
+        for parent in set(node.parents):  # from the right edge to the left edge
             (x0, y0), (x1_, y1_) = pos[parent], pos[node]
-            ax.annotate("", xy=(x1_ - 0.34, y1_), xytext=(x0 + 0.34, y0),
-                        arrowprops=dict(arrowstyle="->", color="0.45", shrinkA=0, shrinkB=0))
-        ax.text(*pos[node], f"{node.label}\n{node.data:.3f}\ngrad {node.grad:+.3f}", ha="center",
-                va="center", fontsize=8, bbox=dict(boxstyle="round", fc="lightyellow" if node.parents else "w"))
+            ax.annotate(
+                "",
+                xy=(x1_ - 0.34, y1_),
+                xytext=(x0 + 0.34, y0),
+                arrowprops=dict(arrowstyle="->", color="0.45", shrinkA=0, shrinkB=0),
+            )
+        ax.text(
+            *pos[node],
+            f"{node.label}\n{node.data:.3f}\ngrad {node.grad:+.3f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox=dict(boxstyle="round", fc="lightyellow" if node.parents else "w"),
+        )
     height = max(len(nodes) for nodes in columns.values())
     ax.set_xlim(-0.5, max(columns) + 0.5)
     ax.set_ylim(-height / 2, height / 2)
@@ -366,6 +386,7 @@ plt.show()
 # `parent.grad += ...`. Replace the `+=` by `=` and each new contribution overwrites the previous
 # ones: the result is silently wrong, no error is raised. Only a check against a known derivative
 # (or finite differences) notices.
+
 
 # %%
 def backprop_overwriting(root):
@@ -413,7 +434,7 @@ print(f"residual chain, depth 40: dy/dx = {float(x_t.grad):.6f}, dy/dw = {float(
 # gradients that our scalar engine computed one node at a time.
 
 # %%
-x_vec = ms.Tensor([x1, x2])                                  # data: no gradient wanted
+x_vec = ms.Tensor([x1, x2])  # data: no gradient wanted
 w_vec = ms.Tensor([w1, w2], requires_grad=True)
 b_t = ms.Tensor(b, requires_grad=True)
 L_vec = (x_vec @ w_vec + b_t).tanh()
@@ -434,10 +455,10 @@ print("w.grad =", w_vec.grad, " b.grad =", b_t.grad, " x.grad =", x_vec.grad)
 # %%
 x = ms.Tensor(3.0, requires_grad=True)
 (x * x + x).backward()
-assert x.grad == 7.0                     # 2x + 1: three contributions in one pass
-(x * x + x).backward()                   # a new graph, a second pass
-assert x.grad == 14.0                    # added to the first
-x.grad = None                            # start afresh
+assert x.grad == 7.0  # 2x + 1: three contributions in one pass
+(x * x + x).backward()  # a new graph, a second pass
+assert x.grad == 14.0  # added to the first
+x.grad = None  # start afresh
 (x * x + x).backward()
 print("after resetting:", x.grad)
 
@@ -454,13 +475,13 @@ w = ms.Tensor(0.5, requires_grad=True)
 with ms.no_grad():
     y = (w * 3.0).tanh()
 assert not y.requires_grad and y.is_leaf and y._ctx is None
-assert ms.is_grad_enabled()              # recording is back on after the block
+assert ms.is_grad_enabled()  # recording is back on after the block
 try:
     y.backward()
 except RuntimeError as err:
     print("RuntimeError:", err)
 
-y = (w * 3.0).tanh()                     # outside: recorded again
+y = (w * 3.0).tanh()  # outside: recorded again
 print(y, "requires_grad:", y.requires_grad)
 
 # %% [markdown]
@@ -485,7 +506,7 @@ except RuntimeError as err:
 a.grad = None
 y = (a * a).tanh()
 y.backward(retain_graph=True)
-y.backward()                              # allowed: the first pass kept the graph
+y.backward()  # allowed: the first pass kept the graph
 np.testing.assert_allclose(a.grad, 2 * first, rtol=1e-15)
 print(f"two passes with retain_graph=True: grad {float(a.grad):.6f} = 2 x {first:.6f}")
 
@@ -529,10 +550,16 @@ print(inspect.getsource(ms.Function.apply))
 # %%
 x = ms.Tensor(rng.standard_normal(3), requires_grad=True)
 y = (x * 2.0).tanh()
-ctx = y._ctx                                   # the node that produced y (internal attribute)
-print("function:", ctx.function.__name__, "| parents:", [p.shape for p in ctx.parents],
-      "| needs_input_grad:", ctx.needs_input_grad)
-np.testing.assert_array_equal(ctx.saved_arrays[0], y.data)   # tanh saved its output
+ctx = y._ctx  # the node that produced y (internal attribute)
+print(
+    "function:",
+    ctx.function.__name__,
+    "| parents:",
+    [p.shape for p in ctx.parents],
+    "| needs_input_grad:",
+    ctx.needs_input_grad,
+)
+np.testing.assert_array_equal(ctx.saved_arrays[0], y.data)  # tanh saved its output
 y.backward(np.ones(3))
 print("saved after backward:", ctx.saved_arrays, "| released:", ctx.released)
 np.testing.assert_allclose(x.grad, 2.0 * (1 - np.tanh(2.0 * x.data) ** 2), rtol=1e-14)
@@ -551,8 +578,8 @@ np.testing.assert_allclose(x.grad, 2.0 * (1 - np.tanh(2.0 * x.data) ** 2), rtol=
 x_t = ms.Tensor(0.3, requires_grad=True)
 w_t = ms.Tensor(0.5, requires_grad=True)
 y_t = residual_chain(x_t, w_t, 40)
-order = ms.autograd._topological_order(y_t)   # internal helper, read here only
-assert len(order) == len({id(t) for t in order}) == 3 * 40   # 3 ops per block; x_t and w_t are leaves
+order = ms.autograd._topological_order(y_t)  # internal helper, read here only
+assert len(order) == len({id(t) for t in order}) == 3 * 40  # 3 ops per block; x_t and w_t are leaves
 assert order[0] is y_t
 print(len(order), "op results, each once; the output first")
 
@@ -579,6 +606,7 @@ print(len(order), "op results, each once; the output first")
 # of $y = \tanh(x)$ (any shape), `upstream` is $\partial L/\partial y$ (same shape). Return
 # $\partial L/\partial x$, a NumPy array of `x`'s shape.
 
+
 # %%
 def tanh_backward(x, upstream):
     """dL/dx for y = tanh(x), given dL/dy = upstream."""
@@ -586,6 +614,7 @@ def tanh_backward(x, upstream):
 
 
 check("ch01.tanh_backward", tanh_backward)
+
 
 # %% tags=["solution", "hide-input"]
 def tanh_backward(x, upstream):
@@ -608,6 +637,7 @@ check("ch01.tanh_backward", tanh_backward)
 # for every reachable node, how many times it is consumed; then take the root, and append an input
 # once all of its consumers have been appended.
 
+
 # %%
 def topological_order_dict(parents, root):
     """Nodes reachable from root, root first, each node before all of its inputs."""
@@ -616,10 +646,11 @@ def topological_order_dict(parents, root):
 
 check("ch01.topological_order", topological_order_dict)
 
+
 # %% tags=["solution", "hide-input"]
 def topological_order_dict(parents, root):
     """Nodes reachable from root, root first, each node before all of its inputs (Kahn)."""
-    pending = {root: 0}                 # reachable node -> number of uses not yet placed
+    pending = {root: 0}  # reachable node -> number of uses not yet placed
     stack = [root]
     while stack:
         node = stack.pop()
@@ -634,7 +665,7 @@ def topological_order_dict(parents, root):
         order.append(node)
         for parent in parents[node]:
             pending[parent] -= 1
-            if pending[parent] == 0:     # all of its consumers are placed
+            if pending[parent] == 0:  # all of its consumers are placed
                 ready.append(parent)
     return order
 
@@ -647,6 +678,7 @@ check("ch01.topological_order", topological_order_dict)
 # floats, from a formula you derived on paper (mind that $a$ is used twice). The check compares with
 # the package's autograd.
 
+
 # %%
 def grad_by_hand(a, b, c):
     """(dL/da, dL/db, dL/dc) for L = a * tanh(a * b + c)."""
@@ -655,11 +687,12 @@ def grad_by_hand(a, b, c):
 
 check("ch01.grad_by_hand", grad_by_hand)
 
+
 # %% tags=["solution", "hide-input"]
 def grad_by_hand(a, b, c):
     """(dL/da, dL/db, dL/dc) for L = a * tanh(a * b + c)."""
     t = math.tanh(a * b + c)
-    dt = 1 - t * t                       # d tanh(u)/du at u = ab + c
+    dt = 1 - t * t  # d tanh(u)/du at u = ab + c
     return t + a * dt * b, a * dt * a, a * dt
 
 

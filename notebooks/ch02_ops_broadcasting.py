@@ -17,8 +17,8 @@
 # %%
 import inspect
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 import minisensli as ms
 import minisensli.functional as F
@@ -43,16 +43,17 @@ rng = np.random.default_rng(0)
 # A bias `b` of shape `(4,)` added to a batch `x` of shape `(32, 4)` is the everyday case: `b` is
 # padded to `(1, 4)` and stretched to `(32, 4)`, the same bias row for every example. Written out:
 
+
 # %%
 def broadcast_shape(s, t):
     """The shape of a + b for a of shape s and b of shape t, by the three rules."""
     n = max(len(s), len(t))
-    s, t = (1,) * (n - len(s)) + tuple(s), (1,) * (n - len(t)) + tuple(t)   # rule 1
+    s, t = (1,) * (n - len(s)) + tuple(s), (1,) * (n - len(t)) + tuple(t)  # rule 1
     out = []
     for i, (p, q) in enumerate(zip(s, t)):
-        if p != q and 1 not in (p, q):                                        # rule 2
+        if p != q and 1 not in (p, q):  # rule 2
             raise ValueError(f"axis {i}: sizes {p} and {q} do not broadcast")
-        out.append(q if p == 1 else p)                                        # rule 3
+        out.append(q if p == 1 else p)  # rule 3
     return tuple(out)
 
 
@@ -95,20 +96,20 @@ for s, t in [((3, 2), (3,)), ((2, 3), (3, 2))]:
 # 2. sum, with `keepdims=True`, over every axis where the input has size 1 and the gradient does not.
 
 # %%
-a = ms.Tensor(np.array([[1.0], [2.0], [3.0]]), requires_grad=True)     # (3, 1)
+a = ms.Tensor(np.array([[1.0], [2.0], [3.0]]), requires_grad=True)  # (3, 1)
 b = ms.Tensor(np.array([[10.0, 20.0, 30.0, 40.0]]), requires_grad=True)  # (1, 4)
-G = rng.integers(-3, 4, size=(3, 4)).astype(float)                     # upstream dL/dz
+G = rng.integers(-3, 4, size=(3, 4)).astype(float)  # upstream dL/dz
 z = a + b
 z.backward(G)
-np.testing.assert_array_equal(a.grad, G.sum(axis=1, keepdims=True))   # (3, 1)
-np.testing.assert_array_equal(b.grad, G.sum(axis=0, keepdims=True))   # (1, 4)
+np.testing.assert_array_equal(a.grad, G.sum(axis=1, keepdims=True))  # (3, 1)
+np.testing.assert_array_equal(b.grad, G.sum(axis=0, keepdims=True))  # (1, 4)
 
-c = ms.Tensor(rng.standard_normal(4), requires_grad=True)              # (4,) meets (2, 3, 4)
+c = ms.Tensor(rng.standard_normal(4), requires_grad=True)  # (4,) meets (2, 3, 4)
 d = ms.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
 G3 = rng.standard_normal((2, 3, 4))
 (c * d).backward(G3)
-np.testing.assert_allclose(c.grad, (G3 * d.data).sum(axis=(0, 1)), rtol=1e-14)   # step 1 only
-np.testing.assert_allclose(d.grad, G3 * c.data, rtol=1e-14)                      # no broadcasting
+np.testing.assert_allclose(c.grad, (G3 * d.data).sum(axis=(0, 1)), rtol=1e-14)  # step 1 only
+np.testing.assert_allclose(d.grad, G3 * c.data, rtol=1e-14)  # no broadcasting
 print("a.grad =", a.grad.ravel(), " b.grad =", b.grad.ravel(), " shapes:", a.grad.shape, b.grad.shape)
 
 # %% [markdown]
@@ -127,6 +128,7 @@ np.testing.assert_array_equal(unbroadcast(G, (4,)), G.sum(axis=0))
 # %% [markdown]
 # The picture of the first example: the forward pass stretches $a$ along the columns and $b$ along
 # the rows (pale entries are copies); the backward pass sums $G$ along the same axes.
+
 
 # %%
 def show_grid(ax, values, title, original=None):
@@ -148,10 +150,15 @@ def show_grid(ax, values, title, original=None):
 # %%
 first_col, first_row = np.arange(4) == 0, np.arange(3) == 0
 fig, axes = plt.subplots(2, 3, figsize=(9, 5))
-show_grid(axes[0, 0], np.broadcast_to(a.data, (3, 4)), "a (3, 1), stretched along axis 1",
-          np.broadcast_to(first_col, (3, 4)))
-show_grid(axes[0, 1], np.broadcast_to(b.data, (3, 4)), "b (1, 4), stretched along axis 0",
-          np.broadcast_to(first_row[:, None], (3, 4)))
+show_grid(
+    axes[0, 0], np.broadcast_to(a.data, (3, 4)), "a (3, 1), stretched along axis 1", np.broadcast_to(first_col, (3, 4))
+)
+show_grid(
+    axes[0, 1],
+    np.broadcast_to(b.data, (3, 4)),
+    "b (1, 4), stretched along axis 0",
+    np.broadcast_to(first_row[:, None], (3, 4)),
+)
 show_grid(axes[0, 2], z.data, "forward: z = a + b  (3, 4)")
 show_grid(axes[1, 0], G, "upstream G = dL/dz  (3, 4)")
 show_grid(axes[1, 1], a.grad, "dL/da = G.sum(axis=1,\nkeepdims=True)  (3, 1)")
@@ -175,6 +182,7 @@ plt.show()
 # `forward` saves what `backward` needs on the context, `backward` returns one gradient per input.
 # (The package's ops ask `backend.get_array_module` for NumPy or CuPy; this chapter uses NumPy.)
 
+
 # %%
 class Softplus(ms.Function):
     """y = log(1 + exp(x)), computed without overflow;  dy/dx = sigmoid(x)."""
@@ -187,11 +195,12 @@ class Softplus(ms.Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_arrays
-        return (grad * 0.5 * (1 + np.tanh(x / 2)),)    # one gradient per input, in a tuple
+        return (grad * 0.5 * (1 + np.tanh(x / 2)),)  # one gradient per input, in a tuple
 
 
 def softplus(x):
     return Softplus.apply(x)
+
 
 # %% [markdown]
 # Three checks, each of which fails if a formula is wrong: the values and gradients agree with the
@@ -212,7 +221,7 @@ np.testing.assert_allclose(x.grad, upstream * F.sigmoid(x).data, rtol=1e-12)
 assert ms.gradcheck(softplus, [x])
 
 big = ms.Tensor([1000.0, -1000.0])
-with np.errstate(over="ignore"):                     # the composition overflows (NumPy would warn)
+with np.errstate(over="ignore"):  # the composition overflows (NumPy would warn)
     print("composed:", (big.exp() + 1).log(), " softplus:", softplus(big))
 
 # %% [markdown]
@@ -220,12 +229,13 @@ with np.errstate(over="ignore"):                     # the composition overflows
 # the worst entry, and both values. Here the backward uses $\sigma(-x)$, a sign slip that is easy to
 # make and invisible at $x = 0$.
 
+
 # %%
 class SoftplusWrong(Softplus):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_arrays
-        return (grad * 0.5 * (1 + np.tanh(-x / 2)),)   # sigma(-x): wrong
+        return (grad * 0.5 * (1 + np.tanh(-x / 2)),)  # sigma(-x): wrong
 
 
 try:
@@ -236,7 +246,7 @@ except ms.GradcheckError as err:
 # %%
 grid = ms.Tensor(np.linspace(-4, 4, 161), requires_grad=True)
 y = softplus(grid)
-y.backward(np.ones(grid.shape))                      # dy/dx at every point (elementwise op)
+y.backward(np.ones(grid.shape))  # dy/dx at every point (elementwise op)
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(grid.data, y.data, label="softplus(x)")
 ax.plot(grid.data, F.relu(grid).data, "--", color="0.5", label="relu(x)")
@@ -258,6 +268,7 @@ plt.show()
 #
 # With broadcasting inputs each gradient is formed at the output's shape and then un-broadcast to
 # its input's shape, the last step of every binary op's backward.
+
 
 # %%
 class LogAddExp(ms.Function):
@@ -287,12 +298,13 @@ print("logaddexp: gradcheck passed for shapes", a.shape, "and", b.shape)
 # returns has its input's shape. (A gradient that had the right shape but the wrong values, say
 # from a sum over the wrong axis, is not caught by this check; that is what `gradcheck` is for.)
 
+
 # %%
 class LogAddExpNoUnbroadcast(LogAddExp):
     @staticmethod
     def backward(ctx, grad):
         a, b, y = ctx.saved_arrays
-        return grad * np.exp(a - y), grad * np.exp(b - y)     # shape (3, 4) for both: wrong
+        return grad * np.exp(a - y), grad * np.exp(b - y)  # shape (3, 4) for both: wrong
 
 
 try:
@@ -312,15 +324,15 @@ except RuntimeError as err:
 
 # %%
 x = ms.Tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
-G = rng.standard_normal(3)                                   # gradient of x.sum(axis=(0, 2))
+G = rng.standard_normal(3)  # gradient of x.sum(axis=(0, 2))
 x.sum(axis=(0, 2)).backward(G)
-expected = np.broadcast_to(G.reshape(1, 3, 1), x.shape)      # the size-1 axes first
+expected = np.broadcast_to(G.reshape(1, 3, 1), x.shape)  # the size-1 axes first
 np.testing.assert_array_equal(x.grad, expected)
 
 sq = ms.Tensor(rng.standard_normal((3, 3)), requires_grad=True)
-G = np.array([1.0, 2.0, 3.0])                                # gradient of sq.sum(axis=1): one per row
+G = np.array([1.0, 2.0, 3.0])  # gradient of sq.sum(axis=1): one per row
 sq.sum(axis=1).backward(G)
-wrong = np.broadcast_to(G, (3, 3))                           # (3,) aligned with the LAST axis
+wrong = np.broadcast_to(G, (3, 3))  # (3,) aligned with the LAST axis
 print("right:\n", sq.grad, "\nbroadcast without reshaping (silently wrong for a square input):\n", wrong)
 assert not np.array_equal(sq.grad, wrong)
 np.testing.assert_array_equal(sq.grad, np.broadcast_to(G[:, None], (3, 3)))
@@ -335,9 +347,9 @@ x = ms.Tensor(rng.standard_normal((4, 5)), requires_grad=True)
 G = rng.standard_normal((4, 1))
 x.max(axis=1, keepdims=True).backward(G)
 mask = x.data == x.data.max(axis=1, keepdims=True)
-assert mask.sum() == 4                                       # one maximum per row: no ties
+assert mask.sum() == 4  # one maximum per row: no ties
 np.testing.assert_array_equal(x.grad, mask * G)
-print(x.grad.round(3) + 0.0)                                # + 0.0 turns -0.0 into 0.0
+print(x.grad.round(3) + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 # %% [markdown]
 # **Ties.** At a tie the maximum is not differentiable: moving either tied entry up raises the
@@ -427,17 +439,27 @@ axes = (1, 2, 0)
 G = rng.standard_normal((3, 4, 2))
 x.transpose(axes).backward(G)
 np.testing.assert_array_equal(x.grad, G.transpose(np.argsort(axes)))
-print("inverse of", axes, "is", tuple(int(i) for i in np.argsort(axes)), "; applying", axes, "again gives shape",
-      G.transpose(axes).shape, "instead of", x.shape)
+print(
+    "inverse of",
+    axes,
+    "is",
+    tuple(int(i) for i in np.argsort(axes)),
+    "; applying",
+    axes,
+    "again gives shape",
+    G.transpose(axes).shape,
+    "instead of",
+    x.shape,
+)
 
 x = ms.Tensor(rng.standard_normal((4, 3)), requires_grad=True)
-index = [0, 2, 0]                                       # row 0 picked twice
+index = [0, 2, 0]  # row 0 picked twice
 G = np.ones((3, 3))
 x[index].backward(G)
 scattered = np.zeros((4, 3))
-np.add.at(scattered, index, G)                          # adds every occurrence
+np.add.at(scattered, index, G)  # adds every occurrence
 buffered = np.zeros((4, 3))
-buffered[index] += G                                    # writes row 0 only once
+buffered[index] += G  # writes row 0 only once
 np.testing.assert_array_equal(x.grad, scattered)
 print("row sums of the gradient: package", x.grad.sum(axis=1), "| out[index] += g:", buffered.sum(axis=1))
 
@@ -450,11 +472,12 @@ assert ms.gradcheck(lambda v: v.reshape(3, 4)[1:, ::2], [x])
 # A composite of this chapter's operations, including our own `softplus` and `LogAddExp`, checked
 # end to end. Any wrong backward on the way, or a missing un-broadcast, would make `gradcheck` fail.
 
+
 # %%
 def composite(x, W, c):
-    h = softplus(x @ W + c)                       # (5, 3) @ (3, 4) + (4,): matmul, broadcast add
-    s = LogAddExp.apply(h, h.max(axis=1, keepdims=True))   # (5, 4) with (5, 1)
-    return s.transpose(1, 0)[::2].mean(axis=0)    # transpose, getitem, mean -> (5,)
+    h = softplus(x @ W + c)  # (5, 3) @ (3, 4) + (4,): matmul, broadcast add
+    s = LogAddExp.apply(h, h.max(axis=1, keepdims=True))  # (5, 4) with (5, 1)
+    return s.transpose(1, 0)[::2].mean(axis=0)  # transpose, getitem, mean -> (5,)
 
 
 x = ms.Tensor(rng.standard_normal((5, 3)), requires_grad=True)
@@ -486,6 +509,7 @@ print("gradcheck passed for", composite(x, W, c).shape, "output, inputs", x.shap
 # gradient with respect to the broadcast result, so it has the broadcast shape. Return the gradient
 # with respect to the input, a NumPy array of shape `shape`. Do not call the package's `unbroadcast`.
 
+
 # %%
 def unbroadcast_grad(grad, shape):
     """Sum grad (broadcast shape) down to `shape`."""
@@ -494,13 +518,14 @@ def unbroadcast_grad(grad, shape):
 
 check("ch02.unbroadcast", unbroadcast_grad)
 
+
 # %% tags=["solution", "hide-input"]
 def unbroadcast_grad(grad, shape):
     """Sum grad (broadcast shape) down to `shape`."""
     extra = grad.ndim - len(shape)
-    grad = grad.sum(axis=tuple(range(extra)))             # the axes broadcasting added
+    grad = grad.sum(axis=tuple(range(extra)))  # the axes broadcasting added
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    return grad.sum(axis=stretched, keepdims=True)        # the size-1 axes, kept
+    return grad.sum(axis=stretched, keepdims=True)  # the size-1 axes, kept
 
 
 check("ch02.unbroadcast", unbroadcast_grad)
@@ -513,6 +538,7 @@ check("ch02.unbroadcast", unbroadcast_grad)
 # `dB` of `B`'s shape. (Hint: `.T` reverses *all* axes of a 3-D array; `np.swapaxes(A, -1, -2)`
 # swaps the last two.)
 
+
 # %%
 def matmul_backward(A, B, G):
     """(dL/dA, dL/dB) for C = A @ B, A (..., n, p), B (p, m), G = dL/dC (..., n, m)."""
@@ -521,12 +547,13 @@ def matmul_backward(A, B, G):
 
 check("ch02.matmul_backward", matmul_backward)
 
+
 # %% tags=["solution", "hide-input"]
 def matmul_backward(A, B, G):
     """(dL/dA, dL/dB) for C = A @ B, A (..., n, p), B (p, m), G = dL/dC (..., n, m)."""
     dA = G @ B.T
-    per_example = np.swapaxes(A, -1, -2) @ G              # (..., p, m): one A^T G per batch entry
-    dB = per_example.reshape(-1, *B.shape).sum(axis=0)    # B was shared: sum over the batch
+    per_example = np.swapaxes(A, -1, -2) @ G  # (..., p, m): one A^T G per batch entry
+    dB = per_example.reshape(-1, *B.shape).sum(axis=0)  # B was shared: sum over the batch
     return dA, dB
 
 
@@ -538,6 +565,7 @@ check("ch02.matmul_backward", matmul_backward)
 # shape), `in_shape` is `x`'s shape, `axis` is a non-empty tuple of distinct non-negative axes in
 # increasing order. Return $\partial L/\partial x$, a NumPy array of shape `in_shape`.
 
+
 # %%
 def mean_backward(grad, in_shape, axis, keepdims):
     """dL/dx for y = x.mean(axis=axis, keepdims=keepdims)."""
@@ -546,10 +574,11 @@ def mean_backward(grad, in_shape, axis, keepdims):
 
 check("ch02.mean_backward", mean_backward)
 
+
 # %% tags=["solution", "hide-input"]
 def mean_backward(grad, in_shape, axis, keepdims):
     """dL/dx for y = x.mean(axis=axis, keepdims=keepdims)."""
-    count = int(np.prod([in_shape[a] for a in axis]))     # entries averaged into each output
+    count = int(np.prod([in_shape[a] for a in axis]))  # entries averaged into each output
     if not keepdims:
         grad = grad.reshape([1 if i in axis else n for i, n in enumerate(in_shape)])
     return np.broadcast_to(grad / count, in_shape)

@@ -23,8 +23,8 @@
 # that use them, e.g. `tests/test_ops_elementwise.py`.
 
 # %%
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -67,6 +67,7 @@ rng = np.random.default_rng(0)
 # We test this on $f = \exp$ at $x = 1$, where $f = f' = f'' = f''' = e$, so the predicted
 # constants are $e/2$ (one-sided) and $e/6$ (central).
 
+
 # %%
 def forward_difference(f, x, eps):
     return (f(x + eps) - f(x)) / eps
@@ -82,19 +83,27 @@ def central_difference_1d(f, x, eps):
 
 x0, exact = 1.0, np.e
 steps = np.logspace(-15, -1, 141)
-errors = {name: np.abs(rule(np.exp, x0, steps) - exact)
-          for name, rule in [("forward", forward_difference), ("backward", backward_difference),
-                             ("central", central_difference_1d)]}
+errors = {
+    name: np.abs(rule(np.exp, x0, steps) - exact)
+    for name, rule in [
+        ("forward", forward_difference),
+        ("backward", backward_difference),
+        ("central", central_difference_1d),
+    ]
+}
 for eps in (1e-2, 1e-4, 1e-6):
-    print(f"eps={eps:.0e}: forward error {abs(forward_difference(np.exp, x0, eps) - exact):.2e} "
-          f"(predicted {eps * np.e / 2:.2e}), central error "
-          f"{abs(central_difference_1d(np.exp, x0, eps) - exact):.2e} (predicted {eps**2 * np.e / 6:.2e})")
+    print(
+        f"eps={eps:.0e}: forward error {abs(forward_difference(np.exp, x0, eps) - exact):.2e} "
+        f"(predicted {eps * np.e / 2:.2e}), central error "
+        f"{abs(central_difference_1d(np.exp, x0, eps) - exact):.2e} (predicted {eps**2 * np.e / 6:.2e})"
+    )
 
 # %% [markdown]
 # The printed errors match the predictions, except the central one at $\varepsilon = 10^{-6}$:
 # its truncation error ($4.5\cdot 10^{-13}$) is already smaller than the round-off error, which
 # is what we measure there. The next cell checks slopes and constants numerically, so that a
 # wrong derivation above would fail here.
+
 
 # %%
 def loglog_slope(eps, err, low, high):
@@ -155,6 +164,7 @@ plt.show()
 # $1\%$ is measured below): a gradient that is wrong by a few percent would hide in that noise,
 # and a correct one would fail a tight tolerance.
 
+
 # %%
 def relative_error_central(dtype, eps):
     x, step = dtype(x0), dtype(eps)
@@ -185,6 +195,7 @@ except TypeError as error:
 # $\pm\varepsilon$, and evaluate $s$ twice: an input with $n$ entries costs $2n$ forward passes.
 # That is why gradients are checked on small inputs (a few dozen entries), never on a real
 # network. Rebuilt in NumPy, for one input array:
+
 
 # %%
 def numerical_gradient(f, x, upstream, eps=1e-6):
@@ -266,6 +277,7 @@ except ms.GradcheckError as error:
 #
 # We write both bugs as `Function`s and check them with the two kinds of upstream gradient.
 
+
 # %%
 class ReverseForgetful(ms.Function):
     @staticmethod
@@ -290,6 +302,7 @@ class SoftmaxPlainMean(ms.Function):
         (s,) = ctx.saved_arrays
         return (s * (grad - grad.mean(axis=-1, keepdims=True)),)  # bug: needs sum(grad * s)
 
+
 # %%
 def worst_mismatch(fn, x, upstream):
     """max |backward - central differences| for one input and a given upstream gradient."""
@@ -300,9 +313,11 @@ def worst_mismatch(fn, x, upstream):
 
 
 x_np = rng.standard_normal((3, 4))
-for name, fn in [("reverse, flip forgotten", ReverseForgetful.apply),
-                 ("softmax, plain mean", SoftmaxPlainMean.apply),
-                 ("softmax, the package's", lambda t: F.softmax(t, axis=-1))]:
+for name, fn in [
+    ("reverse, flip forgotten", ReverseForgetful.apply),
+    ("softmax, plain mean", SoftmaxPlainMean.apply),
+    ("softmax, the package's", lambda t: F.softmax(t, axis=-1)),
+]:
     with_ones = worst_mismatch(fn, x_np, np.ones((3, 4)))
     with_random = worst_mismatch(fn, x_np, rng.standard_normal((3, 4)))
     print(f"{name:24s}  upstream ones: {with_ones:.1e}   random upstream: {with_random:.1e}")
@@ -341,8 +356,10 @@ for fn in (ReverseForgetful.apply, SoftmaxPlainMean.apply):
 x = ms.Tensor(np.array([-1.0, 0.0, 1.0]), requires_grad=True)
 upstream = np.ones(3)
 x.relu().backward(upstream)
-numeric = {mode: ms.numerical_gradients(lambda t: t.relu(), [x], upstream, mode=mode)[0]
-           for mode in ("forward", "backward", "central")}
+numeric = {
+    mode: ms.numerical_gradients(lambda t: t.relu(), [x], upstream, mode=mode)[0]
+    for mode in ("forward", "backward", "central")
+}
 print(f"{'x':22s}", x.data)
 print(f"{'autograd (convention)':22s}", x.grad)
 for mode, values in numeric.items():
@@ -419,7 +436,8 @@ assert np.all(np.abs(xs[disagree]) < eps + 1e-15)
 # %%
 shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
 arrays_of_any_shape = shapes.flatmap(
-    lambda shape: hnp.arrays(np.float64, shape, elements=st.floats(-2, 2, allow_nan=False)))
+    lambda shape: hnp.arrays(np.float64, shape, elements=st.floats(-2, 2, allow_nan=False))
+)
 quiet = settings(derandomize=True, database=None, deadline=None, max_examples=25)
 seen_shapes = []
 
@@ -441,6 +459,7 @@ print(f"{len(seen_shapes)} examples passed; some shapes drawn: {sorted(set(seen_
 # divide by `shape[-1]`. The bug is invisible on every 1-D input (there the first axis *is* the
 # last one) and on square matrices, so a test with the usual hand-picked `np.ones(3)` or a
 # `(3, 3)` matrix would pass.
+
 
 # %%
 class MeanLastAxisBroken(ms.Function):
@@ -472,8 +491,9 @@ print("hand-picked inputs flag it:", gradient_is_wrong(np.ones(3)), gradient_is_
 # "Falsifying example"). We show both, and both stay silent on stderr.
 
 # %%
-counter_example = find(arrays_of_any_shape, gradient_is_wrong,
-                       settings=settings(derandomize=True, database=None, max_examples=200))
+counter_example = find(
+    arrays_of_any_shape, gradient_is_wrong, settings=settings(derandomize=True, database=None, max_examples=200)
+)
 print("minimal counter-example found by find():", repr(counter_example))
 assert counter_example.ndim == 2 and counter_example.shape[0] != counter_example.shape[-1]
 assert counter_example.size == 2 and not counter_example.any()
@@ -532,6 +552,7 @@ except AssertionError as failure:
 # with `ms.numerical_gradients` for several functions, shapes and steps $\varepsilon \in
 # \{10^{-2}, 10^{-3}, 10^{-4}\}$ (large enough that a forward difference is visibly worse).
 
+
 # %%
 def central_difference(f, x, eps):
     """Central differences of the scalar function f at x (same shape as x)."""
@@ -539,6 +560,7 @@ def central_difference(f, x, eps):
 
 
 check("ch03.central_difference", central_difference)
+
 
 # %% tags=["solution", "hide-input"]
 def central_difference(f, x, eps):
@@ -565,6 +587,7 @@ check("ch03.central_difference", central_difference)
 # the *numerical* value, and an entry exactly on the boundary passes). The check uses values
 # that are exact in binary, so boundary cases occur.
 
+
 # %%
 def within_tolerance(analytic, numeric, atol, rtol):
     """Boolean mask: True where |analytic - numeric| <= atol + rtol |numeric|."""
@@ -572,6 +595,7 @@ def within_tolerance(analytic, numeric, atol, rtol):
 
 
 check("ch03.within_tolerance", within_tolerance)
+
 
 # %% tags=["solution", "hide-input"]
 def within_tolerance(analytic, numeric, atol, rtol):
@@ -591,6 +615,7 @@ check("ch03.within_tolerance", within_tolerance)
 # (around $10^{-9}$) and rejects errors of order $10^{-2}$. The check hands you right and wrong
 # backwards of four ops; two of the wrong ones are the section-4 kind.
 
+
 # %%
 def backward_is_correct(f, f_backward, x):
     """True if f_backward(x, upstream) equals J^T upstream for f at x."""
@@ -598,6 +623,7 @@ def backward_is_correct(f, f_backward, x):
 
 
 check("ch03.backward_is_correct", backward_is_correct)
+
 
 # %% tags=["solution", "hide-input"]
 def backward_is_correct(f, f_backward, x):

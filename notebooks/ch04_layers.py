@@ -26,8 +26,8 @@
 # %%
 import time
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 
 import minisensli as ms
 import minisensli.functional as F
@@ -58,6 +58,7 @@ rng = np.random.default_rng(0)
 #
 # independent of the width: a layer with 1000 inputs does not produce pre-activations 30 times
 # larger than one with 1. We first rebuild the layer as a `Module` of our own.
+
 
 # %%
 class MyDense(nn.Module):
@@ -100,6 +101,7 @@ for fan_in in (4, 64, 1024):
 # attribute paths. Two pitfalls are shown below: a plain `Tensor` attribute is **not** a
 # parameter (an optimizer would never update it), and a dict of modules is not searched.
 
+
 # %%
 class TwoLayer(nn.Module):
     def __init__(self):
@@ -140,6 +142,7 @@ print([name for name, _ in chain.named_parameters()], "-", chain.num_parameters(
 # (the same for $OW$). The floor means that when the stride does not fit, the last rows are never
 # read. The loops below are the formula, with the sum over $(c, u, v)$ done by `np.sum` over one
 # patch.
+
 
 # %%
 def conv2d_loops(x, K, b, stride=1, padding=0):
@@ -204,6 +207,7 @@ print("conv2d is a cross-correlation: equals np.correlate, and np.convolve only 
 # patch; the package's `ops/conv.py` fills them tap by tap ($kh\,kw$ strided slice copies), which
 # is much faster, and stores them as `(C, kh, kw, N, OH, OW)`.
 
+
 # %%
 def im2col(x, kh, kw, stride, padding):
     n_batch, c, h, w = x.shape
@@ -223,6 +227,7 @@ def conv2d_im2col(x, K, b, stride=1, padding=0):
     cols, (oh, ow) = im2col(x, kh, kw, stride, padding)
     y = K.reshape(n_out, -1) @ cols + b[:, None]  # (O, N*OH*OW): one GEMM
     return y.reshape(n_out, x.shape[0], oh, ow).transpose(1, 0, 2, 3)
+
 
 # %%
 stride, padding = 2, 1
@@ -265,6 +270,7 @@ np.testing.assert_array_equal(patches[:, 5], image[0, 0, 1:4, 2:5].ravel())
 # %% [markdown]
 # How much the single GEMM buys, on a small batch (the absolute times depend on the machine and
 # its load; the ratios are what to look at).
+
 
 # %%
 def best_time(fn, repeats=3):
@@ -310,8 +316,12 @@ layer.weight.data[:] = np.stack([sobel, sobel.T])[:, None]  # (O=2, C=1, 3, 3)
 layer.bias.data[:] = 0.0
 maps = layer(ms.Tensor(picture[None, None])).data[0]  # (2, 28, 28): same size thanks to padding=1
 pooled = F.max_pool2d(ms.Tensor(np.abs(maps)[None]), 2).data[0]  # (2, 14, 14)
-panels = [(picture, "input"), (maps[0], "kernel 0: horizontal edges"), (maps[1], "kernel 1: vertical edges"),
-          (pooled[0] + pooled[1], "max-pooled |maps|, summed")]
+panels = [
+    (picture, "input"),
+    (maps[0], "kernel 0: horizontal edges"),
+    (maps[1], "kernel 1: vertical edges"),
+    (pooled[0] + pooled[1], "max-pooled |maps|, summed"),
+]
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
 for ax, (img, title) in zip(axes, panels):
     if img.min() < 0:  # signed feature maps: white is 0, red positive, blue negative
@@ -516,6 +526,7 @@ assert x.grad[0, 0, 1, 1] == upstream.sum() and x.grad.sum() == upstream.sum()
 # place). Inputs are small (every entry costs two forward passes) and in float64; the max-pool
 # input has distinct entries, away from the kinks at ties.
 
+
 # %%
 def gradcheck_layer(layer, x):
     inputs = [ms.Tensor(x, requires_grad=True), *layer.parameters()]
@@ -532,8 +543,10 @@ cases = [
     (nn.ResidualConv(2, weights=2, activation="tanh"), rng.standard_normal((1, 2, 4, 4))),
     (nn.MaxPool2d(2), distinct),
     (nn.AvgPool2d(3, stride=2, padding=1), rng.standard_normal((2, 2, 6, 6))),
-    (nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(8, 3)),
-     rng.standard_normal((2, 1, 6, 6))),
+    (
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(8, 3)),
+        rng.standard_normal((2, 1, 6, 6)),
+    ),
 ]
 for layer, x in cases:
     entries = gradcheck_layer(layer, x)
@@ -569,6 +582,7 @@ for layer, x in cases:
 # Return the tuple `(dx, dW, db)` of NumPy arrays with the shapes of `x`, `weight` and the bias
 # `(out,)`. The check compares with autograd through `F.linear`.
 
+
 # %%
 def dense_backward(x, weight, upstream):
     """Gradients of y = x W^T + b: returns (dL/dx, dL/dW, dL/db)."""
@@ -576,6 +590,7 @@ def dense_backward(x, weight, upstream):
 
 
 check("ch04.dense_backward", dense_backward)
+
 
 # %% tags=["solution", "hide-input"]
 def dense_backward(x, weight, upstream):
@@ -598,6 +613,7 @@ check("ch04.dense_backward", dense_backward)
 # `np.einsum` or `np.tensordot` inside are fine. Watch the case where the stride does not fit
 # exactly: some rows of the input are never read.
 
+
 # %%
 def conv2d_weight_grad(x, upstream, kernel_size, stride, padding):
     """dL/dK of conv2d(x, K, stride, padding) given dL/dy; shape (O, C, k, k)."""
@@ -605,6 +621,7 @@ def conv2d_weight_grad(x, upstream, kernel_size, stride, padding):
 
 
 check("ch04.conv2d_weight_grad", conv2d_weight_grad)
+
 
 # %% tags=["solution", "hide-input"]
 def conv2d_weight_grad(x, upstream, kernel_size, stride, padding):
@@ -631,6 +648,7 @@ check("ch04.conv2d_weight_grad", conv2d_weight_grad)
 # `y = F.max_pool2d(x, k, stride)`. Return $\partial L/\partial x$ (shape of `x`). The strides
 # in the check include overlapping windows (`stride < kernel_size`).
 
+
 # %%
 def max_pool2d_backward(x, upstream, kernel_size, stride):
     """dL/dx of max pooling with k x k windows and the given stride."""
@@ -638,6 +656,7 @@ def max_pool2d_backward(x, upstream, kernel_size, stride):
 
 
 check("ch04.max_pool2d_backward", max_pool2d_backward)
+
 
 # %% tags=["solution", "hide-input"]
 def max_pool2d_backward(x, upstream, kernel_size, stride):

@@ -60,6 +60,7 @@ rng = np.random.default_rng(5)
 # initialisation but do happen during training with a too-large learning rate. Let us see
 # what the naive code, the formula typed as written, does with them.
 
+
 # %%
 def softmax_naive(z):
     e = np.exp(z)
@@ -71,19 +72,20 @@ def log_softmax_naive(z):
 
 
 z_small = np.array([[1.0, 2.0, 3.0]])
-z_big = z_small + 999.0            # the same differences, shifted: the same probabilities
-z_low = z_small - 1003.0           # shifted the other way
+z_big = z_small + 999.0  # the same differences, shifted: the same probabilities
+z_low = z_small - 1003.0  # shifted the other way
 z_tail = np.array([[0.0, -800.0]])  # one class is hopeless, but log p is a finite -800
 
 with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-    naive = {name: log_softmax_naive(z) for name, z in
-             [("small", z_small), ("big", z_big), ("low", z_low), ("tail", z_tail)]}
+    naive = {
+        name: log_softmax_naive(z) for name, z in [("small", z_small), ("big", z_big), ("low", z_low), ("tail", z_tail)]
+    }
 for name, value in naive.items():
     print(f"{name:>5}: {value}")
 
-assert np.all(np.isnan(naive["big"]))   # exp(1000) = inf, and inf / inf = nan
-assert np.all(np.isnan(naive["low"]))   # exp(-1000) = 0, and 0 / 0 = nan
-assert naive["tail"][0, 1] == -np.inf   # exp(-800) = 0, and log 0 = -inf
+assert np.all(np.isnan(naive["big"]))  # exp(1000) = inf, and inf / inf = nan
+assert np.all(np.isnan(naive["low"]))  # exp(-1000) = 0, and 0 / 0 = nan
+assert naive["tail"][0, 1] == -np.inf  # exp(-800) = 0, and log 0 = -inf
 
 # %% [markdown]
 # Three different failures: **overflow** (`inf / inf = nan`), **underflow of every term**
@@ -108,11 +110,12 @@ assert naive["tail"][0, 1] == -np.inf   # exp(-800) = 0, and log 0 = -inf
 # Below, the rows of a 2-D array of logits (axis 1, the class axis); the package's
 # `F.log_softmax` takes any axis.
 
+
 # %%
 def log_softmax(z):
     """Stable log-softmax over the rows of z (N, C): z - m - log(sum(exp(z - m)))."""
-    m = z.max(axis=1, keepdims=True)       # (N, 1): keepdims so that it broadcasts over C
-    shifted = z - m                        # every entry <= 0
+    m = z.max(axis=1, keepdims=True)  # (N, 1): keepdims so that it broadcasts over C
+    shifted = z - m  # every entry <= 0
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
@@ -122,7 +125,7 @@ for z in (z_small, z_big, z_low, z_tail):
     np.testing.assert_allclose(ours, F.log_softmax(ms.Tensor(z), axis=1).data, rtol=1e-13, atol=1e-13)
 
 np.testing.assert_allclose(log_softmax(z_big), log_softmax(z_small), rtol=1e-13)  # shift invariance
-assert log_softmax(z_tail)[0, 1] == -800.0                                        # exact, not -inf
+assert log_softmax(z_tail)[0, 1] == -800.0  # exact, not -inf
 
 # on ordinary logits the naive and the stable form agree
 z_random = rng.normal(scale=3.0, size=(5, 4))
@@ -134,6 +137,7 @@ print("stable log-softmax:", log_softmax(z_big).round(4), log_softmax(z_tail))
 # `log_probs[np.arange(N), labels]` (fancy indexing with two index arrays selects one entry
 # per row). The package's `F.cross_entropy` takes raw logits and integer labels, as
 # PyTorch's does: never pass it probabilities.
+
 
 # %%
 def cross_entropy(z, labels):
@@ -174,6 +178,7 @@ print(f"cross-entropy {ours:.6f} (package {package:.6f}); uniform guess {np.log(
 #
 # The check: the formula against the engine's backward and against central differences.
 
+
 # %%
 def cross_entropy_grad(z, labels):
     n = z.shape[0]
@@ -190,7 +195,7 @@ np.testing.assert_allclose(cross_entropy_grad(logits, labels), z_t.grad, rtol=1e
 np.testing.assert_allclose(z_t.grad, numeric, rtol=1e-6, atol=1e-9)
 
 grad = cross_entropy_grad(logits, labels)
-np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-15)   # rows sum to zero
+np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-15)  # rows sum to zero
 assert np.abs(cross_entropy_grad(big, labels)).max() <= 1 / len(labels)  # bounded by 1/N
 print("gradient of row 0:", grad[0].round(4), " label:", labels[0])
 
@@ -215,6 +220,7 @@ print("gradient of row 0:", grad[0].round(4), " label:", labels[0])
 # With a constant $\eta$ the two produce the same parameters ($v_{\text{textbook}} = \eta
 # v_{\text{PyTorch}}$), but when a schedule changes $\eta$ they differ: in PyTorch's form the
 # new learning rate scales the whole accumulated step at once. The cell checks both claims.
+
 
 # %%
 def sgd_step(p, g, buf, lr, momentum=0.0, weight_decay=0.0):
@@ -243,8 +249,8 @@ def pytorch_momentum(p, grads, lrs, mu):
 
 p0, grads = rng.normal(size=3), [rng.normal(size=3) for _ in range(6)]
 same = pytorch_momentum(p0, grads, [0.1] * 6, 0.9), textbook_momentum(p0, grads, [0.1] * 6, 0.9)
-np.testing.assert_allclose(*same, rtol=1e-12)                 # constant lr: identical
-dropped = [0.1] * 3 + [0.01] * 3                              # lr divided by 10 after 3 steps
+np.testing.assert_allclose(*same, rtol=1e-12)  # constant lr: identical
+dropped = [0.1] * 3 + [0.01] * 3  # lr divided by 10 after 3 steps
 differ = pytorch_momentum(p0, grads, dropped, 0.9), textbook_momentum(p0, grads, dropped, 0.9)
 assert not np.allclose(*differ)
 print("after an lr drop, PyTorch form:", differ[0].round(4), " textbook form:", differ[1].round(4))
@@ -274,6 +280,7 @@ def batch_gradients(net):
 def assert_same_parameters(a, b):
     for (name, pa), pb in zip(a.named_parameters(), b.parameters()):
         np.testing.assert_allclose(pa.data, pb.data, rtol=1e-12, atol=1e-14, err_msg=name)
+
 
 # %%
 by_hand, by_package = make_net(1), make_net(1)
@@ -309,6 +316,7 @@ print(f"8 SGD steps: hand-written == optim.SGD; largest parameter change {moved:
 # $\eta (1-\beta_1)/\sqrt{1-\beta_2} \approx 3.16\,\eta$ for the default betas, not $\eta$.
 # (The weight decay here is PyTorch's `Adam` rule, an L2 term added to the gradient; the
 # decoupled variant, AdamW, is an exercise.)
+
 
 # %%
 def adam_step(p, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -418,8 +426,8 @@ opt = optim.SGD(make_net(0).parameters(), lr=0.5)
 scheduler = optim.StepLR(opt, step_size=3, gamma=0.1)
 lrs = []
 for _ in range(8):
-    lrs.append(opt.lr)         # the rate this epoch trains with
-    scheduler.step()           # at the end of the epoch
+    lrs.append(opt.lr)  # the rate this epoch trains with
+    scheduler.step()  # at the end of the epoch
 expected = [0.5 * 0.1 ** (e // 3) for e in range(8)]
 np.testing.assert_allclose(lrs, expected, rtol=1e-15)
 print("StepLR(step_size=3, gamma=0.1):", [f"{lr:g}" for lr in lrs])
@@ -457,6 +465,7 @@ def train_by_hand(model, loader, optimizer, epochs):
             losses.append(loss.item())
     return losses
 
+
 # %% [markdown]
 # `ms.fit(model, train_loader, optimizer, epochs, scheduler, test_loader, progress=False)` is
 # the same loop plus bookkeeping: it stops with a clear error if the loss becomes `nan`,
@@ -466,10 +475,19 @@ def train_by_hand(model, loader, optimizer, epochs):
 
 # %%
 hand_net, fit_net = spiral_net(3), spiral_net(3)
-hand_losses = train_by_hand(hand_net, data.DataLoader(spirals.train, 32, shuffle=True, seed=7),
-                            optim.Adam(hand_net.parameters(), lr=0.01), epochs=3)
-history = ms.fit(fit_net, data.DataLoader(spirals.train, 32, shuffle=True, seed=7),
-                 optim.Adam(fit_net.parameters(), lr=0.01), 3, progress=False)
+hand_losses = train_by_hand(
+    hand_net,
+    data.DataLoader(spirals.train, 32, shuffle=True, seed=7),
+    optim.Adam(hand_net.parameters(), lr=0.01),
+    epochs=3,
+)
+history = ms.fit(
+    fit_net,
+    data.DataLoader(spirals.train, 32, shuffle=True, seed=7),
+    optim.Adam(fit_net.parameters(), lr=0.01),
+    3,
+    progress=False,
+)
 
 np.testing.assert_array_equal(hand_losses, history.minibatch_losses)
 for p, q in zip(hand_net.parameters(), fit_net.parameters()):
@@ -493,8 +511,10 @@ history = ms.fit(model, train_loader, optimizer, 150, scheduler, test_loader, pr
 np.testing.assert_allclose(history.lrs, [0.02 * 0.2 ** (e // 100) for e in range(150)])
 test_loss, test_error = ms.evaluate(model, test_loader)
 assert test_loss == history.test_loss[-1] and test_error <= 0.02
-print(f"after 150 epochs ({history.wall_time:.1f} s): train loss {history.train_loss[-1]:.4f}, "
-      f"test loss {test_loss:.4f}, test error {test_error:.1%}")
+print(
+    f"after 150 epochs ({history.wall_time:.1f} s): train loss {history.train_loss[-1]:.4f}, "
+    f"test loss {test_loss:.4f}, test error {test_error:.1%}"
+)
 
 # %% [markdown]
 # The picture: the loss curves (per epoch, logarithmic axis) and the decision boundary,
@@ -520,8 +540,9 @@ fig.colorbar(shading, ax=ax_plane, label="p(class 1)", shrink=0.8)
 ax_plane.contour(gx, gy, prob.reshape(gx.shape), levels=[0.5], colors="k", linewidths=1)
 x_train, y_train = spirals.train[:]
 for label, colour in [(0, "C0"), (1, "C3")]:
-    ax_plane.scatter(*x_train[y_train == label].T, s=10, color=colour, edgecolors="w", linewidths=0.3,
-                     label=f"class {label}")
+    ax_plane.scatter(
+        *x_train[y_train == label].T, s=10, color=colour, edgecolors="w", linewidths=0.3, label=f"class {label}"
+    )
 ax_plane.set(title="Decision boundary (black: p = 0.5)", xlabel="$x_1$", ylabel="$x_2$")
 ax_plane.set_aspect("equal")
 ax_plane.legend(fontsize=8, loc="lower right")
@@ -544,17 +565,24 @@ plt.show()
 digits = data.digits()
 ms.manual_seed(0)
 digit_model = nn.Sequential(nn.Flatten(), nn.Dense(64, 32), nn.ReLU(), nn.Dense(32, 10))
-digit_history = ms.fit(digit_model, data.DataLoader(digits.train, 64, shuffle=True, seed=0),
-                       optim.Adam(digit_model.parameters(), lr=0.01), 10,
-                       test_loader=data.DataLoader(digits.test, 449), progress=False)
+digit_history = ms.fit(
+    digit_model,
+    data.DataLoader(digits.train, 64, shuffle=True, seed=0),
+    optim.Adam(digit_model.parameters(), lr=0.01),
+    10,
+    test_loader=data.DataLoader(digits.test, 449),
+    progress=False,
+)
 
 test_images, test_labels = digits.test[:]
 with ms.no_grad():
     predicted = digit_model(ms.Tensor(test_images)).data.argmax(axis=1)
 wrong = np.flatnonzero(predicted != test_labels)
 assert np.isclose(len(wrong) / len(test_labels), digit_history.test_error[-1])
-print(f"{digit_model.num_parameters()} parameters, {digit_history.wall_time:.1f} s; test error "
-      f"{digit_history.test_error[-1]:.1%} ({len(wrong)} of {len(test_labels)} test digits wrong)")
+print(
+    f"{digit_model.num_parameters()} parameters, {digit_history.wall_time:.1f} s; test error "
+    f"{digit_history.test_error[-1]:.1%} ({len(wrong)} of {len(test_labels)} test digits wrong)"
+)
 
 # %%
 fig, axes = plt.subplots(1, 8, figsize=(10, 1.8))
@@ -582,7 +610,7 @@ with tempfile.TemporaryDirectory() as folder:
     path = pathlib.Path(folder) / "digits_mlp.npz"
     ms.save(digit_model, path)
     restored = ms.load(path)
-    with np.load(path, allow_pickle=False) as archive:   # raises if any entry were pickled
+    with np.load(path, allow_pickle=False) as archive:  # raises if any entry were pickled
         contents = {key: (archive[key].dtype, archive[key].shape) for key in archive.files}
         meta = json.loads(bytes(archive["__minisensli__"]).decode("utf-8"))
     size = path.stat().st_size
@@ -627,6 +655,7 @@ print("architecture:", [(child["type"], child["config"]) for child in meta["arch
 # `z.sum(axis=axis)`). It must stay finite and accurate for entries of size $10^4$, positive
 # or negative, and for slices that differ from each other by thousands.
 
+
 # %%
 def logsumexp(z, axis):
     """log(sum(exp(z), axis)) without overflow; the axis is removed from the shape."""
@@ -634,6 +663,7 @@ def logsumexp(z, axis):
 
 
 check("ch05.logsumexp", logsumexp)
+
 
 # %% tags=["solution", "hide-input"]
 def logsumexp(z, axis):
@@ -654,6 +684,7 @@ check("ch05.logsumexp", logsumexp)
 # large as $\pm 10^3$. (The checker compares with the engine's backward through
 # `F.log_softmax`.)
 
+
 # %%
 def soft_cross_entropy_grad(logits, targets):
     """dL/dlogits (N, C) of L = -mean_n sum_k targets[n, k] * log_softmax(logits)[n, k]."""
@@ -662,11 +693,12 @@ def soft_cross_entropy_grad(logits, targets):
 
 check("ch05.soft_cross_entropy_grad", soft_cross_entropy_grad)
 
+
 # %% tags=["solution", "hide-input"]
 def soft_cross_entropy_grad(logits, targets):
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
-    return (probs - targets) / logits.shape[0]   # uses sum_k T[n, k] = 1
+    return (probs - targets) / logits.shape[0]  # uses sum_k T[n, k] = 1
 
 
 check("ch05.soft_cross_entropy_grad", soft_cross_entropy_grad)
@@ -680,6 +712,7 @@ check("ch05.soft_cross_entropy_grad", soft_cross_entropy_grad)
 # `sgd_nesterov_step(p, g, buf, lr, momentum, weight_decay)` returning the tuple
 # `(new_p, new_buf)` of NumPy arrays.
 
+
 # %%
 def sgd_nesterov_step(p, g, buf, lr, momentum, weight_decay):
     """One Nesterov SGD step (PyTorch's convention); buf is None on the first step."""
@@ -687,6 +720,7 @@ def sgd_nesterov_step(p, g, buf, lr, momentum, weight_decay):
 
 
 check("ch05.sgd_nesterov_step", sgd_nesterov_step)
+
 
 # %% tags=["solution", "hide-input"]
 def sgd_nesterov_step(p, g, buf, lr, momentum, weight_decay):
@@ -708,6 +742,7 @@ check("ch05.sgd_nesterov_step", sgd_nesterov_step)
 # `t` (1 for the first step; `m`, `v` are the moments after step `t - 1`), returning
 # `(new_p, new_m, new_v)`.
 
+
 # %%
 def adamw_step(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
     """One AdamW step (PyTorch's convention) on arrays; returns (new_p, new_m, new_v)."""
@@ -715,6 +750,7 @@ def adamw_step(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):
 
 
 check("ch05.adamw_step", adamw_step)
+
 
 # %% tags=["solution", "hide-input"]
 def adamw_step(p, g, m, v, t, lr, beta1, beta2, eps, weight_decay):

@@ -69,6 +69,7 @@ rng = np.random.default_rng(0)
 #
 # Exact fractions make the check free of round-off: every KKT equation must hold *exactly*.
 
+
 # %%
 def f_quad(x, y):
     return (x - 2) ** 2 + 2 * (y - 1) ** 2
@@ -81,7 +82,7 @@ def grad_f_quad(x, y):
 lam_hand, x_hand, y_hand = Fraction(-8, 3), Fraction(2, 3), Fraction(1, 3)
 gx, gy = grad_f_quad(x_hand, y_hand)
 assert (gx, gy) == (lam_hand * 1, lam_hand * 1)  # grad f = lambda * grad g, with grad g = (1, 1)
-assert x_hand + y_hand == 1                       # the constraint
+assert x_hand + y_hand == 1  # the constraint
 assert f_quad(x_hand, y_hand) == Fraction(8, 3)
 print(f"x* = ({x_hand}, {y_hand}), lambda = {lam_hand}, f* = {f_quad(x_hand, y_hand)}")
 
@@ -163,6 +164,7 @@ print("curvature along the constraint:", d_tangent @ A @ d_tangent)
 # $\bigl(f^*(c+\varepsilon) - f^*(c-\varepsilon)\bigr) / (2\varepsilon)$. Since $f^*$ is a
 # quadratic in $c$ here, the central difference is exact up to round-off.
 
+
 # %%
 def f_star_quad(c):
     x_opt, _ = solve_qp(A, b, C, c)
@@ -194,6 +196,7 @@ np.testing.assert_allclose(slope, lam_np[0], rtol=1e-9)
 # (the KKT system of section 1 *is* that step). Near a solution the residual roughly
 # squares at every step — quadratic convergence, printed and asserted below (a wrong Hessian
 # still converges, but only linearly, and fails the assertion).
+
 
 # %%
 def f_valley(p):
@@ -233,8 +236,12 @@ def newton_kkt(c, start, steps=20, verbose=False, history=None):
             print(f"step {k}: |F| = {np.abs(residual).max():.2e}")
         if np.abs(residual).max() < 1e-14:
             break
-        jac = np.block([[hess_f_valley(p) - lam * hess_g_circle(p), -grad_g_circle(p)[:, None]],
-                        [grad_g_circle(p)[None, :], np.zeros((1, 1))]])
+        jac = np.block(
+            [
+                [hess_f_valley(p) - lam * hess_g_circle(p), -grad_g_circle(p)[:, None]],
+                [grad_g_circle(p)[None, :], np.zeros((1, 1))],
+            ]
+        )
         delta = np.linalg.solve(jac, -residual)
         p, lam = p + delta[:2], lam + delta[2]
     return p, lam
@@ -257,9 +264,13 @@ for r_now, r_next in zip(residuals, residuals[1:]):
 # point it follows from the gradients: $\lambda = \nabla g^\top \nabla f / \lVert\nabla g\rVert^2$.
 
 # %%
-res = scipy.optimize.minimize(f_valley, [0.5, 0.5], method="SLSQP",
-                              constraints={"type": "eq", "fun": lambda p: g_circle(p) - 1.0},
-                              options={"ftol": 1e-14, "maxiter": 200})
+res = scipy.optimize.minimize(
+    f_valley,
+    [0.5, 0.5],
+    method="SLSQP",
+    constraints={"type": "eq", "fun": lambda p: g_circle(p) - 1.0},
+    options={"ftol": 1e-14, "maxiter": 200},
+)
 lam_scipy = grad_g_circle(res.x) @ grad_f_valley(res.x) / (grad_g_circle(res.x) @ grad_g_circle(res.x))
 np.testing.assert_allclose(res.x, p_star, atol=1e-6)
 np.testing.assert_allclose(lam_scipy, lam_valley, atol=1e-5)
@@ -279,6 +290,7 @@ print(f"scipy x* = {res.x}, lambda from its gradients = {lam_scipy:.8f}; curvatu
 # central difference with $\lambda$. The error of a central difference is
 # $O(\varepsilon^2)$, so with $\varepsilon = 10^{-4}$ we expect about eight matching digits.
 
+
 # %%
 def f_star_valley(c):
     p, _ = newton_kkt(c, (*p_star, lam_valley))
@@ -296,6 +308,7 @@ np.testing.assert_allclose(slope, lam_valley, rtol=1e-6)
 # condition says; they point in *opposite* directions because $\lambda < 0$ in both problems
 # (growing $c$ moves the constraint towards the unconstrained minimum, so $f^*$ falls).
 
+
 # %%
 def draw_problem(ax, f, grad_f, grad_g, point, box, constraint, title):
     xs, ys = np.meshgrid(np.linspace(*box[:2], 300), np.linspace(*box[2:], 300))
@@ -312,10 +325,26 @@ def draw_problem(ax, f, grad_f, grad_g, point, box, constraint, title):
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
 line = np.array([[-1.0, 3.0], [2.0, -2.0]])
-draw_problem(axes[0], lambda p: f_quad(p[0], p[1]), lambda p: np.array(grad_f_quad(*p)), lambda p: np.ones(2),
-             x_np, (-1, 3, -1.5, 2.5), line, r"quadratic, $x + y = 1$")
-draw_problem(axes[1], f_valley, grad_f_valley, grad_g_circle, p_star, (-1.5, 1.5, -1.5, 1.5),
-             np.stack([np.cos(angles), np.sin(angles)]), r"valley, $x^2 + y^2 = 1$")
+draw_problem(
+    axes[0],
+    lambda p: f_quad(p[0], p[1]),
+    lambda p: np.array(grad_f_quad(*p)),
+    lambda p: np.ones(2),
+    x_np,
+    (-1, 3, -1.5, 2.5),
+    line,
+    r"quadratic, $x + y = 1$",
+)
+draw_problem(
+    axes[1],
+    f_valley,
+    grad_f_valley,
+    grad_g_circle,
+    p_star,
+    (-1.5, 1.5, -1.5, 1.5),
+    np.stack([np.cos(angles), np.sin(angles)]),
+    r"valley, $x^2 + y^2 = 1$",
+)
 plt.tight_layout()
 plt.show()
 
@@ -443,8 +472,10 @@ with ms.no_grad():
     for e in epsilons:
         decrease.append(loss0.item() - extended_loss(ms.Tensor(np.eye(5) - e * G), ms.Tensor(-e * g_c)).item())
 decrease = np.array(decrease)
-print("decrease / (eps (||G_V||^2 + ||g_c||^2)) for the three smallest eps:",
-      np.round(decrease[:3] / (epsilons[:3] * naive), 5))
+print(
+    "decrease / (eps (||G_V||^2 + ||g_c||^2)) for the three smallest eps:",
+    np.round(decrease[:3] / (epsilons[:3] * naive), 5),
+)
 assert decrease[0] / (epsilons[0] * naive) < 0.9  # clearly not 1: the next cell explains why
 
 # %% [markdown]
@@ -474,12 +505,20 @@ np.testing.assert_allclose(ratio[0], 1.0, atol=1e-3)
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.8))
-ax.semilogx(epsilons, decrease / (epsilons * naive), "C0o-",
-            label=r"measured / $\varepsilon\,(\|G_V\|^2 + \|g_c\|^2)$ (multiplier alone)")
+ax.semilogx(
+    epsilons,
+    decrease / (epsilons * naive),
+    "C0o-",
+    label=r"measured / $\varepsilon\,(\|G_V\|^2 + \|g_c\|^2)$ (multiplier alone)",
+)
 ax.semilogx(epsilons, ratio, "C3s-", label="measured / corrected first-order prediction")
 ax.axhline(1.0, color="gray", lw=0.8, ls=":")
-ax.set(xlabel=r"step size $\varepsilon$", ylabel="ratio", ylim=(-0.5, 1.2),
-       title="loss decrease after a step against the multiplier")
+ax.set(
+    xlabel=r"step size $\varepsilon$",
+    ylabel="ratio",
+    ylim=(-0.5, 1.2),
+    title="loss decrease after a step against the multiplier",
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -525,6 +564,7 @@ plt.show()
 # of shape (m,), in this chapter's sign convention $\nabla f(x) = C^\top \lambda$ (so that
 # $\lambda = \partial f^* / \partial c$).
 
+
 # %%
 def kkt_solve(A, b, C, c):
     """min 1/2 x^T A x - b^T x s.t. C x = c -> (x (n,), lam (m,)) with A x - b = C^T lam."""
@@ -553,6 +593,7 @@ check("ch06.kkt_solve", kkt_solve)
 # $\nabla^2 g(x)$ (n, n). Solve $J\,\delta = -F$ with $F$ and $J$ as in section 4 and return
 # the tuple `(x_new, lam_new)`: an array of shape (n,) and a float. The checker uses
 # curved constraints, so the constraint's curvature must be in $J$.
+
 
 # %%
 def newton_kkt_step(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):

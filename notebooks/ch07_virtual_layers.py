@@ -128,6 +128,7 @@ except ValueError as err:
 # bias of the Dense layer before the site (its pre-activation has the same mask), so the
 # virtual bias says nothing new — one reason SensLI scores only the weight.
 
+
 # %%
 def dense_multipliers(a, d):
     masked = d * (a > 0)
@@ -184,6 +185,7 @@ np.testing.assert_allclose(by_formula[0].multipliers["weight"], ours["weight"], 
 #
 # Both statements are checked below; the second would fail if the explanation were wrong.
 
+
 # %%
 def extended_loss(*_):
     return F.cross_entropy(extended(x_in), y_in)
@@ -203,9 +205,11 @@ assert np.abs(mismatch).max() > 1e-3  # the central difference really does not m
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(11.5, 3.6), constrained_layout=True)
-panels = [(ours["weight"], "closed form $(d \\odot m)^\\top a$"),
-          (backward_fd[0] - ours["weight"], "backward difference − closed form"),
-          (mismatch, "central difference − closed form")]
+panels = [
+    (ours["weight"], "closed form $(d \\odot m)^\\top a$"),
+    (backward_fd[0] - ours["weight"], "backward difference − closed form"),
+    (mismatch, "central difference − closed form"),
+]
 limit = np.abs(ours["weight"]).max()
 for ax, (values, title) in zip(axes, panels):
     image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
@@ -306,8 +310,11 @@ def residual_multipliers(x, d, weights, variant, h, activation):
     sigma, slope = ACTIVATIONS[activation]
     width = x.shape[1]
     if weights == 2 and variant == "v1":
-        return {"inner.weight": np.zeros((width, width)), "inner.bias": np.zeros(width),
-                "outer.weight": h * d.T @ sigma(0.8 * x)}
+        return {
+            "inner.weight": np.zeros((width, width)),
+            "inner.bias": np.zeros(width),
+            "outer.weight": h * d.T @ sigma(0.8 * x),
+        }
     scale = h * slope * (0.8 if weights == 2 else 1.0)
     grads = {"inner.weight": scale * d.T @ x, "inner.bias": scale * d.sum(axis=0)}
     if weights == 2:
@@ -330,16 +337,18 @@ x_site, d_site = capture(model_res, 2)
 
 
 def residual_site(weights, variant, activation, h=0.5):
-    return sensli.candidate_sites(model_res, kind="residual_dense", weights=weights, variant=variant,
-                                  activation=activation, h=h)[0]
+    return sensli.candidate_sites(
+        model_res, kind="residual_dense", weights=weights, variant=variant, activation=activation, h=h
+    )[0]
 
 
 def fd_multipliers(model, site, inputs, mode, eps=1e-6):
     """Finite differences of the loss of the extended network w.r.t. the virtual parameters."""
     ext, virtual_per_site = sensli.extended_model(model, [site])
     names, tensors = zip(*virtual_per_site[0][0].named_parameters())  # the first module of the site's layer
-    numeric = ms.numerical_gradients(lambda *_: F.cross_entropy(ext(inputs), y_in), list(tensors), np.float64(1.0),
-                                     eps=eps, mode=mode)
+    numeric = ms.numerical_gradients(
+        lambda *_: F.cross_entropy(ext(inputs), y_in), list(tensors), np.float64(1.0), eps=eps, mode=mode
+    )
     return dict(zip(names, numeric))
 
 
@@ -356,8 +365,10 @@ for weights, variant in FORMS:
         np.testing.assert_allclose(auto[name], ours[name], rtol=1e-10, atol=1e-16)
         np.testing.assert_allclose(numeric[name], ours[name], rtol=1e-5, atol=1e-9)
     scored = site.scored_parameter
-    print(f"{weights} weight(s) {variant if weights == 2 else '  '}: scored {scored:12s} "
-          f"||G||^2 = {(ours[scored] ** 2).sum():.4e}; three ways agree")
+    print(
+        f"{weights} weight(s) {variant if weights == 2 else '  '}: scored {scored:12s} "
+        f"||G||^2 = {(ours[scored] ** 2).sum():.4e}; three ways agree"
+    )
 
 # %% [markdown]
 # ### ReLU blocks: zero multipliers, but not a flat loss
@@ -379,10 +390,13 @@ for weights, variant in FORMS:
     auto = sensli.sensitivities(model_res, loader, method="autograd", sites=[site])[0]
     scored = site.scored_parameter
     np.testing.assert_allclose(auto.multipliers[scored], ours[scored], rtol=1e-10, atol=1e-16)
-    slopes = {mode: np.abs(fd_multipliers(model_res, site, x_in, mode)[scored]).max()
-              for mode in ("backward", "forward")}
-    print(f"relu, {weights} weight(s) {variant if weights == 2 else '  '}: score {auto.score:.2e}; "
-          f"max |finite difference| of {scored}: backward {slopes['backward']:.1e}, forward {slopes['forward']:.1e}")
+    slopes = {
+        mode: np.abs(fd_multipliers(model_res, site, x_in, mode)[scored]).max() for mode in ("backward", "forward")
+    }
+    print(
+        f"relu, {weights} weight(s) {variant if weights == 2 else '  '}: score {auto.score:.2e}; "
+        f"max |finite difference| of {scored}: backward {slopes['backward']:.1e}, forward {slopes['forward']:.1e}"
+    )
     if scored == "inner.weight":
         assert auto.score == 0.0 and min(slopes.values()) > 1e-3
 bias_fd = fd_multipliers(model_res, residual_site(1, "v1", "relu"), x_in, "backward")["inner.bias"]
@@ -422,8 +436,15 @@ except ValueError as err:
 # Dense classifier; two candidate sites.
 
 # %%
-model_cnn = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.Conv2d(3, 3, 3, padding=1), nn.ReLU(),
-                          nn.MaxPool2d(2), nn.Flatten(), nn.Dense(12, 3))
+model_cnn = nn.Sequential(
+    nn.Conv2d(2, 3, 3, padding=1),
+    nn.ReLU(),
+    nn.Conv2d(3, 3, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Dense(12, 3),
+)
 images = rng.standard_normal((12, 2, 4, 4))
 x_img = ms.Tensor(images)
 loader_img = data.DataLoader(data.TensorDataset(images, Y), batch_size=12)
@@ -446,7 +467,7 @@ def correlate3x3(a, g):
     out = np.zeros((g.shape[1], a.shape[1], 3, 3))
     for p in range(3):
         for q in range(3):
-            out[:, :, p, q] = np.einsum("noyx,niyx->oi", g, a_pad[:, :, p:p + height, q:q + width])
+            out[:, :, p, q] = np.einsum("noyx,niyx->oi", g, a_pad[:, :, p : p + height, q : q + width])
     return out
 
 
@@ -471,8 +492,10 @@ for name in ("weight", "bias"):
     np.testing.assert_allclose(package[name], ours[name], rtol=1e-12, atol=1e-18)
     np.testing.assert_allclose(auto[name], ours[name], rtol=1e-10, atol=1e-16)
     np.testing.assert_allclose(backward_fd[name], ours[name], rtol=1e-5, atol=1e-8)
-print(f"kernel multiplier: |closed form| max {np.abs(ours['weight']).max():.3e}; "
-      f"central difference off by up to {np.abs(central_fd['weight'] - ours['weight']).max():.1e}")
+print(
+    f"kernel multiplier: |closed form| max {np.abs(ours['weight']).max():.3e}; "
+    f"central difference off by up to {np.abs(central_fd['weight'] - ours['weight']).max():.1e}"
+)
 assert np.abs(central_fd["weight"] - ours["weight"]).max() > 1e-4
 
 # %% [markdown]
@@ -514,6 +537,7 @@ for weights, variant in FORMS:
 # im2col GEMM (conv). The package's `sensitivities` does both; we time them on a Dense net
 # with three sites and a CNN with two sites (best of three, since the machine is shared).
 
+
 # %%
 def best_time(model, loader, method, repeats=3):
     times = []
@@ -526,19 +550,31 @@ def best_time(model, loader, method, repeats=3):
 
 ms.manual_seed(1)
 spirals = data.spirals()
-dense_net = nn.Sequential(nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(),
-                          nn.Dense(64, 2))
+dense_net = nn.Sequential(
+    nn.Dense(2, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 64), nn.ReLU(), nn.Dense(64, 2)
+)
 dense_loader = data.DataLoader(spirals.train, batch_size=45)
-cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1),
-                    nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(8 * 4, 10))
-cnn_loader = data.DataLoader(data.TensorDataset(rng.standard_normal((32, 1, 8, 8)), rng.integers(0, 10, 32)),
-                             batch_size=16)
+cnn = nn.Sequential(
+    nn.Conv2d(1, 4, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Conv2d(4, 8, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Dense(8 * 4, 10),
+)
+cnn_loader = data.DataLoader(
+    data.TensorDataset(rng.standard_normal((32, 1, 8, 8)), rng.integers(0, 10, 32)), batch_size=16
+)
 
 # %%
 for label, net, net_loader in (("Dense, 3 sites", dense_net, dense_loader), ("CNN, 2 sites", cnn, cnn_loader)):
     closed, auto = best_time(net, net_loader, "closed_form"), best_time(net, net_loader, "autograd")
-    print(f"{label}: closed form {1e3 * closed:.1f} ms, autograd {1e3 * auto:.1f} ms, "
-          f"ratio autograd/closed {auto / closed:.2f}")
+    print(
+        f"{label}: closed form {1e3 * closed:.1f} ms, autograd {1e3 * auto:.1f} ms, "
+        f"ratio autograd/closed {auto / closed:.2f}"
+    )
 
 # %% [markdown]
 # The ratio is modest for these small nets, because much of either pass is the original
@@ -572,6 +608,7 @@ for label, net, net_loader in (("Dense, 3 sites", dense_net, dense_loader), ("CN
 # of the virtual layer $\operatorname{relu}(x V^\top + c)$ at $V = I$, $c = 0$, with
 # $\operatorname{relu}'(0) = 0$: a NumPy array of shape (w, w), row $i$ = output unit.
 
+
 # %%
 def dense_multiplier(x, d):
     """(N, w), (N, w) -> dl/dV (w, w) at V = I."""
@@ -597,6 +634,7 @@ check("ch07.dense_multiplier", dense_multiplier)
 # (O, C, 3, 3). (The checker compares with autograd through `F.conv2d`.) Write it without
 # looking at the chapter's version.
 
+
 # %%
 def correlate3x3(x, g):
     """(N, C, H, W), (N, O, H, W) -> (O, C, 3, 3)."""
@@ -610,8 +648,9 @@ check("ch07.correlate3x3", correlate3x3)
 def correlate3x3(x, g):
     x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     height, width = x.shape[2:]
-    taps = [[np.einsum("noyx,niyx->oi", g, x_pad[:, :, p:p + height, q:q + width]) for q in range(3)]
-            for p in range(3)]
+    taps = [
+        [np.einsum("noyx,niyx->oi", g, x_pad[:, :, p : p + height, q : q + width]) for q in range(3)] for p in range(3)
+    ]
     return np.array(taps).transpose(2, 3, 0, 1)
 
 
@@ -624,6 +663,7 @@ check("ch07.correlate3x3", correlate3x3)
 # $y = x + h \tanh(x W_1^\top + b)\, W_2^\top$ at its v1 identity ($W_2 = 0$, $W_1 = 0.8 I$,
 # $b = 0$): `x` (N, w) is the block's input, `d` (N, w) the gradient at its output, `h` a
 # positive float. Return $\partial\ell/\partial W_2$, an array of shape (w, w).
+
 
 # %%
 def residual_v1_multiplier(x, d, h):

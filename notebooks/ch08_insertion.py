@@ -30,8 +30,9 @@
 import pathlib
 import tempfile
 
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
+
 import minisensli as ms
 import minisensli.functional as F
 from minisensli import data, nn, optim, sensli
@@ -59,21 +60,36 @@ ms.set_default_dtype("float64")
 
 # %%
 ms.manual_seed(0)
-cnn = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                    nn.Conv2d(2, 6, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(24, 10))
+cnn = nn.Sequential(
+    nn.Conv2d(1, 2, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Conv2d(2, 6, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Dense(24, 10),
+)
 mlp = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 4), nn.ReLU(), nn.Dense(4, 2))
-resnet = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3, activation="tanh"),
-                       nn.ResidualDense(3, activation="tanh"), nn.Dense(3, 2))
+resnet = nn.Sequential(
+    nn.Dense(2, 3),
+    nn.Tanh(),
+    nn.ResidualDense(3, activation="tanh"),
+    nn.ResidualDense(3, activation="tanh"),
+    nn.Dense(3, 2),
+)
 
 for name, net in [("mlp", mlp), ("resnet", resnet), ("cnn", cnn)]:
     print(f"{name}: {[f'{i}:{type(m).__name__}' for i, m in enumerate(net)]}")
     for site in sensli.candidate_sites(net):
-        print(f"    {site.label:18s} width {site.width}  activation {site.activation:5s} "
-              f"score from {site.scored_parameter!r}")
+        print(
+            f"    {site.label:18s} width {site.width}  activation {site.activation:5s} "
+            f"score from {site.scored_parameter!r}"
+        )
 
-assert [s.position for s in sensli.candidate_sites(mlp)] == [2, 4]      # after each hidden Dense + ReLU
+assert [s.position for s in sensli.candidate_sites(mlp)] == [2, 4]  # after each hidden Dense + ReLU
 assert [s.position for s in sensli.candidate_sites(resnet)] == [2, 3, 4]  # before each block, after the last
-assert [s.position for s in sensli.candidate_sites(cnn)] == [2, 5]      # after each Conv + ReLU, before pooling
+assert [s.position for s in sensli.candidate_sites(cnn)] == [2, 5]  # after each Conv + ReLU, before pooling
 
 # %% [markdown]
 # A `Site` is a small frozen record. `position` is where the new modules go, `kind` which
@@ -120,6 +136,7 @@ print("as a ResNet instead:", [s.label for s in sensli.candidate_sites(tanh_mlp,
 # The dense case is exercise 1. Here we build the convolution by hand. `Sequential.with_inserted`
 # puts modules into a chain; note that it *shares* the existing modules, so we copy the model first.
 
+
 # %%
 def dirac_kernel(channels):
     """(channels, channels, 3, 3): 1 at the centre tap of o == i, 0 elsewhere."""
@@ -154,6 +171,7 @@ for site in sensli.candidate_sites(cnn):
 # kernel, a GPU) may legitimately round differently. The residual forms include v2 and the
 # one-weight block, which need $\sigma(0) = 0$ (true for tanh).
 
+
 # %%
 def max_relative_difference(new, old):
     return float(np.abs(new - old).max() / np.abs(old).max())
@@ -162,12 +180,17 @@ def max_relative_difference(new, old):
 rng = np.random.default_rng(1)
 points, pictures = ms.Tensor(rng.standard_normal((50, 2))), ms.Tensor(rng.random((20, 1, 8, 8)))
 ms.manual_seed(1)
-resconv = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.ResidualConv(3), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.Dense(48, 10))
-cases = [("dense", mlp, points, {}), ("residual_dense v1", resnet, points, {}),
-         ("residual_dense v2", resnet, points, {"variant": "v2"}),
-         ("residual_dense 1 weight", resnet, points, {"weights": 1}),
-         ("conv", cnn, pictures, {}), ("residual_conv v1", resconv, pictures, {})]
+resconv = nn.Sequential(
+    nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.ResidualConv(3), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(48, 10)
+)
+cases = [
+    ("dense", mlp, points, {}),
+    ("residual_dense v1", resnet, points, {}),
+    ("residual_dense v2", resnet, points, {"variant": "v2"}),
+    ("residual_dense 1 weight", resnet, points, {"weights": 1}),
+    ("conv", cnn, pictures, {}),
+    ("residual_conv v1", resconv, pictures, {}),
+]
 for name, net, x, options in cases:
     before = net(x).data
     for site in sensli.candidate_sites(net, **options):
@@ -243,8 +266,10 @@ for j, entry in enumerate(result):
     np.testing.assert_allclose(entry.scaled_score, np.linalg.norm(mean_g, "fro") ** 2 / mean_g.size, rtol=1e-12)
     np.testing.assert_allclose(sensli.score(mean_g, "spectral"), np.linalg.svd(mean_g)[1][0] ** 2, rtol=1e-12)
     square_first = np.mean([r[j].score for r in per_batch])
-    print(f"{entry.site.label}: norm {entry.norm!r}, score {entry.score:.3e}, scaled {entry.scaled_score:.3e}, "
-          f"multipliers {sorted(entry.multipliers)}; squared before averaging: {square_first:.3e}")
+    print(
+        f"{entry.site.label}: norm {entry.norm!r}, score {entry.score:.3e}, scaled {entry.scaled_score:.3e}, "
+        f"multipliers {sorted(entry.multipliers)}; squared before averaging: {square_first:.3e}"
+    )
     assert square_first >= entry.score
 
 # %% [markdown]
@@ -275,6 +300,7 @@ for j, entry in enumerate(result):
 # column by column: column $j$ is the operator applied to the $j$-th unit vector. The periodic
 # correlation itself is the package's `F.conv2d` on an input padded by wrapping around.
 
+
 # %%
 def periodic_correlation(kernel, x):
     """(C, H, W) -> (O, H, W): the 3x3 'same' correlation with wrap-around instead of zero padding."""
@@ -294,6 +320,7 @@ def singular_values_by_fft(kernel, shape):
     blocks = np.fft.fft2(kernel, s=shape, axes=(2, 3)).transpose(2, 3, 0, 1)  # (H, W, O, C)
     return np.linalg.svd(blocks, compute_uv=False).ravel()
 
+
 # %% [markdown]
 # A random kernel with $O = 3$, $C = 2$ on $4 \times 5$ maps: the matrix is $60 \times 40$, with
 # $40$ singular values; $20$ frequencies with two singular values each give the same $40$.
@@ -309,8 +336,10 @@ explicit = np.sort(np.linalg.svd(matrix, compute_uv=False))
 by_fft = np.sort(singular_values_by_fft(kernel, shape))
 print(f"matrix {matrix.shape}: {explicit.size} singular values; by FFT: {by_fft.size}")
 np.testing.assert_allclose(by_fft, explicit, rtol=1e-10)
-print(f"largest squared: explicit {explicit[-1] ** 2:.10f}, by FFT {by_fft[-1] ** 2:.10f}, "
-      f"package {sensli.spectral_norm_squared(kernel, shape):.10f}")
+print(
+    f"largest squared: explicit {explicit[-1] ** 2:.10f}, by FFT {by_fft[-1] ** 2:.10f}, "
+    f"package {sensli.spectral_norm_squared(kernel, shape):.10f}"
+)
 np.testing.assert_allclose(sensli.spectral_norm_squared(kernel, shape), explicit[-1] ** 2, rtol=1e-10)
 
 # %% [markdown]
@@ -328,8 +357,10 @@ by_norm = {norm: sensli.sensitivities(cnn, digit_loader, norm=norm) for norm in 
 for entry in by_norm["spectral"]:
     g = entry.multipliers["weight"]
     explicit = np.linalg.norm(operator_matrix(g, entry.feature_shape), 2) ** 2
-    print(f"{entry.site.label}: kernel {g.shape} on {entry.feature_shape} maps, spectral score "
-          f"{entry.score:.6e}, explicit matrix {explicit:.6e}")
+    print(
+        f"{entry.site.label}: kernel {g.shape} on {entry.feature_shape} maps, spectral score "
+        f"{entry.score:.6e}, explicit matrix {explicit:.6e}"
+    )
     np.testing.assert_allclose(entry.score, explicit, rtol=1e-10)
 
 # %% [markdown]
@@ -362,15 +393,23 @@ fig, ax = plt.subplots(figsize=(7, 3.5))
 winners = []
 for k, (norm, result_n) in enumerate(by_norm.items()):
     values = np.array(result_n.scores())
-    bars = ax.bar(np.arange(len(values)) + 0.27 * (k - 1), values / values.max(), width=0.25, label=norm,
-                  color=f"C{k}", alpha=0.85)
+    bars = ax.bar(
+        np.arange(len(values)) + 0.27 * (k - 1),
+        values / values.max(),
+        width=0.25,
+        label=norm,
+        color=f"C{k}",
+        alpha=0.85,
+    )
     winners.append(bars[int(np.argmax(values))])
 ax.legend(ncol=3, loc="upper center")
 for bar in winners:  # after the legend, so that its patches stay plain
     bar.set_edgecolor("k")
     bar.set_linewidth(2)
-ax.set_xticks(range(len(labels_cnn)), [f"{lab}\n({w.multipliers['weight'].size} entries)"
-                                       for lab, w in zip(labels_cnn, by_norm["fro"])])
+ax.set_xticks(
+    range(len(labels_cnn)),
+    [f"{lab}\n({w.multipliers['weight'].size} entries)" for lab, w in zip(labels_cnn, by_norm["fro"])],
+)
 ax.set_ylabel("score / largest score of that norm")
 ax.set_ylim(0, 1.3)
 ax.set_title("the same multipliers under three norms (black edge: chosen)")
@@ -411,8 +450,10 @@ pool = [s.scaled_score for s in with_existing] + list(with_existing.existing.val
 best = max(with_existing, key=lambda s: s.scaled_score)
 for tau in (1.0, 0.15):  # the default threshold, and a lower one that makes the rule insert
     decision = sensli.select(with_existing, "threshold", threshold=tau)
-    print(f"threshold {tau}: best virtual {best.scaled_score:.2e} vs {tau} x mean of all "
-          f"{tau * np.mean(pool):.2e} -> {'insert at ' + decision.site.label if decision else 'no insertion'}")
+    print(
+        f"threshold {tau}: best virtual {best.scaled_score:.2e} vs {tau} x mean of all "
+        f"{tau * np.mean(pool):.2e} -> {'insert at ' + decision.site.label if decision else 'no insertion'}"
+    )
     assert (decision is not None) == (best.scaled_score > tau * np.mean(pool))
 
 # %% [markdown]
@@ -485,8 +526,10 @@ old_params, new_params = model.parameters(), grown.parameters()
 new_ids = {id(p) for p in grown[choice.site.position].parameters()}
 for i, p in enumerate(new_params):
     old = str(tuple(old_params[i].shape)) if i < len(old_params) else "-"
-    print(f"slot {i}: old parameter {old:7s} new parameter {str(tuple(p.shape)):7s}"
-          f"{'  <- the inserted layer' if id(p) in new_ids else ''}")
+    print(
+        f"slot {i}: old parameter {old:7s} new parameter {str(tuple(p.shape)):7s}"
+        f"{'  <- the inserted layer' if id(p) in new_ids else ''}"
+    )
 
 # %% [markdown]
 # From the inserted layer on, every slot holds a different weight than before, so state kept by index
@@ -517,14 +560,17 @@ ms.fit(grown, train_loader, new_optimizer, EPOCHS[1], test_loader=test_loader, p
 np.testing.assert_allclose(history.minibatch_losses[EPOCHS[0]], loss_small, rtol=1e-12)
 
 fixed = start.copy()
-fixed_history = ms.fit(fixed, train_loader, optim.SGD(fixed.parameters(), lr=LR), sum(EPOCHS),
-                       test_loader=test_loader, progress=False)
+fixed_history = ms.fit(
+    fixed, train_loader, optim.SGD(fixed.parameters(), lr=LR), sum(EPOCHS), test_loader=test_loader, progress=False
+)
 print(f"final training loss: grown {history.train_loss[-1]:.4f}, fixed small net {fixed_history.train_loss[-1]:.4f}")
 print(f"final test error:    grown {history.test_error[-1]:.3f}, fixed small net {fixed_history.test_error[-1]:.3f}")
 for name, errors in (("grown", history.test_error), ("fixed small net", fixed_history.test_error)):
     last = np.array(errors[-100:])
-    print(f"test error over the last 100 epochs, {name}: {last.min():.3f} to {last.max():.3f}, "
-          f"median {np.median(last):.3f}")
+    print(
+        f"test error over the last 100 epochs, {name}: {last.min():.3f} to {last.max():.3f}, "
+        f"median {np.median(last):.3f}"
+    )
 
 # %%
 fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -563,12 +609,15 @@ plt.show()
 
 # %%
 start_state = start.state_dict()
-result = sensli.grow(start, train_loader, test_loader, epochs=list(EPOCHS), lr=LR, mode="abs max",
-                     progress=False)
+result = sensli.grow(start, train_loader, test_loader, epochs=list(EPOCHS), lr=LR, mode="abs max", progress=False)
 record = result.insertions[0]
 print("chosen:", record.chosen.label, "| scores:", [f"{s:.4e}" for s in record.scores])
-print(f"train {result.train_seconds:.2f} s, select {result.select_seconds:.3f} s; phases end at epochs",
-      result.phase_end_epochs, "with test errors", result.phase_test_error)
+print(
+    f"train {result.train_seconds:.2f} s, select {result.select_seconds:.3f} s; phases end at epochs",
+    result.phase_end_epochs,
+    "with test errors",
+    result.phase_test_error,
+)
 print(result.model)
 
 np.testing.assert_allclose(result.minibatch_losses, history.minibatch_losses, rtol=1e-12)
@@ -598,8 +647,10 @@ plt.show()
 # %%
 twice = sensli.grow(start, train_loader, test_loader, epochs=[200, 200, 200], lr=LR, progress=False)
 for rec in twice.insertions:
-    print(f"epoch {rec.epoch}: sites {[s.label for s in rec.sites]}, scores {[f'{s:.2e}' for s in rec.scores]}"
-          f" -> {rec.chosen.label}")
+    print(
+        f"epoch {rec.epoch}: sites {[s.label for s in rec.sites]}, scores {[f'{s:.2e}' for s in rec.scores]}"
+        f" -> {rec.chosen.label}"
+    )
 print("layers:", [type(m).__name__ for m in twice.model], f"| final train loss {twice.history.train_loss[-1]:.4f}")
 assert [len(rec.sites) for rec in twice.insertions] == [2, 3]
 assert len(twice.model) == len(start) + 4
@@ -632,6 +683,7 @@ assert len(twice.model) == len(start) + 4
 # `(width,)`, such that inserting `Dense(width, width)` with these values followed by ReLU right after
 # that ReLU leaves the network's outputs unchanged (the values `sensli.virtual_modules` uses).
 
+
 # %%
 def virtual_dense_init(previous):
     """nn.Dense (width, in_features) -> (weight (width, width), bias (width,)) of the identity layer."""
@@ -639,6 +691,7 @@ def virtual_dense_init(previous):
 
 
 check("ch08.virtual_dense_init", virtual_dense_init)
+
 
 # %% tags=["solution", "hide-input"]
 def virtual_dense_init(previous):
@@ -654,6 +707,7 @@ check("ch08.virtual_dense_init", virtual_dense_init)
 # (a dense `(w, w)` or a conv `(c, c, 3, 3)` weight); `norm` is `"fro"` or `"fro_scaled"`. Return the
 # site's score as one float, as `sensli.sensitivities` computes it.
 
+
 # %%
 def site_score(grads, norm):
     """list of K arrays (one shape), 'fro' | 'fro_scaled' -> float."""
@@ -661,6 +715,7 @@ def site_score(grads, norm):
 
 
 check("ch08.site_score", site_score)
+
 
 # %% tags=["solution", "hide-input"]
 def site_score(grads, norm):
@@ -676,6 +731,7 @@ check("ch08.site_score", site_score)
 # non-negative floats, one per candidate site in site order. Return the index (an `int`) of the site
 # that `sensli.select(..., "abs max")` chooses: the largest score, and on a tie the first site with it.
 
+
 # %%
 def select_abs_max(scores):
     """list of floats -> int index of the chosen site."""
@@ -683,6 +739,7 @@ def select_abs_max(scores):
 
 
 check("ch08.select_abs_max", select_abs_max)
+
 
 # %% tags=["solution", "hide-input"]
 def select_abs_max(scores):

@@ -67,11 +67,16 @@ ms.set_default_dtype("float64")
 # %%
 for name in builtin_names():
     config = resolve(name)
-    print(f"{name}: {config.model['type']}, phases {config.phase_epochs} epochs, lr {config.training['lr']}, "
-          f"{len(config.comparison['seeds'])} seeds")
+    print(
+        f"{name}: {config.model['type']}, phases {config.phase_epochs} epochs, lr {config.training['lr']}, "
+        f"{len(config.comparison['seeds'])} seeds"
+    )
     print(f"    methods {config.comparison['methods']}")
-    print(textwrap.fill("differs from the paper: " + config.differs_from_paper, 80,
-                        initial_indent="    ", subsequent_indent="    "))
+    print(
+        textwrap.fill(
+            "differs from the paper: " + config.differs_from_paper, 80, initial_indent="    ", subsequent_indent="    "
+        )
+    )
 
 # %% [markdown]
 # The mapping is `spirals-1x5` ↔ Exp2, `spirals` ↔ Exp6 (the default job of
@@ -195,6 +200,7 @@ print("every run is consistent with its own fields")
 # $n$, NumPy's default). With four seeds the two differ by 15 %; the reference table below does
 # not say which it uses. The quartiles are NumPy's default (linear) percentiles.
 
+
 # %%
 def final_losses(r, method):
     """Final training losses of one method, in seed order."""
@@ -205,10 +211,15 @@ def final_losses(r, method):
 for key, r in results.items():
     for method in r["methods"]:
         mine, theirs = final_losses(r, method), r["summary"][method]["final_train_loss"]
-        np.testing.assert_allclose([mine.mean(), mine.std(ddof=1), np.median(mine), *np.percentile(mine, [25, 75])],
-                                   [theirs[k] for k in ("mean", "sd", "median", "q1", "q3")], rtol=1e-12)
-        print(f"{key} {method:<8} mean {mine.mean():.4f}  sd (n-1) {mine.std(ddof=1):.4f}  sd (n) {mine.std():.4f}"
-              f"  median {np.median(mine):.4f}")
+        np.testing.assert_allclose(
+            [mine.mean(), mine.std(ddof=1), np.median(mine), *np.percentile(mine, [25, 75])],
+            [theirs[k] for k in ("mean", "sd", "median", "q1", "q3")],
+            rtol=1e-12,
+        )
+        print(
+            f"{key} {method:<8} mean {mine.mean():.4f}  sd (n-1) {mine.std(ddof=1):.4f}  sd (n) {mine.std():.4f}"
+            f"  median {np.median(mine):.4f}"
+        )
 
 # %% [markdown]
 # ## 4. What "paired" means here
@@ -220,17 +231,19 @@ for key, r in results.items():
 # us check both:
 
 # %%
-grown = {run["seed"]: np.array(run["minibatch_losses"]) for run in results["exp2"]["runs"]
-         if run["method"] == "abs max"}
-small = {run["seed"]: np.array(run["minibatch_losses"]) for run in results["exp2"]["runs"]
-         if run["method"] == "small"}
+grown = {
+    run["seed"]: np.array(run["minibatch_losses"]) for run in results["exp2"]["runs"] if run["method"] == "abs max"
+}
+small = {run["seed"]: np.array(run["minibatch_losses"]) for run in results["exp2"]["runs"] if run["method"] == "small"}
 first = results["exp2"]["phase_epochs"][0]
 for seed in SEEDS:
     a, b = grown[seed], small[seed]
     assert np.array_equal(a[:first], b[:first])  # same start, same data: identical
     np.testing.assert_allclose(a[first], b[first], rtol=1e-10)  # the inserted layer changes nothing yet
-    print(f"seed {seed}: loss at the insertion {a[first]:.6f} (grown) vs {b[first]:.6f} (small); "
-          f"100 steps later {a[first + 100]:.4f} vs {b[first + 100]:.4f}")
+    print(
+        f"seed {seed}: loss at the insertion {a[first]:.6f} (grown) vs {b[first]:.6f} (small); "
+        f"100 steps later {a[first + 100]:.4f} vs {b[first + 100]:.4f}"
+    )
 
 # %% [markdown]
 # This is why seeds must be compared *pairwise*. A lucky initialisation helps both methods of
@@ -293,6 +306,7 @@ plt.show()
 #
 # That enumeration is a few lines, and it must equal SciPy's exact test:
 
+
 # %%
 def exact_wilcoxon_p(d):
     """Two-sided exact p of the signed-rank test, by enumerating all 2^n sign patterns."""
@@ -309,8 +323,7 @@ rng = np.random.default_rng(9)
 for n in (4, 6, 9):
     d = rng.normal(0.1, 1.0, size=n)
     np.testing.assert_allclose(exact_wilcoxon_p(d), stats.wilcoxon(d).pvalue, rtol=1e-12)
-print("smallest two-sided p with n seeds:",
-      {n: float(exact_wilcoxon_p(np.arange(1.0, n + 1))) for n in range(3, 8)})
+print("smallest two-sided p with n seeds:", {n: float(exact_wilcoxon_p(np.arange(1.0, n + 1))) for n in range(3, 8)})
 
 # %% [markdown]
 # The last line is the most important number of this chapter. Even if one method won on
@@ -319,19 +332,29 @@ print("smallest two-sided p with n seeds:",
 # matter how large the effect: a few seeds can show what runs look like, never decide a claim.
 # Here are our pairs:
 
+
 # %%
 def paired_summary(a, b):
     d = a - b
-    return {"wins": int(np.sum(d < 0)), "losses": int(np.sum(d > 0)), "ties": int(np.sum(d == 0)),
-            "median_diff": float(np.median(d)), "p": float(stats.wilcoxon(a, b).pvalue)}
+    return {
+        "wins": int(np.sum(d < 0)),
+        "losses": int(np.sum(d > 0)),
+        "ties": int(np.sum(d == 0)),
+        "median_diff": float(np.median(d)),
+        "p": float(stats.wilcoxon(a, b).pvalue),
+    }
 
 
-ours = {"exp2": paired_summary(final_losses(results["exp2"], "abs max"), final_losses(results["exp2"], "small")),
-        "exp6": paired_summary(final_losses(results["exp6"], "abs max"), final_losses(results["exp6"], "abs min"))}
+ours = {
+    "exp2": paired_summary(final_losses(results["exp2"], "abs max"), final_losses(results["exp2"], "small")),
+    "exp6": paired_summary(final_losses(results["exp6"], "abs max"), final_losses(results["exp6"], "abs min")),
+}
 for key, s in ours.items():
     a, b = results[key]["methods"]
-    print(f"{key}, {a} vs {b} over {len(SEEDS)} seeds: {s['wins']} wins / {s['losses']} losses / {s['ties']} ties, "
-          f"median paired difference {s['median_diff']:+.4f}, Wilcoxon p = {s['p']:.3f}")
+    print(
+        f"{key}, {a} vs {b} over {len(SEEDS)} seeds: {s['wins']} wins / {s['losses']} losses / {s['ties']} ties, "
+        f"median paired difference {s['median_diff']:+.4f}, Wilcoxon p = {s['p']:.3f}"
+    )
 
 # %% [markdown]
 # ## 7. The reference code's numbers
@@ -348,6 +371,7 @@ for key, value in reference["protocol"].items():
     lines = value if isinstance(value, list) and isinstance(value[0], str) else [value]
     for k, line in enumerate(lines):
         print(textwrap.fill(str(line), 80, initial_indent=f"{key if k == 0 else '':>15}: ", subsequent_indent=" " * 17))
+
 
 # %%
 def fmt(entry):
@@ -380,12 +404,25 @@ for ax, key in zip(axes, ("exp2", "exp6")):
         entry = reference["experiments"][key]["methods"][method]
         for shift, column, color in ((-0.12, "reference", "0.3"), (0.12, "minisensli", "C2")):
             loss = entry[column]["final_train_loss"]
-            ax.errorbar(x + shift, loss["mean"], yerr=loss["sd"], fmt="s", color=color, capsize=4,
-                        label=f"{column}, 30 seeds: mean ± sd" if x == 0 else None)
+            ax.errorbar(
+                x + shift,
+                loss["mean"],
+                yerr=loss["sd"],
+                fmt="s",
+                color=color,
+                capsize=4,
+                label=f"{column}, 30 seeds: mean ± sd" if x == 0 else None,
+            )
         if method in results[key]["methods"]:
             values = final_losses(results[key], method)
-            ax.scatter([x] * len(values), values, color="C3", s=18, zorder=3,
-                       label=f"this chapter, {len(values)} seeds" if x == 0 else None)
+            ax.scatter(
+                [x] * len(values),
+                values,
+                color="C3",
+                s=18,
+                zorder=3,
+                label=f"this chapter, {len(values)} seeds" if x == 0 else None,
+            )
     ax.set_xticks(range(len(methods)), methods)
     ax.set(title=f"{key} ({reference['experiments'][key]['config']})", xlabel="method", ylim=(-0.02, 1.0))
 axes[0].legend(fontsize=8, loc="upper left")
@@ -469,6 +506,7 @@ for key, experiment in reference["experiments"].items():
 # `[wins, losses, ties]`: seeds where `a` is lower, where `a` is higher, where they are equal.
 # (Equal final losses happen: two methods that choose the same site on a seed run identically.)
 
+
 # %%
 def paired_record(a, b):
     """[wins, losses, ties] of method a against method b, seed by seed (lower loss wins)."""
@@ -489,6 +527,7 @@ check("ch09.paired_record", paired_record)
 # **2. Median paired difference.** Write `median_paired_difference(a, b)`, the median over
 # seeds of `a[i] - b[i]` (a float). Why is it not `median(a) - median(b)`? Find two arrays of
 # three values where the two differ in sign.
+
 
 # %%
 def median_paired_difference(a, b):
@@ -516,6 +555,7 @@ print("paired:", median_paired_difference(a_ex, b_ex), " unpaired:", np.median(a
 # sizes the mean of the ranks they occupy, and return $W^+$, the sum of the ranks of the
 # positive $d_i$ (a float). Use NumPy only (no `scipy.stats.rankdata`); afterwards compare with
 # `stats.wilcoxon(d, alternative="greater").statistic`.
+
 
 # %%
 def signed_rank_statistic(d):

@@ -84,6 +84,7 @@ print(split.train, "|", train)
 # the gradient that flows into $a$ in the original network. The existing weights' gradients
 # are simply their `.grad` after the same backward pass.
 
+
 # %%
 def scaled(g):
     return float((g**2).sum() / g.size)
@@ -114,12 +115,14 @@ def rule_by_hand(model, loader, tau=1.0):
     best, mean = max(v, key=v.get), np.mean(list(v.values()) + list(e.values()))
     return v, e, (best if v[best] > tau * mean else None), v[best] / mean
 
+
 # %% [markdown]
 # Now the package's version on the same networks: `sensitivities(..., score_existing=True)`
 # scores the virtual sites and, in the same pass, the existing weights of the same kind
 # (`result.existing`, already scaled); `select(result, "threshold")` returns the chosen
 # `SiteScore` or `None`. We train a 2-5-2 net (one site) and a 2-4-4-2 net (two sites) for 150
 # epochs and compare every number and the decision, for four values of $\tau$.
+
 
 # %%
 def start_model(seed, hidden=(5,)):
@@ -141,8 +144,10 @@ for hidden in ((5,), (4, 4)):
         package = sensli.select(result, "threshold", threshold=tau)
         assert choice == (None if package is None else package.site.position)
         decisions.append(f"tau {tau}: {package.site.label if package else 'none'}")
-    print(f"hidden {hidden}: virtual {({k: f'{x:.3g}' for k, x in v.items()})}, "
-          f"existing {({k: f'{x:.3g}' for k, x in e.items()})}")
+    print(
+        f"hidden {hidden}: virtual { ({k: f'{x:.3g}' for k, x in v.items()}) }, "
+        f"existing { ({k: f'{x:.3g}' for k, x in e.items()}) }"
+    )
     print(f"    ratio {ratio:.3f} -> insertion at", "; ".join(decisions))
 
 # %% [markdown]
@@ -187,8 +192,12 @@ ax.plot(ASK_AT, np.median(ratios, axis=0), "o-", color="C0", lw=2.2, label="medi
 ax.axhline(1.0, color="k", ls="--", lw=1, label=r"$\tau = 1$: insert above this line")
 bound = len(result) + len(result.existing)
 ax.axhline(bound, color="0.5", ls=":", lw=1, label=f"upper bound P + E = {bound}")
-ax.set(xlabel="epochs trained before asking", ylabel=r"ratio $\tilde s_{p^*}$ / mean of the pool",
-       title="threshold rule on a 2-5-2 net (lr 0.2, full batch)", ylim=(0, 3.2))
+ax.set(
+    xlabel="epochs trained before asking",
+    ylabel=r"ratio $\tilde s_{p^*}$ / mean of the pool",
+    title="threshold rule on a 2-5-2 net (lr 0.2, full batch)",
+    ylim=(0, 3.2),
+)
 ax.legend(fontsize=8)
 plt.show()
 
@@ -225,8 +234,9 @@ TIMES = [50, 150, 450]
 finals = np.zeros((len(SEEDS), len(TIMES) + 1))
 for row, seed in enumerate(SEEDS):
     for col, t in enumerate(TIMES):
-        grown = sensli.grow(start_model(seed), train, epochs=[t, TOTAL - t], lr=0.2, lr_factor=0.8,
-                            mode="abs max", progress=False)
+        grown = sensli.grow(
+            start_model(seed), train, epochs=[t, TOTAL - t], lr=0.2, lr_factor=0.8, mode="abs max", progress=False
+        )
         assert len(grown.history.train_loss) == TOTAL and len(grown.model) == 5  # one layer (Dense + ReLU) more
         finals[row, col] = grown.history.train_loss[-1]
     finals[row, -1] = never[seed]
@@ -241,8 +251,9 @@ decided = ratios[:, [ASK_AT.index(t) for t in TIMES]] > 1.0  # would the rule ha
 for row, seed in enumerate(SEEDS):
     ax.plot(xs, finals[row], color=f"C{row}", lw=0.9, alpha=0.7, label=f"seed {seed}")
     ax.scatter(xs[:-1][decided[row]], finals[row, :-1][decided[row]], color=f"C{row}", s=30, zorder=3)
-    ax.scatter(xs[:-1][~decided[row]], finals[row, :-1][~decided[row]], facecolor="white",
-               edgecolor=f"C{row}", s=30, zorder=3)
+    ax.scatter(
+        xs[:-1][~decided[row]], finals[row, :-1][~decided[row]], facecolor="white", edgecolor=f"C{row}", s=30, zorder=3
+    )
 ax.scatter(xs, np.median(finals, axis=0), marker="_", s=900, color="k", lw=2.5, zorder=2.5, label="median")
 ax.set_xticks(xs, labels)
 ax.set(yscale="log", xlabel="insertion (of 900 epochs)", ylabel="final training loss")
@@ -266,8 +277,10 @@ print(f"between insertion times: the worst median is {between_times:.2f}x the be
 assert between_seeds > 2 * between_times  # the first point below rests on this
 for col, label in enumerate(labels[:-1]):
     d = finals[:, col] - finals[:, -1]
-    print(f"insert {label:>9} vs never: {np.sum(d < 0)} wins / {np.sum(d > 0)} losses of {len(SEEDS)}, "
-          f"median paired difference {np.median(d):+.4f}")
+    print(
+        f"insert {label:>9} vs never: {np.sum(d < 0)} wins / {np.sum(d > 0)} losses of {len(SEEDS)}, "
+        f"median paired difference {np.median(d):+.4f}"
+    )
 
 # %% [markdown]
 # What this supports, and what it does not:
@@ -310,6 +323,7 @@ for col, label in enumerate(labels[:-1]):
 # shape (a Dense weight `(out, in)` or a convolution kernel `(out, in, kh, kw)`): the sum of
 # its squared entries divided by its number of entries, as a float.
 
+
 # %%
 def scaled_score(grad):
     """||grad||_F^2 / grad.size."""
@@ -333,6 +347,7 @@ check("ch10.scaled_score", scaled_score)
 # same kind (2-D arrays of various shapes), `tau` a positive float. Return the index (an
 # `int`) of the site to insert at, or `None` when the rule decides not to insert. Ties for the
 # best site go to the first; "exceeds" means strictly greater.
+
 
 # %%
 def threshold_choice(virtual, existing, tau):

@@ -29,7 +29,7 @@ def _correlate(x, g, flip=False):
     out = np.zeros((g.shape[1], x.shape[1], 3, 3))
     for p in range(3):
         for q in range(3):
-            out[:, :, p, q] = np.einsum("noyx,niyx->oi", g, x_pad[:, :, p:p + height, q:q + width])
+            out[:, :, p, q] = np.einsum("noyx,niyx->oi", g, x_pad[:, :, p : p + height, q : q + width])
     return out[:, :, ::-1, ::-1].copy() if flip else out
 
 
@@ -44,10 +44,10 @@ def correlate3x3_flipped(x, g):
 def correlate3x3_no_padding(x, g):
     height, width = x.shape[2:]
     out = np.zeros((g.shape[1], x.shape[1], 3, 3))
-    inner = g[:, :, 1:height - 1, 1:width - 1]  # only the outputs whose window fits without padding
+    inner = g[:, :, 1 : height - 1, 1 : width - 1]  # only the outputs whose window fits without padding
     for p in range(3):
         for q in range(3):
-            out[:, :, p, q] = np.einsum("noyx,niyx->oi", inner, x[:, :, p:p + height - 2, q:q + width - 2])
+            out[:, :, p, q] = np.einsum("noyx,niyx->oi", inner, x[:, :, p : p + height - 2, q : q + width - 2])
     return out
 
 

@@ -25,8 +25,9 @@ def make_model(kind: str, width: int, depth: int, rng_seed: int, weights: int = 
             layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU()]
         return nn.Sequential(*layers, nn.MaxPool2d(2), nn.Flatten(), nn.Dense(width * 4, 3))
     blocks = [nn.ResidualConv(width, weights=weights, activation=activation, h=0.7) for _ in range(depth - 1)]
-    return nn.Sequential(nn.Conv2d(2, width, 3, padding=1), nn.Tanh(), *blocks, nn.MaxPool2d(2), nn.Flatten(),
-                         nn.Dense(width * 4, 3))
+    return nn.Sequential(
+        nn.Conv2d(2, width, 3, padding=1), nn.Tanh(), *blocks, nn.MaxPool2d(2), nn.Flatten(), nn.Dense(width * 4, 3)
+    )
 
 
 def make_loader(kind: str, n: int, batch_size: int, seed: int):

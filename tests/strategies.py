@@ -30,8 +30,9 @@ def distinct_arrays(shape):
 def away_from_zero(shape, gap: float = 0.05):
     """float64 arrays with |x| >= gap (keeps relu and abs off their kink)."""
     magnitude = st.floats(gap, 2.0)
-    return hnp.arrays(np.float64, shape, elements=st.tuples(magnitude, st.sampled_from([-1.0, 1.0])).map(
-        lambda p: p[0] * p[1]))
+    return hnp.arrays(
+        np.float64, shape, elements=st.tuples(magnitude, st.sampled_from([-1.0, 1.0])).map(lambda p: p[0] * p[1])
+    )
 
 
 def positive_arrays(shape, low: float = 0.2, high: float = 3.0):

@@ -29,8 +29,10 @@ class HostTransferError(TypeError):
 
 def _refuse(what: str):
     def method(self, *args, **kwargs):
-        raise HostTransferError(f"implicit host conversion of a device array ({what}); "
-                                "use backend.to_numpy or backend.scalars_to_host")
+        raise HostTransferError(
+            f"implicit host conversion of a device array ({what}); use backend.to_numpy or backend.scalars_to_host"
+        )
+
     return method
 
 
@@ -95,10 +97,12 @@ class StrictModule:
         if isinstance(value, types.ModuleType):
             return StrictModule(value)
         if callable(value) and not isinstance(value, type):
+
             def on_stand_in(*args: Any, **kwargs: Any) -> Any:
                 args = tuple(_host(a) for a in args)
                 kwargs = {k: _host(v) for k, v in kwargs.items()}
                 return on_device(value(*args, **kwargs))
+
             return on_stand_in
         return value
 

@@ -46,8 +46,13 @@ def test_nothing_in_the_package_imports_the_exercises():
         if path.parent == PACKAGE / "exercises":
             continue
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] + [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""] + [a.name for a in node.names]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(name == "exercises" or name.startswith(("minisensli.exercises", "exercises.")) for name in names):
                 offenders.append(str(path.relative_to(PACKAGE)))
     assert not offenders, offenders

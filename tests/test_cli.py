@@ -211,8 +211,9 @@ def test_results_carry_spread_and_paired_comparisons_that_match_the_runs(tiny_ru
     results = json.loads((tiny_run / "results.json").read_text())
     assert results["schema"] == "minisensli-results/2"
     pairs = {(c["a"], c["b"], c["metric"]) for c in results["comparisons"]}
-    assert pairs == {(a, b, m) for a, b in combinations(results["methods"], 2)
-                     for m in ("final_train_loss", "final_test_error")}
+    assert pairs == {
+        (a, b, m) for a, b in combinations(results["methods"], 2) for m in ("final_train_loss", "final_test_error")
+    }
     for method in results["methods"]:
         losses = [r["final_train_loss"] for r in results["runs"] if r["method"] == method]
         spread = results["summary"][method]["final_train_loss"]

@@ -124,8 +124,11 @@ def test_mnist_reader_errors_name_the_file(tmp_path):
 def make_cifar(folder, n=4):
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
-                 b"labels": list(rng.integers(0, 10, n).tolist()), b"batch_label": b"x"}
+        batch = {
+            b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+            b"labels": list(rng.integers(0, 10, n).tolist()),
+            b"batch_label": b"x",
+        }
         with open(folder / name, "wb") as f:
             pickle.dump(batch, f)
 

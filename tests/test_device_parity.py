@@ -70,8 +70,8 @@ OPS = {  # name: (function of tensors, input arrays); inputs chosen inside each 
     "mul": (lambda a, b: a * b, [(3, 4), (3, 4)]),
     "div": (lambda a, b: a / (b * b + 1), [(3, 4), (4,)]),
     "neg": (lambda a: -a, [(3, 4)]),
-    "pow": (lambda a: a ** 3, [(3, 4)]),
-    "rpow": (lambda a: 2.0 ** a, [(3, 4)]),
+    "pow": (lambda a: a**3, [(3, 4)]),
+    "rpow": (lambda a: 2.0**a, [(3, 4)]),
     "exp": (lambda a: a.exp(), [(3, 4)]),
     "log": (lambda a: (a * a + 1).log(), [(3, 4)]),
     "sqrt": (lambda a: (a * a + 1).sqrt(), [(3, 4)]),
@@ -119,6 +119,7 @@ def _on(function, device):
     def moved(*tensors):
         with _constants_on(device):
             return function(*tensors)
+
     return moved
 
 
@@ -226,8 +227,9 @@ def test_insert_on_the_device_preserves_the_function(kind, gpu):
     site = sensli.candidate_sites(model)[0]
     grown = sensli.insert(model, site)
     assert all(p.device == gpu for p in grown.parameters())
-    inputs = next(iter(data.DataLoader(make_loader(kind, n=6, batch_size=6, seed=1).dataset, batch_size=6,
-                                       device=gpu)))[0]
+    inputs = next(
+        iter(data.DataLoader(make_loader(kind, n=6, batch_size=6, seed=1).dataset, batch_size=6, device=gpu))
+    )[0]
     with ms.no_grad():
         np.testing.assert_allclose(host(grown(inputs).data), host(model(inputs).data), rtol=1e-12, atol=1e-12)
 

@@ -68,6 +68,7 @@ def test_stub_is_not_attempted_and_does_not_raise_even_when_strict(name, monkeyp
 
 # --- the checker itself, on an exercise registered for these tests -------------------------
 
+
 @pytest.fixture
 def demo_exercise():
     @_core.exercise("ch99.square", max_examples=15)
@@ -125,8 +126,7 @@ def test_importing_minisensli_does_not_import_hypothesis():
 
 
 def test_a_check_leaves_no_hypothesis_folder_where_the_reader_works(tmp_path):
-    code = ("from minisensli.exercises import check, exercise_names\n"
-            "check(exercise_names()[0], lambda *a, **k: 0.0)")
+    code = "from minisensli.exercises import check, exercise_names\ncheck(exercise_names()[0], lambda *a, **k: 0.0)"
     env = {k: v for k, v in __import__("os").environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, capture_output=True)
     assert list(tmp_path.iterdir()) == []

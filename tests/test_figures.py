@@ -20,8 +20,9 @@ from minisensli.experiments.plots import (
 from minisensli.sensli.plotting import plain_number
 from tests.tiny_configs import tiny_config, write_config
 
-TWO_INSERTIONS = tiny_config("grow-twice", [3, 2, 2], ["abs max", "abs min", "random", "small", "big"], [0, 1, 2],
-                             max_insertions=2)
+TWO_INSERTIONS = tiny_config(
+    "grow-twice", [3, 2, 2], ["abs max", "abs min", "random", "small", "big"], [0, 1, 2], max_insertions=2
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +62,12 @@ def test_wall_time_figure_marks_every_runs_own_insertion_time(results):
     marks = gid_artists(ax, "insertion-times")
     assert len(marks) == len(growth_methods(results))
     drawn = sorted(x for line in marks for x in line.get_xdata())
-    expected = sorted(r["epoch_times"][rec["epoch"] - 1] for r in results["runs"] for rec in r["insertions"]
-                      if rec["chosen"] is not None)
+    expected = sorted(
+        r["epoch_times"][rec["epoch"] - 1]
+        for r in results["runs"]
+        for rec in r["insertions"]
+        if rec["chosen"] is not None
+    )
     assert drawn == pytest.approx(expected)
 
 
@@ -121,8 +126,11 @@ def test_architecture_figure_shows_every_final_network_with_its_seed_count(resul
 
 
 def test_long_architectures_wrap_instead_of_growing_a_strip(results):
-    deep = dict(results, start_architecture=["Dense 4→4", "ReLU"] * 20,
-                runs=[dict(r, architecture=["Dense 4→4", "ReLU"] * 21) for r in results["runs"]])
+    deep = dict(
+        results,
+        start_architecture=["Dense 4→4", "ReLU"] * 20,
+        runs=[dict(r, architecture=["Dense 4→4", "ReLU"] * 21) for r in results["runs"]],
+    )
     width, height = plot_architectures(deep, None, per_line=7).get_size_inches()
     assert width <= 12 and height > 5
 

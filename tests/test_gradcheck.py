@@ -28,8 +28,11 @@ def test_gradcheck_passes_for_correct_gradient():
 def test_gradcheck_failure_names_input_entry_and_values():
     x = ms.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     w = ms.Tensor(np.array([0.5, 0.5]), requires_grad=True)
-    with pytest.raises(ms.GradcheckError, match=r"gradient of input 1 \(shape \(2,\)\) is wrong at entry \(\d,\): "
-                                                r"analytic .*, numerical"):
+    with pytest.raises(
+        ms.GradcheckError,
+        match=r"gradient of input 1 \(shape \(2,\)\) is wrong at entry \(\d,\): "
+        r"analytic .*, numerical",
+    ):
         ms.gradcheck(lambda a, b: a * WrongBackward.apply(b), [x, w])
 
 
@@ -62,7 +65,9 @@ def test_one_sided_differences_match_relu_convention_at_kink():
 def test_numerical_gradients_modes_agree_on_smooth_function():
     x = ms.Tensor(np.array([0.4, -0.3]), requires_grad=True)
     up = np.array([1.0, 2.0])
-    grads = {m: ms.numerical_gradients(lambda t: t.exp(), [x], up, eps=1e-7, mode=m)[0]
-             for m in ("central", "forward", "backward")}
+    grads = {
+        m: ms.numerical_gradients(lambda t: t.exp(), [x], up, eps=1e-7, mode=m)[0]
+        for m in ("central", "forward", "backward")
+    }
     for g in grads.values():
         np.testing.assert_allclose(g, up * np.exp(x.data), rtol=1e-5)

@@ -64,15 +64,21 @@ def test_pool_and_flatten_layers():
     assert nn.Flatten()(x).shape == (1, 32)
 
 
-@pytest.mark.parametrize("act,np_act", [(nn.ReLU, lambda v: np.maximum(v, 0)), (nn.Tanh, np.tanh),
-                                        (nn.Sigmoid, lambda v: 1 / (1 + np.exp(-v)))])
+@pytest.mark.parametrize(
+    "act,np_act",
+    [(nn.ReLU, lambda v: np.maximum(v, 0)), (nn.Tanh, np.tanh), (nn.Sigmoid, lambda v: 1 / (1 + np.exp(-v)))],
+)
 def test_activation_modules(act, np_act):
     x = np.array([[-1.5, 0.3, 2.0]])
     np.testing.assert_allclose(act()(tensor(x)).data, np_act(x), rtol=1e-14)
 
 
-@given(weights=st.sampled_from([1, 2]), activation=st.sampled_from(["tanh", "relu"]),
-       h=st.sampled_from([1.0, 0.5]), data=st.data())
+@given(
+    weights=st.sampled_from([1, 2]),
+    activation=st.sampled_from(["tanh", "relu"]),
+    h=st.sampled_from([1.0, 0.5]),
+    data=st.data(),
+)
 def test_residual_dense_formula_and_gradients(weights, activation, h, data):
     block = nn.ResidualDense(3, weights=weights, activation=activation, h=h)
     x = tensor(data.draw(arrays((4, 3))))
@@ -138,6 +144,7 @@ def test_sequential_with_inserted_returns_new_sequential():
 def test_loss_modules():
     logits = tensor([[2.0, 0.5], [0.1, 0.3]])
     labels = np.array([0, 1])
-    np.testing.assert_allclose(nn.CrossEntropyLoss()(logits, labels).item(),
-                               ms.functional.cross_entropy(logits, labels).item())
+    np.testing.assert_allclose(
+        nn.CrossEntropyLoss()(logits, labels).item(), ms.functional.cross_entropy(logits, labels).item()
+    )
     np.testing.assert_allclose(nn.MSELoss()(logits, tensor(np.zeros((2, 2)))).item(), np.mean(logits.data**2))

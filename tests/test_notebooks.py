@@ -30,8 +30,9 @@ def kernel_environment(monkeypatch, tmp_path):
 
 def execute(path: pathlib.Path):
     notebook = jupytext.read(path)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     start = time.perf_counter()
     try:
         client.execute()
@@ -81,10 +82,12 @@ def test_training_with_a_progress_bar_in_a_kernel_writes_nothing_to_stderr(kerne
     text bar writes to stderr: the package's progress bars must keep a chapter's stderr empty."""
     import nbformat
 
-    source = ("import minisensli as ms\nfrom minisensli import data, nn, optim\nms.manual_seed(0)\n"
-              "split = data.spirals()\nmodel = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))\n"
-              "loader = data.DataLoader(split.train, batch_size=450)\n"
-              "history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.1), epochs=3)")
+    source = (
+        "import minisensli as ms\nfrom minisensli import data, nn, optim\nms.manual_seed(0)\n"
+        "split = data.spirals()\nmodel = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))\n"
+        "loader = data.DataLoader(split.train, batch_size=450)\n"
+        "history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.1), epochs=3)"
+    )
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     path = tmp_path / "progress.ipynb"
     nbformat.write(notebook, path)

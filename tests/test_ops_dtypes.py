@@ -26,8 +26,10 @@ OPS = {
     "softmax": (lambda a: F.softmax(a, axis=0) + F.log_softmax(a, axis=1), [(3, 4)]),
     "cross_entropy": (lambda a: F.cross_entropy(a, LABELS), [(3, 4)]),
     "mse": (lambda a, b: F.mse_loss(a, b), [(3, 4), (3, 4)]),
-    "conv_pool": (lambda x, k: F.avg_pool2d(F.max_pool2d(F.conv2d(x, k, padding=1), 2, 1), 2), [(1, 2, 5, 5),
-                                                                                             (3, 2, 3, 3)]),
+    "conv_pool": (
+        lambda x, k: F.avg_pool2d(F.max_pool2d(F.conv2d(x, k, padding=1), 2, 1), 2),
+        [(1, 2, 5, 5), (3, 2, 3, 3)],
+    ),
 }
 
 

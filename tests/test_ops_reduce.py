@@ -14,11 +14,13 @@ def array_and_axis(draw, values=arrays):
     shape = draw(shapes(min_dims=1))
     x = draw(values(shape))
     ndim = len(shape)
-    axis = draw(st.one_of(
-        st.none(),
-        st.integers(-ndim, ndim - 1),
-        st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple),
-    ))
+    axis = draw(
+        st.one_of(
+            st.none(),
+            st.integers(-ndim, ndim - 1),
+            st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple),
+        )
+    )
     return x, axis, draw(st.booleans())
 
 

@@ -42,8 +42,13 @@ def test_getitem_slices_and_integer_arrays(x, data):
     n = x.shape[0]
     rows = data.draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6))  # repeats allowed
     step = data.draw(st.integers(1, 2))
-    for index in [np.array(rows), (slice(None, None, step), 0), (Ellipsis, slice(1, None)),
-                  (np.array(rows), slice(0, 1)), x > 0]:
+    for index in [
+        np.array(rows),
+        (slice(None, None, step), 0),
+        (Ellipsis, slice(1, None)),
+        (np.array(rows), slice(0, 1)),
+        x > 0,
+    ]:
         np.testing.assert_array_equal(t[index].data, x[index])
         assert ms.gradcheck(lambda t, index=index: t[index], [t])
 

@@ -23,10 +23,19 @@ from tests.sensli_cases import make_model, relative_error
 # ----------------------------------------------------------------------------- precision
 
 
-@pytest.mark.parametrize("op", [
-    lambda t: t * 0.1, lambda t: 0.1 * t, lambda t: t + 0.1, lambda t: 0.1 + t, lambda t: t - 0.1,
-    lambda t: 0.1 - t, lambda t: t / 10.1, lambda t: 10.1 / t,
-])
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda t: t * 0.1,
+        lambda t: 0.1 * t,
+        lambda t: t + 0.1,
+        lambda t: 0.1 + t,
+        lambda t: t - 0.1,
+        lambda t: 0.1 - t,
+        lambda t: t / 10.1,
+        lambda t: 10.1 / t,
+    ],
+)
 @pytest.mark.parametrize("default", ["float32", "float16"])
 def test_python_float_meets_float64_tensor_exactly(op, default):
     values = np.array([1.0, 3.0, -7.25])
@@ -44,8 +53,9 @@ def test_python_float_keeps_a_float32_tensor_float32():
 
 def test_model_output_does_not_depend_on_the_default_dtype_at_call_time():
     ms.manual_seed(3)
-    model = nn.Sequential(nn.Dense(3, 4), nn.Tanh(), nn.ResidualDense(4, h=0.1), nn.ResidualDense(4, weights=1, h=0.3),
-                          nn.Dense(4, 2))
+    model = nn.Sequential(
+        nn.Dense(3, 4), nn.Tanh(), nn.ResidualDense(4, h=0.1), nn.ResidualDense(4, weights=1, h=0.3), nn.Dense(4, 2)
+    )
     x = ms.Tensor(np.random.default_rng(0).standard_normal((5, 3)))
     outputs = {}
     for default in ("float64", "float32", "float16"):
@@ -130,7 +140,7 @@ def test_max_pool2d_propagates_nan_wherever_it_is_in_the_window(kernel, stride, 
     oh = (5 - kernel) // stride + 1
     for i in range(oh):
         for j in range(oh):
-            window = x[0, :, i * stride:i * stride + kernel, j * stride:j * stride + kernel]
+            window = x[0, :, i * stride : i * stride + kernel, j * stride : j * stride + kernel]
             np.testing.assert_array_equal(got[0, :, i, j], window.max(axis=(1, 2)))  # numpy's max: NaN wins
 
 
@@ -198,8 +208,11 @@ class NanAfter:
 def test_grow_divergence_names_phase_epoch_step_and_keeps_the_history():
     model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 4), nn.ReLU(), nn.Dense(4, 2))
     loader = NanAfter(epoch=4, step=2)  # phase 1 has 3 epochs, then one sensitivity pass
-    with pytest.raises(ms.NonFiniteLossError, match=r"grow: phase 2/2: training loss became nan at epoch 0, "
-                                                    r"step 2") as info:
+    with pytest.raises(
+        ms.NonFiniteLossError,
+        match=r"grow: phase 2/2: training loss became nan at epoch 0, "
+        r"step 2",
+    ) as info:
         sensli.grow(model, loader, epochs=[3, 5], lr=0.05, progress=False)
     err = info.value
     assert (err.phase, err.epoch, err.step) == (2, 0, 2)
@@ -238,8 +251,12 @@ def test_sensitivities_do_not_depend_on_order_or_batching(kind, method):
     model = make_model(kind, 3, 2, 5, weights=2, activation="tanh")
     dataset = _dataset(kind, 23, 1)  # 23 examples: every batch size below leaves a short last batch
     reference = sensli.sensitivities(model, data.DataLoader(dataset, batch_size=23), method=method, score_existing=True)
-    loaders = [data.DataLoader(dataset, batch_size=5), data.DataLoader(dataset, batch_size=5, shuffle=True, seed=0),
-               data.DataLoader(dataset, batch_size=7, shuffle=True, seed=1), data.DataLoader(dataset, batch_size=1)]
+    loaders = [
+        data.DataLoader(dataset, batch_size=5),
+        data.DataLoader(dataset, batch_size=5, shuffle=True, seed=0),
+        data.DataLoader(dataset, batch_size=7, shuffle=True, seed=1),
+        data.DataLoader(dataset, batch_size=1),
+    ]
     shuffled = loaders[1]
     for loader in [*loaders, shuffled]:  # the shuffled loader twice: a new order on its second pass
         result = sensli.sensitivities(model, loader, method=method, score_existing=True)
@@ -256,8 +273,10 @@ def test_equal_batches_give_the_plain_average_of_the_reference():
     model = make_model("dense", 3, 2, 5)
     dataset = _dataset("dense", 12, 2)
     result = sensli.sensitivities(model, data.DataLoader(dataset, batch_size=4))
-    per_batch = [sensli.sensitivities(model, data.DataLoader(data.TensorDataset(*dataset[i:i + 4]), batch_size=4))
-                 for i in range(0, 12, 4)]
+    per_batch = [
+        sensli.sensitivities(model, data.DataLoader(data.TensorDataset(*dataset[i : i + 4]), batch_size=4))
+        for i in range(0, 12, 4)
+    ]
     for j, site in enumerate(result):
         average = sum(b[j].multipliers["weight"] for b in per_batch) / 3
         np.testing.assert_allclose(site.multipliers["weight"], average, rtol=1e-12, atol=1e-15)
@@ -325,9 +344,12 @@ def test_cifar_pickle_that_asks_numpy_for_gigabytes_is_refused(tmp_path):
 @pytest.mark.parametrize("protocol", [2, 4, 5])
 def test_restricted_unpickler_reads_a_full_size_cifar_batch_layout(protocol):
     n = 10_000  # a real batch: 10,000 labels and file names (the pixels here are fewer, to keep it light)
-    batch = {b"batch_label": b"training batch 1 of 5", b"labels": [i % 10 for i in range(n)],
-             b"data": np.arange(n * 8, dtype=np.uint8).reshape(n, 8),
-             b"filenames": [b"img_%d.png" % i for i in range(n)]}
+    batch = {
+        b"batch_label": b"training batch 1 of 5",
+        b"labels": [i % 10 for i in range(n)],
+        b"data": np.arange(n * 8, dtype=np.uint8).reshape(n, 8),
+        b"filenames": [b"img_%d.png" % i for i in range(n)],
+    }
     loaded = backend.load_restricted_pickle(io.BytesIO(pickle.dumps(batch, protocol=protocol)))
     assert loaded[b"labels"] == batch[b"labels"] and loaded[b"filenames"] == batch[b"filenames"]
     np.testing.assert_array_equal(loaded[b"data"], batch[b"data"])
@@ -337,8 +359,12 @@ def test_valid_files_still_load(tmp_path):
     rng = np.random.default_rng(0)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
         for protocol in (2, 4, 5):
-            batch = {b"data": rng.integers(0, 256, (3, 3072)).astype(np.uint8), b"labels": [0, 9, 4],
-                     b"filenames": [b"a.png", b"b.png", b"c.png"], b"batch_label": b"batch"}
+            batch = {
+                b"data": rng.integers(0, 256, (3, 3072)).astype(np.uint8),
+                b"labels": [0, 9, 4],
+                b"filenames": [b"a.png", b"b.png", b"c.png"],
+                b"batch_label": b"batch",
+            }
             (tmp_path / name).write_bytes(pickle.dumps(batch, protocol=protocol))
     split = data.cifar10(tmp_path)
     assert split.train.arrays[0].shape == (15, 3, 32, 32) and split.test.arrays[1].tolist() == [0, 9, 4]

@@ -40,8 +40,7 @@ def test_sensitivity_result_prints_a_table_with_the_largest_marked():
 def test_history_and_growth_result_print_one_line_each():
     model = small_net()
     loader = spirals_loader()
-    history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.1), epochs=3, test_loader=loader,
-                     progress=False)
+    history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.1), epochs=3, test_loader=loader, progress=False)
     text = repr(history)
     assert text.startswith("History(3 epochs, 3 steps, train loss ") and "test error" in text
     assert "\n" not in text and len(text) < 150

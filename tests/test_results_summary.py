@@ -13,13 +13,23 @@ jsonschema = pytest.importorskip("jsonschema")
 
 
 def run(method, seed, loss, error):
-    return {"method": method, "seed": seed, "final_train_loss": loss, "final_test_error": error,
-            "wall_time": 1.0 + seed, "parameters": 42, "minibatch_losses": [loss], "test_error": [error],
-            "epoch_times": [1.0], "insertions": []}
+    return {
+        "method": method,
+        "seed": seed,
+        "final_train_loss": loss,
+        "final_test_error": error,
+        "wall_time": 1.0 + seed,
+        "parameters": 42,
+        "minibatch_losses": [loss],
+        "test_error": [error],
+        "epoch_times": [1.0],
+        "insertions": [],
+    }
 
 
-RUNS = [run("abs max", s, 0.1 * s, 0.01 * s) for s in range(5)] + \
-       [run("small", s, 0.1 * s + 0.05, 0.01 * s) for s in range(5)]
+RUNS = [run("abs max", s, 0.1 * s, 0.01 * s) for s in range(5)] + [
+    run("small", s, 0.1 * s + 0.05, 0.01 * s) for s in range(5)
+]
 
 
 def test_summarize_gives_spread_per_method_and_every_pair_on_both_metrics():
@@ -38,8 +48,10 @@ def test_summarize_gives_spread_per_method_and_every_pair_on_both_metrics():
 def test_tables_align_their_columns_whatever_the_values():
     lines = aligned([["method", "loss"], ["a", "1.0"], ["a much longer name", "12345.678 ± 9.1"]])
     assert len({len(line) for line in lines[:1] + lines[2:]}) == 1
-    results = {"summary": summarize(RUNS, ["abs max", "small"])["summary"],
-               "comparisons": summarize(RUNS, ["abs max", "small"])["comparisons"]}
+    results = {
+        "summary": summarize(RUNS, ["abs max", "small"])["summary"],
+        "comparisons": summarize(RUNS, ["abs max", "small"])["comparisons"],
+    }
     results["summary"]["small"]["final_train_loss"]["mean"] = 12345.6789
     table = summary_table(results).splitlines()
     assert table[2].index("abs max") == table[3].index("small") == 0
@@ -49,10 +61,19 @@ def test_tables_align_their_columns_whatever_the_values():
 
 
 def test_schema_1_results_are_read_with_summary_and_comparisons_recomputed(tmp_path):
-    old = {"schema": "minisensli-results/1", "name": "old", "created": "", "minisensli_version": "0",
-           "config": {}, "phase_epochs": [1], "start_architecture": [], "methods": ["abs max", "small"],
-           "seeds": list(range(5)), "runs": RUNS,
-           "summary": {"abs max": {"final_train_loss": {"mean": 0.2, "std": 0.14}}}}
+    old = {
+        "schema": "minisensli-results/1",
+        "name": "old",
+        "created": "",
+        "minisensli_version": "0",
+        "config": {},
+        "phase_epochs": [1],
+        "start_architecture": [],
+        "methods": ["abs max", "small"],
+        "seeds": list(range(5)),
+        "runs": RUNS,
+        "summary": {"abs max": {"final_train_loss": {"mean": 0.2, "std": 0.14}}},
+    }
     (tmp_path / "results.json").write_text(json.dumps(old))
     results = load_results(tmp_path)
     assert results["schema"] == SCHEMA_ID and results["upgraded_from"] == "minisensli-results/1"
@@ -63,6 +84,9 @@ def test_schema_1_results_are_read_with_summary_and_comparisons_recomputed(tmp_p
 
 def test_unknown_schema_is_refused_naming_the_readable_ones(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps({"schema": "minisensli-results/9"}))
-    with pytest.raises(ResultsError, match=r"schema 'minisensli-results/9'; this minisensli reads "
-                                           r"'minisensli-results/2', 'minisensli-results/1'"):
+    with pytest.raises(
+        ResultsError,
+        match=r"schema 'minisensli-results/9'; this minisensli reads "
+        r"'minisensli-results/2', 'minisensli-results/1'",
+    ):
         load_results(tmp_path)

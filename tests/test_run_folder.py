@@ -120,7 +120,7 @@ def test_run_folder_error_is_a_value_error():
 def test_to_toml_round_trips_any_string(text):
     config = resolve("spirals")
     config.description = text
-    config.differs_from_paper = text + '"""\n\'\'\''
+    config.differs_from_paper = text + "\"\"\"\n'''"
     again = validate(tomllib.loads(to_toml(config)))
     assert again.as_dict() == config.as_dict()
 

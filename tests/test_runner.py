@@ -46,9 +46,12 @@ def numbers(folder):
         # -0.0 or +0.0 for the same sum depending on memory alignment), and -0.0 == 0.0
         run["weights"] = {name: (str(p.dtype), p.data.tolist()) for name, p in model.named_parameters()}
         runs.append(run)
-    return {"runs": runs, "summary": {m: {k: v for k, v in s.items() if k != "wall_time"}
-                                      for m, s in results["summary"].items()},
-            "start_architecture": results["start_architecture"], "methods": results["methods"]}
+    return {
+        "runs": runs,
+        "summary": {m: {k: v for k, v in s.items() if k != "wall_time"} for m, s in results["summary"].items()},
+        "start_architecture": results["start_architecture"],
+        "methods": results["methods"],
+    }
 
 
 def only_folder(root):
@@ -83,7 +86,8 @@ def test_reference_run_is_complete_and_valid(tiny_reference):
     jsonschema.validate(results, json.loads(SCHEMA_FILE.read_text()))
     assert results["complete"] is True and results["unfinished"] == [] and results["dtype"] == "float64"
     assert [(r["seed"], r["method"]) for r in results["runs"]] == [
-        (s, m) for s in (0, 1) for m in ("abs max", "random", "small", "big")]
+        (s, m) for s in (0, 1) for m in ("abs max", "random", "small", "big")
+    ]
 
 
 def test_two_worker_processes_give_bit_identical_results(tmp_path, tiny_reference):
@@ -96,17 +100,31 @@ def test_two_worker_processes_give_bit_identical_results(tmp_path, tiny_referenc
 def test_dask_local_cluster_gives_bit_identical_results(tmp_path, tiny_reference):
     distributed = pytest.importorskip("distributed")
     # two threads in one worker: tasks share a process, so this also checks that they do not share state
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
-                                  protocol="tcp://", host="127.0.0.1") as cluster:  # a real socket, on loopback
-        folder = run_experiment(load_config(write_config(tmp_path, TINY)), tmp_path / "out", progress=False,
-                                scheduler=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, protocol="tcp://", host="127.0.0.1"
+    ) as cluster:  # a real socket, on loopback
+        folder = run_experiment(
+            load_config(write_config(tmp_path, TINY)),
+            tmp_path / "out",
+            progress=False,
+            scheduler=cluster.scheduler_address,
+        )
     assert numbers(folder) == numbers(tiny_reference)
 
 
 def start_run(tmp_path, *args):
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "minisensli", "run", str(write_config(tmp_path, LONGER)), "--out", str(out),
-               "--no-progress", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "minisensli",
+        "run",
+        str(write_config(tmp_path, LONGER)),
+        "--out",
+        str(out),
+        "--no-progress",
+        *args,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out
 
 
@@ -124,10 +142,10 @@ def wait_for_first_finished_run(process, out, timeout=300):
     pytest.fail("no run finished in time")
 
 
-@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, "1"), (signal.SIGTERM, "2")],
-                         ids=["SIGINT-in-process", "SIGTERM-two-workers"])
-def test_signal_keeps_finished_runs_and_resume_gives_the_uninterrupted_numbers(tmp_path, longer_reference, sig,
-                                                                                 jobs):
+@pytest.mark.parametrize(
+    "sig,jobs", [(signal.SIGINT, "1"), (signal.SIGTERM, "2")], ids=["SIGINT-in-process", "SIGTERM-two-workers"]
+)
+def test_signal_keeps_finished_runs_and_resume_gives_the_uninterrupted_numbers(tmp_path, longer_reference, sig, jobs):
     process, out = start_run(tmp_path, "--jobs", jobs)
     folder = wait_for_first_finished_run(process, out)
     os.kill(process.pid, sig)
@@ -152,8 +170,9 @@ def test_signal_keeps_finished_runs_and_resume_gives_the_uninterrupted_numbers(t
     assert numbers(folder) == numbers(longer_reference)
 
 
-def test_failed_task_is_reported_its_dependent_skipped_and_resume_retries_them(tmp_path, capsys, monkeypatch,
-                                                                                tiny_reference):
+def test_failed_task_is_reported_its_dependent_skipped_and_resume_retries_them(
+    tmp_path, capsys, monkeypatch, tiny_reference
+):
     real_grow = sensli.grow
 
     def grow_failing_on_seed_1(*args, **kwargs):
@@ -223,10 +242,19 @@ def test_bad_jobs_or_scheduler_exit_2_before_any_folder_exists(tmp_path, capsys)
 def test_concurrent_runs_into_one_out_get_distinct_complete_folders(tmp_path):
     config = write_config(tmp_path, tiny_config("tiny", [2, 1], ["small"], [0, 1]))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "minisensli", "run", str(config), "--out", str(out), "--no-progress", "--jobs",
-               "1"]
-    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(3)]
+    command = [
+        sys.executable,
+        "-m",
+        "minisensli",
+        "run",
+        str(config),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--jobs",
+        "1",
+    ]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     for process in processes:
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
@@ -236,7 +264,6 @@ def test_concurrent_runs_into_one_out_get_distinct_complete_folders(tmp_path):
     for folder in folders:
         assert load_results(folder)["complete"] is True
         assert numbers(folder) == first
-
 
 
 def test_keyboard_interrupt_inside_a_task_keeps_the_finished_runs(tmp_path, monkeypatch):

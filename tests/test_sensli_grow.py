@@ -42,16 +42,21 @@ def test_selection_rules_pick_the_site_they_promise(mode):
     result = sensli.grow(small_resnet(), train, test, epochs=[5, 2], lr=0.1, mode=mode, progress=False)
     record = result.insertions[0]
     chosen = record.sites.index(record.chosen)
-    expected = {"abs max": int(np.argmax(record.scores)), "abs min": int(np.argmin(record.scores)),
-                "pos 1": 1, 2: 2}[mode]
+    expected = {"abs max": int(np.argmax(record.scores)), "abs min": int(np.argmin(record.scores)), "pos 1": 1, 2: 2}[
+        mode
+    ]
     assert chosen == expected
     assert len(result.model) == 6
 
 
 def test_random_mode_is_seeded():
     train, _ = spirals_loaders()
-    picks = [sensli.grow(small_resnet(), train, epochs=[1, 0], max_insertions=1, mode="random", seed=s,
-                         progress=False).chosen_sites[0] for s in (3, 3, 4, 5, 6)]
+    picks = [
+        sensli.grow(
+            small_resnet(), train, epochs=[1, 0], max_insertions=1, mode="random", seed=s, progress=False
+        ).chosen_sites[0]
+        for s in (3, 3, 4, 5, 6)
+    ]
     assert picks[0] == picks[1]
     assert len({p.position for p in picks}) > 1
 
@@ -76,9 +81,19 @@ def test_lr_factor_optimizer_rebuild_and_max_insertions():
     train, test = spirals_loaders()
     ms.manual_seed(0)
     model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 4), nn.ReLU(), nn.Dense(4, 2))
-    result = sensli.grow(model, train, test, epochs=[3, 2], max_insertions=2, lr=0.1, lr_factor=0.5,
-                         optimizer="sgd", optimizer_options={"momentum": 0.9}, progress=False,
-                         scheduler=lambda opt: optim.StepLR(opt, step_size=2, gamma=0.1))
+    result = sensli.grow(
+        model,
+        train,
+        test,
+        epochs=[3, 2],
+        max_insertions=2,
+        lr=0.1,
+        lr_factor=0.5,
+        optimizer="sgd",
+        optimizer_options={"momentum": 0.9},
+        progress=False,
+        scheduler=lambda opt: optim.StepLR(opt, step_size=2, gamma=0.1),
+    )
     assert result.phase_end_epochs == [3, 5, 7]
     # phase 1 runs 0.1, 0.1, 0.01 and ends (after 3 scheduler steps) at 0.01; times 0.5 -> 0.005
     # phase 2 runs 0.005, 0.005 and ends at 0.0005 (new StepLR from 0.005); times 0.5 -> 0.00025
@@ -91,8 +106,7 @@ def test_lr_factor_optimizer_rebuild_and_max_insertions():
 
 def test_target_test_error_stops_training():
     train, test = spirals_loaders()
-    result = sensli.grow(small_resnet(), train, test, epochs=[2, 50], lr=0.1, target_test_error=1.0,
-                         progress=False)
+    result = sensli.grow(small_resnet(), train, test, epochs=[2, 50], lr=0.1, target_test_error=1.0, progress=False)
     assert result.stopped_early and result.phase_end_epochs == [2] and not result.insertions
 
 

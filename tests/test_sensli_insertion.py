@@ -15,8 +15,14 @@ def random_input(kind, n=5, seed=0):
     return ms.Tensor(rng.standard_normal((n, 3) if kind in ("dense", "residual_dense") else (n, 2, 4, 4)))
 
 
-@given(kind=st.sampled_from(SITE_KINDS), width=st.integers(1, 4), depth=st.integers(1, 3),
-       weights=st.sampled_from([1, 2]), variant=st.sampled_from(["v1", "v2"]), seed=st.integers(0, 1000))
+@given(
+    kind=st.sampled_from(SITE_KINDS),
+    width=st.integers(1, 4),
+    depth=st.integers(1, 3),
+    weights=st.sampled_from([1, 2]),
+    variant=st.sampled_from(["v1", "v2"]),
+    seed=st.integers(0, 1000),
+)
 def test_insertion_preserves_outputs_at_every_site(kind, width, depth, weights, variant, seed):
     model = make_model(kind, width, depth, seed, weights)
     options = {"kind": kind, "weights": weights, "variant": variant} if kind.startswith("residual") else {}

@@ -49,9 +49,16 @@ def test_closed_form_equals_autograd(case):
         assert closed.existing is None and auto.existing is None
 
 
-FD_CASES = [("dense", "v1", 2), ("conv", "v1", 2), ("residual_dense", "v1", 2), ("residual_dense", "v2", 2),
-            ("residual_dense", "v1", 1), ("residual_conv", "v1", 2), ("residual_conv", "v2", 2),
-            ("residual_conv", "v1", 1)]
+FD_CASES = [
+    ("dense", "v1", 2),
+    ("conv", "v1", 2),
+    ("residual_dense", "v1", 2),
+    ("residual_dense", "v2", 2),
+    ("residual_dense", "v1", 1),
+    ("residual_conv", "v1", 2),
+    ("residual_conv", "v2", 2),
+    ("residual_conv", "v1", 1),
+]
 
 
 @pytest.mark.parametrize("kind,variant,weights", FD_CASES)

@@ -18,8 +18,9 @@ def test_fnn_has_one_site_per_hidden_layer_and_none_at_the_ends():
 
 
 def test_resnet_sites_before_every_block_and_after_the_last():
-    resnet = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3, h=0.5), nn.ResidualDense(3, h=0.5),
-                           nn.Dense(3, 2))
+    resnet = nn.Sequential(
+        nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3, h=0.5), nn.ResidualDense(3, h=0.5), nn.Dense(3, 2)
+    )
     sites = sensli.candidate_sites(resnet)
     assert [s.position for s in sites] == [2, 3, 4]
     assert all(s.kind == "residual_dense" and s.weights == 2 and s.h == 0.5 and s.activation == "tanh" for s in sites)
@@ -31,17 +32,27 @@ def test_resnet_sites_before_every_block_and_after_the_last():
 
 
 def test_cnn_sites_after_each_conv_relu_and_none_in_the_classifier():
-    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3, padding=1),
-                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(8, 6), nn.ReLU(), nn.Dense(6, 10))
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(4, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dense(8, 6),
+        nn.ReLU(),
+        nn.Dense(6, 10),
+    )
     sites = sensli.candidate_sites(cnn)
     assert [(s.position, s.kind, s.width) for s in sites] == [(2, "conv", 4), (5, "conv", 8)]
 
 
 def test_conv_residual_sites():
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.ResidualConv(4), nn.Flatten(),
-                          nn.Dense(4 * 16, 2))
-    assert [(s.position, s.kind) for s in sensli.candidate_sites(model)] == [(2, "residual_conv"),
-                                                                            (3, "residual_conv")]
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.ResidualConv(4), nn.Flatten(), nn.Dense(4 * 16, 2)
+    )
+    assert [(s.position, s.kind) for s in sensli.candidate_sites(model)] == [(2, "residual_conv"), (3, "residual_conv")]
 
 
 def test_dense_site_after_tanh_is_refused_with_reason():

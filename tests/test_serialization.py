@@ -19,15 +19,28 @@ def round_trip(model, tmp_path, x):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_round_trip_mlp_with_residual_blocks(tmp_path, dtype):
     ms.set_default_dtype(dtype)
-    model = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3, weights=2, h=0.5),
-                          nn.ResidualDense(3, weights=1, activation="relu"), nn.Dense(3, 2))
+    model = nn.Sequential(
+        nn.Dense(2, 3),
+        nn.Tanh(),
+        nn.ResidualDense(3, weights=2, h=0.5),
+        nn.ResidualDense(3, weights=1, activation="relu"),
+        nn.Dense(3, 2),
+    )
     loaded = round_trip(model, tmp_path, ms.Tensor(np.random.default_rng(0).standard_normal((4, 2)).astype(dtype)))
     assert all(p.dtype == np.dtype(dtype) for p in loaded.parameters())
 
 
 def test_round_trip_cnn(tmp_path):
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.ResidualConv(2), nn.MaxPool2d(2),
-                          nn.AvgPool2d(2, stride=1), nn.Flatten(), nn.Dense(2, 3), nn.Sigmoid())
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.ReLU(),
+        nn.ResidualConv(2),
+        nn.MaxPool2d(2),
+        nn.AvgPool2d(2, stride=1),
+        nn.Flatten(),
+        nn.Dense(2, 3),
+        nn.Sigmoid(),
+    )
     round_trip(model, tmp_path, ms.Tensor(np.random.default_rng(1).standard_normal((2, 1, 4, 4))))
 
 

@@ -49,8 +49,7 @@ def test_saving_does_not_consume_the_initialisation_draws(tmp_path):
 
 
 def test_a_reloadable_model_still_round_trips(tmp_path):
-    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                          nn.Dense(8, 3))
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(8, 3))
     ms.save(model, tmp_path / "m.npz")
     loaded = ms.load(tmp_path / "m.npz")
     for (name, p), (other, q) in zip(model.named_parameters(), loaded.named_parameters()):

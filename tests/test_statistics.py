@@ -13,8 +13,16 @@ def test_spread_uses_the_sample_sd_and_inclusive_quartiles():
     assert s["n"] == 4 and s["mean"] == 2.5 and s["median"] == 2.5
     assert s["sd"] == pytest.approx(math.sqrt(5 / 3))  # n - 1 in the denominator
     assert (s["q1"], s["q3"], s["min"], s["max"]) == (1.75, 3.25, 1.0, 4.0)
-    assert spread([]) == {"n": 0, "mean": None, "sd": None, "median": None, "q1": None, "q3": None,
-                          "min": None, "max": None}
+    assert spread([]) == {
+        "n": 0,
+        "mean": None,
+        "sd": None,
+        "median": None,
+        "q1": None,
+        "q3": None,
+        "min": None,
+        "max": None,
+    }
     assert spread([2.0])["sd"] is None and spread([2.0])["q1"] == 2.0
 
 
@@ -41,16 +49,27 @@ def test_paired_is_not_fooled_by_means():
 
 def test_too_few_differences_give_no_p_value():
     assert paired({0: 1.0}, {0: 2.0})["p_value"] is None
-    assert paired({0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}) == {"n": 2, "wins": 0, "losses": 0, "ties": 2,
-                                                          "median_difference": 0.0, "p_value": None}
+    assert paired({0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}) == {
+        "n": 2,
+        "wins": 0,
+        "losses": 0,
+        "ties": 2,
+        "median_difference": 0.0,
+        "p_value": None,
+    }
 
 
 def test_comparisons_cover_every_pair_and_metric():
-    runs = [{"method": m, "seed": s, "final_train_loss": v + s, "final_test_error": v / 10}
-            for s in range(4) for m, v in (("abs max", 0.1), ("small", 0.3), ("big", 0.2))]
+    runs = [
+        {"method": m, "seed": s, "final_train_loss": v + s, "final_test_error": v / 10}
+        for s in range(4)
+        for m, v in (("abs max", 0.1), ("small", 0.3), ("big", 0.2))
+    ]
     out = comparisons(runs, ["abs max", "small", "big"])
-    assert [(c["a"], c["b"], c["metric"]) for c in out][:2] == [("abs max", "small", "final_train_loss"),
-                                                               ("abs max", "small", "final_test_error")]
+    assert [(c["a"], c["b"], c["metric"]) for c in out][:2] == [
+        ("abs max", "small", "final_train_loss"),
+        ("abs max", "small", "final_test_error"),
+    ]
     assert len(out) == 6 and all(c["wins"] == 4 for c in out if c["a"] == "abs max")
 
 

@@ -37,9 +37,14 @@ def test_small_cnn_beats_ninety_percent_on_digits():
     ms.manual_seed(0)
     split = data.digits()
     model = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dense(16 * 2 * 2, 10),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dense(16 * 2 * 2, 10),
     )
     train = data.DataLoader(split.train, batch_size=32, shuffle=True, seed=0)
     test = data.DataLoader(split.test, batch_size=449)
@@ -60,8 +65,14 @@ def test_scheduler_steps_once_per_epoch():
     split = data.spirals()
     model = nn.Sequential(nn.Dense(2, 4), nn.ReLU(), nn.Dense(4, 2))
     opt = optim.SGD(model.parameters(), lr=0.1)
-    history = ms.fit(model, data.DataLoader(split.train, batch_size=450), opt, 4,
-                     scheduler=optim.StepLR(opt, step_size=2, gamma=0.5), progress=False)
+    history = ms.fit(
+        model,
+        data.DataLoader(split.train, batch_size=450),
+        opt,
+        4,
+        scheduler=optim.StepLR(opt, step_size=2, gamma=0.5),
+        progress=False,
+    )
     np.testing.assert_allclose(history.lrs, [0.1, 0.1, 0.05, 0.05])
 
 
@@ -110,7 +121,13 @@ def test_fit_evaluates_in_eval_mode_and_trains_in_training_mode():
     recorder = _ModeRecorder()
     model = nn.Sequential(nn.Dense(2, 2), nn.Sequential(recorder))
     ds = data.TensorDataset(np.ones((4, 2)), np.array([0, 1, 0, 1]))
-    ms.fit(model, data.DataLoader(ds, batch_size=4), optim.SGD(model.parameters(), lr=0.1), 2,
-           test_loader=data.DataLoader(ds, batch_size=2), progress=False)
+    ms.fit(
+        model,
+        data.DataLoader(ds, batch_size=4),
+        optim.SGD(model.parameters(), lr=0.1),
+        2,
+        test_loader=data.DataLoader(ds, batch_size=2),
+        progress=False,
+    )
     assert recorder.seen == [True, False, False, True, False, False]  # per epoch: one step, two test batches
     assert model.training and recorder.training

@@ -6,5 +6,15 @@ from .loader import DataLoader
 from .readers import DataFileError, cifar10, mnist, read_idx
 from .spirals import spirals
 
-__all__ = ["DataFileError", "DataLoader", "Split", "TensorDataset", "cifar10", "digits", "mnist", "read_idx",
-           "spirals", "split_dataset"]
+__all__ = [
+    "DataFileError",
+    "DataLoader",
+    "Split",
+    "TensorDataset",
+    "cifar10",
+    "digits",
+    "mnist",
+    "read_idx",
+    "spirals",
+    "split_dataset",
+]

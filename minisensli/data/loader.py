@@ -21,8 +21,15 @@ class DataLoader:
     (no copy per batch from the host to the GPU; on the CPU a batch without shuffling is a view).
     """
 
-    def __init__(self, dataset: Any, batch_size: int = 1, shuffle: bool = False, seed: int | None = None,
-                 drop_last: bool = False, device: str = "cpu") -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        seed: int | None = None,
+        drop_last: bool = False,
+        device: str = "cpu",
+    ) -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
@@ -67,5 +74,7 @@ class DataLoader:
         return self._device_arrays
 
     def __repr__(self) -> str:
-        return (f"DataLoader({len(self.dataset)} examples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
-                f"seed={self.seed}, drop_last={self.drop_last})")
+        return (
+            f"DataLoader({len(self.dataset)} examples, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+            f"seed={self.seed}, drop_last={self.drop_last})"
+        )

@@ -66,22 +66,28 @@ def read_idx(path: str | pathlib.Path, ndim: int) -> Any:
             magic = _read_exactly(f, 4, path, "the IDX magic number")
             zero, dtype_code, dims = struct.unpack(">HBB", magic)
             if zero != 0 or dtype_code != IDX_UBYTE or dims != ndim:
-                raise DataFileError(f"{path}: not an IDX file of unsigned bytes with {ndim} dimensions "
-                                    f"(magic bytes {magic.hex()}, expected 0000080{ndim})")
+                raise DataFileError(
+                    f"{path}: not an IDX file of unsigned bytes with {ndim} dimensions "
+                    f"(magic bytes {magic.hex()}, expected 0000080{ndim})"
+                )
             shape = struct.unpack(f">{ndim}I", _read_exactly(f, 4 * ndim, path, "the IDX sizes"))
             expected = math.prod(shape)
             possible = file_size * GZIP_MAX_RATIO if compressed else file_size - header_size
             if expected > possible or not compressed and expected != possible:
-                raise DataFileError(f"{path}: header announces shape {shape} ({expected} bytes of data) but the "
-                                    f"file holds {'at most ' if compressed else ''}{possible}")
+                raise DataFileError(
+                    f"{path}: header announces shape {shape} ({expected} bytes of data) but the "
+                    f"file holds {'at most ' if compressed else ''}{possible}"
+                )
             body = f.read(expected + 1)
     except DataFileError:
         raise
     except (OSError, EOFError, zlib.error) as err:
         raise DataFileError(f"{path}: cannot read file ({err})") from err
     if len(body) != expected:
-        raise DataFileError(f"{path}: header announces shape {shape} ({expected} bytes of data) but the file "
-                            f"holds {'more' if len(body) > expected else len(body)}")
+        raise DataFileError(
+            f"{path}: header announces shape {shape} ({expected} bytes of data) but the file "
+            f"holds {'more' if len(body) > expected else len(body)}"
+        )
     return backend.frombuffer(body, "uint8").reshape(shape)
 
 
@@ -117,8 +123,17 @@ def _cifar_batch(path: pathlib.Path) -> tuple[Any, Any]:
     try:
         with open(path, "rb") as f:
             batch = backend.load_restricted_pickle(f)
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            MemoryError, OverflowError) as err:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        MemoryError,
+        OverflowError,
+    ) as err:
         raise DataFileError(f"{path}: not a CIFAR-10 python batch ({type(err).__name__}: {err})") from err
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         raise DataFileError(f"{path}: expected a dict with keys b'data' and b'labels'")
@@ -127,10 +142,14 @@ def _cifar_batch(path: pathlib.Path) -> tuple[Any, Any]:
         raise DataFileError(f"{path}: b'data' must be a numeric array, got {type(data).__name__}")
     if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataFileError(f"{path}: expected data of shape (N, 3072), got {data.shape}")
-    if data.dtype != "uint8" and data.size and not (
-            (data >= 0).all() and (data <= 255).all() and (data == data.round()).all()):
-        raise DataFileError(f"{path}: pixel values must be integers 0..255 (dtype {data.dtype}, "
-                            f"range {data.min()}..{data.max()})")
+    if (
+        data.dtype != "uint8"
+        and data.size
+        and not ((data >= 0).all() and (data <= 255).all() and (data == data.round()).all())
+    ):
+        raise DataFileError(
+            f"{path}: pixel values must be integers 0..255 (dtype {data.dtype}, range {data.min()}..{data.max()})"
+        )
     if not isinstance(labels, list) and not (hasattr(labels, "dtype") and labels.ndim == 1):
         raise DataFileError(f"{path}: b'labels' must be a list of integers, got {type(labels).__name__}")
     if isinstance(labels, list):
@@ -141,8 +160,9 @@ def _cifar_batch(path: pathlib.Path) -> tuple[Any, Any]:
     elif labels.dtype.kind not in "iu":
         raise DataFileError(f"{path}: labels must be integers 0..{CIFAR_CLASSES - 1}, got dtype {labels.dtype}")
     elif labels.size and (labels.min() < 0 or labels.max() >= CIFAR_CLASSES):
-        raise DataFileError(f"{path}: labels must be integers 0..{CIFAR_CLASSES - 1}, found "
-                            f"{int(labels.min())}..{int(labels.max())}")
+        raise DataFileError(
+            f"{path}: labels must be integers 0..{CIFAR_CLASSES - 1}, found {int(labels.min())}..{int(labels.max())}"
+        )
     if len(data) != len(labels):
         raise DataFileError(f"{path}: {len(data)} images but {len(labels)} labels")
     return data.astype("uint8").reshape(-1, 3, 32, 32), labels.astype("int64")

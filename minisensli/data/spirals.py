@@ -10,8 +10,14 @@ from .dataset import Split, split_dataset
 MAX_EXAMPLES = 10**8  # per class; 2 * 10**8 points of 2 floats is already 3 GB
 
 
-def spirals(n_per_class: int = 300, r0: float = 0.5, circles: float = 1.0, noise: float = 0.0,
-            train_fraction: float = 0.75, seed: int = 1) -> Split:
+def spirals(
+    n_per_class: int = 300,
+    r0: float = 0.5,
+    circles: float = 1.0,
+    noise: float = 0.0,
+    train_fraction: float = 0.75,
+    seed: int = 1,
+) -> Split:
     """Two interleaved spirals, split into train and test sets.
 
     Point i = 0..n-1 of the spiral has angle phi_i = 2 pi circles i / n and radius

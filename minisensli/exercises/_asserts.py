@@ -46,4 +46,5 @@ def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: f
             got_text, expected_text = f"{got_a[worst]:.17g}", f"{expected_a[worst]:.17g}"
         raise AssertionError(
             f"{what}: entry {tuple(int(i) for i in worst)} is {got_text}, expected {expected_text} "
-            f"(max abs difference {np.abs(got_a - expected_a).max():.3g})")
+            f"(max abs difference {np.abs(got_a - expected_a).max():.3g})"
+        )

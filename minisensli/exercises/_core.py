@@ -36,6 +36,8 @@ class Exercise:
     name: str
     prop: Callable[[Callable, Any], None]
     max_examples: int
+    points: int = 1
+    forbid: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,15 +65,23 @@ class Verdict:
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def exercise(name: str, max_examples: int = 30) -> Callable[[Callable], Callable]:
-    """Register ``prop(answer, case)`` as the exercise ``name`` ('chNN.snake_case')."""
+def exercise(
+    name: str, max_examples: int = 30, *, points: int = 1, forbid: tuple[str, ...] = ()
+) -> Callable[[Callable], Callable]:
+    """Register ``prop(answer, case)`` as the exercise ``name`` ('chNN.snake_case').
+
+    points: what the exercise is worth when graded (by difficulty). forbid: dotted names of
+    the package and third-party functions the exercise asks the reader to re-implement
+    (e.g. "minisensli.sensli.closed_form.dense_multipliers"); they are switched off while
+    the reader's function runs inside ``check``.
+    """
     if not _NAME.match(name):
         raise ValueError(f"exercise: name must look like 'ch01.relu_backward', got {name!r}")
 
     def register(prop: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"exercise: {name!r} is registered twice")
-        _REGISTRY[name] = Exercise(name, prop, max_examples)
+        _REGISTRY[name] = Exercise(name, prop, max_examples, points, tuple(forbid))
         return prop
 
     return register
@@ -162,9 +172,17 @@ def run_check(name: str, fn: Callable) -> Verdict:
 
     # no 'explain' phase (hundreds of extra runs after a failure) and one reported failure:
     # a reader wants the smallest failing input, quickly, with its own message
-    @settings(max_examples=ex.max_examples, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, print_blob=False,
-              phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink), report_multiple_bugs=False)
+    @settings(
+        max_examples=ex.max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        report_multiple_bugs=False,
+    )
     @given(st.data())
     def prop(data: Any) -> None:
         nonlocal passed, failing

@@ -14,16 +14,16 @@ from ..autograd import Tensor
 from ._asserts import assert_close
 from ._core import exercise
 
-CHAIN_LENGTH = 2_000    # twice the recursion allowance below
-DIAMONDS = 30           # 2**30 paths from the top of the stack to its bottom
-LOOKUPS_PER_NODE = 4    # a correct walk reads each node's parents once or twice
+CHAIN_LENGTH = 2_000  # twice the recursion allowance below
+DIAMONDS = 30  # 2**30 paths from the top of the stack to its bottom
+LOOKUPS_PER_NODE = 4  # a correct walk reads each node's parents once or twice
 RECURSION_ALLOWANCE = 1000  # nested calls the answer may make (the chain needs CHAIN_LENGTH)
 
 
 @exercise("ch01.tanh_backward", max_examples=30)
 def tanh_backward(answer, case):
     shape = tuple(case.draw(st.lists(st.integers(1, 4), max_size=3), "shape"))
-    rng = case.rng()   # values from one integer
+    rng = case.rng()  # values from one integer
     x = case.show(rng.uniform(-3, 3, size=shape), "x")
     upstream = case.show(rng.standard_normal(shape), "upstream")
     t = Tensor(x.copy(), requires_grad=True)
@@ -91,8 +91,10 @@ def _order_problem(answer, parents: dict, root: str) -> str | None:
     except RecursionError:
         return "RecursionError: the walk recurses once per node of a chain; use an explicit stack"
     except _TooManyLookupsError:
-        return (f"looked up parents more than {LOOKUPS_PER_NODE} times per node: the walk revisits shared "
-                "nodes once per path (exponential in the number of diamonds); keep track of visited nodes")
+        return (
+            f"looked up parents more than {LOOKUPS_PER_NODE} times per node: the walk revisits shared "
+            "nodes once per path (exponential in the number of diamonds); keep track of visited nodes"
+        )
     if result is None:
         return "the function returned None (did you forget `return`?)"
     order = list(result)
@@ -110,8 +112,10 @@ def _order_problem(answer, parents: dict, root: str) -> str | None:
     for node in order:
         for parent in parents[node]:
             if position[parent] < position[node]:
-                return (f"input {parent!r} (at {position[parent]}) comes before {node!r} "
-                        f"(at {position[node]}), which consumes it")
+                return (
+                    f"input {parent!r} (at {position[parent]}) comes before {node!r} "
+                    f"(at {position[node]}), which consumes it"
+                )
     return None
 
 
@@ -123,7 +127,7 @@ def _dags(draw: Any) -> tuple[dict, str]:
     names = [f"v{k}" for k in draw(st.permutations(range(n)))]
     parents = {}
     for i in range(n):
-        picks = draw(st.lists(st.integers(0, i - 1), max_size=3)) if i else []   # repeats allowed: x * x
+        picks = draw(st.lists(st.integers(0, i - 1), max_size=3)) if i else []  # repeats allowed: x * x
         parents[names[i]] = [names[j] for j in picks]
     return parents, names[-1]
 
@@ -154,8 +158,13 @@ def _first_problem(answer, graphs: list) -> str | None:
 @exercise("ch01.topological_order", max_examples=30)
 def topological_order(answer, case):
     # the two fixed graphs first: when they fail, the report needs no drawn input
-    problem = _first_problem(answer, [(f"{DIAMONDS} stacked diamonds", _diamonds(DIAMONDS), f"x{DIAMONDS}"),
-                                      (f"chain of {CHAIN_LENGTH} nodes", _chain(CHAIN_LENGTH), "n0")])
+    problem = _first_problem(
+        answer,
+        [
+            (f"{DIAMONDS} stacked diamonds", _diamonds(DIAMONDS), f"x{DIAMONDS}"),
+            (f"chain of {CHAIN_LENGTH} nodes", _chain(CHAIN_LENGTH), "n0"),
+        ],
+    )
     if not problem:
         parents, root = case.draw(_dags(), "graph")
         problem = _first_problem(answer, [("random graph", parents, root)])

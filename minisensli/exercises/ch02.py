@@ -37,8 +37,7 @@ def unbroadcast_grad(answer, case):
     shape, out_shape = case.draw(_broadcast_to_shape(), "shape, broadcast shape")
     (grad,) = _values(case, [out_shape], ["grad"])
     expected = unbroadcast(grad.copy(), shape)
-    assert_close(answer(grad.copy(), shape), expected,
-                 f"gradient for an input of shape {shape}")
+    assert_close(answer(grad.copy(), shape), expected, f"gradient for an input of shape {shape}")
 
 
 @exercise("ch02.matmul_backward", max_examples=30)

@@ -77,7 +77,8 @@ def within_tolerance(answer, case):
         gap, allowed = abs(analytic[i] - numeric[i]), atol + rtol * abs(numeric[i])
         raise AssertionError(
             f"entry {i}: your mask says {bool(got_array[i])}, expected {bool(expected[i])}; there "
-            f"|analytic - numeric| = {gap:g} and atol + rtol |numeric| = {allowed:g}")
+            f"|analytic - numeric| = {gap:g} and atol + rtol |numeric| = {allowed:g}"
+        )
 
 
 # --- ch03.backward_is_correct -------------------------------------------------------------
@@ -98,18 +99,14 @@ def _reverse_cumsum(g):
 # entries on a grid of quarters, so that every wrong backward is wrong by a clear margin
 # (softmax of a constant row would make its wrong backward right).
 _OPS = {
-    "reverse": (lambda x: np.flip(x, axis=-1),
-                lambda x, g: np.flip(g, axis=-1),
-                lambda x, g: g.copy()),
-    "softmax": (_softmax,
-                lambda x, g: _softmax(x) * (g - (g * _softmax(x)).sum(axis=-1, keepdims=True)),
-                lambda x, g: _softmax(x) * (g - g.mean(axis=-1, keepdims=True))),
-    "cumsum": (lambda x: np.cumsum(x, axis=-1),
-               lambda x, g: _reverse_cumsum(g),
-               lambda x, g: np.cumsum(g, axis=-1)),
-    "square": (lambda x: x**2,
-               lambda x, g: 2 * x * g,
-               lambda x, g: x * g),
+    "reverse": (lambda x: np.flip(x, axis=-1), lambda x, g: np.flip(g, axis=-1), lambda x, g: g.copy()),
+    "softmax": (
+        _softmax,
+        lambda x, g: _softmax(x) * (g - (g * _softmax(x)).sum(axis=-1, keepdims=True)),
+        lambda x, g: _softmax(x) * (g - g.mean(axis=-1, keepdims=True)),
+    ),
+    "cumsum": (lambda x: np.cumsum(x, axis=-1), lambda x, g: _reverse_cumsum(g), lambda x, g: np.cumsum(g, axis=-1)),
+    "square": (lambda x: x**2, lambda x, g: 2 * x * g, lambda x, g: x * g),
 }
 
 _QUARTERS = np.arange(-8, 9) / 4

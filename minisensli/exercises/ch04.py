@@ -25,8 +25,10 @@ def _tensor(array, requires_grad=True):
 
 def _as_triple(got, what):
     if not isinstance(got, (tuple, list)) or len(got) != 3:
-        raise AssertionError(f"{what}: expected a tuple of three arrays, got {type(got).__name__}"
-                             + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""))
+        raise AssertionError(
+            f"{what}: expected a tuple of three arrays, got {type(got).__name__}"
+            + (f" of length {len(got)}" if isinstance(got, (tuple, list)) else "")
+        )
     return got
 
 

@@ -120,8 +120,9 @@ def sgd_nesterov_step(answer, case):
     new_buf = opt.state[0]["momentum_buffer"]
     expected_p = p - lr * (g + weight_decay * p + momentum * new_buf)
 
-    got_p, got_buf = _arrays_of(_call_quietly(answer, p, g, buf, lr, momentum, weight_decay), "sgd_nesterov_step",
-                                  ("new_p", "new_buf"))
+    got_p, got_buf = _arrays_of(
+        _call_quietly(answer, p, g, buf, lr, momentum, weight_decay), "sgd_nesterov_step", ("new_p", "new_buf")
+    )
     assert_close(got_buf, new_buf, "new_buf (v = momentum * v + g, with weight decay in g)", rtol=1e-10, atol=1e-12)
     assert_close(got_p, expected_p, "new_p", rtol=1e-10, atol=1e-12)
 

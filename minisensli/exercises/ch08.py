@@ -32,15 +32,22 @@ def virtual_dense_init(answer, case):
             raise AssertionError(f"{what} is None: return arrays for both the weight and the bias")
     weight, bias = as_array(weight, "weight"), as_array(bias, "bias")
     if weight.shape != (width, width) or bias.shape != (width,):
-        raise AssertionError(f"shapes: weight {weight.shape} and bias {bias.shape}, expected ({width}, {width}) "
-                             f"and ({width},): the new layer maps the {width} hidden units to {width} units")
+        raise AssertionError(
+            f"shapes: weight {weight.shape} and bias {bias.shape}, expected ({width}, {width}) "
+            f"and ({width},): the new layer maps the {width} hidden units to {width} units"
+        )
     new_layer = nn.Dense(width, width, rng=rng).to(dtype="float64")
     with no_grad():
         new_layer.weight.data, new_layer.bias.data = weight.copy(), bias.copy()
     grown = model.with_inserted(2, new_layer, nn.ReLU())
     x = Tensor(rng.standard_normal((8, in_features)) * 2)
-    assert_close(grown(x).data, model(x).data, "outputs of the network with the new layer (they must not change)",
-                 rtol=1e-10, atol=1e-12)
+    assert_close(
+        grown(x).data,
+        model(x).data,
+        "outputs of the network with the new layer (they must not change)",
+        rtol=1e-10,
+        atol=1e-12,
+    )
     site = sensli.candidate_sites(model)[0]
     expected = sensli.virtual_modules(site, "float64")[0]
     assert_close(weight, expected.weight.data, "weight (the values sensli.virtual_modules uses)")
@@ -64,8 +71,7 @@ def site_score(answer, case):
     if got.ndim != 0:
         raise AssertionError(f"the score is one number, got an array of shape {got.shape}")
     averaged = sum(grads) / batches
-    assert_close(got, sensli.score(averaged, norm), f"score ({norm}) of the averaged multiplier",
-                 rtol=1e-9, atol=1e-12)
+    assert_close(got, sensli.score(averaged, norm), f"score ({norm}) of the averaged multiplier", rtol=1e-9, atol=1e-12)
 
 
 def _score_lists() -> st.SearchStrategy:
@@ -90,5 +96,6 @@ def select_abs_max(answer, case):
     chosen = sensli.select(result, "abs max")
     expected = next(i for i, entry in enumerate(result) if entry is chosen)
     if int(got) != expected:
-        raise AssertionError(f"chose site {int(got)}, expected site {expected} (the largest score; on a tie, "
-                             "the first site with it)")
+        raise AssertionError(
+            f"chose site {int(got)}, expected site {expected} (the largest score; on a tie, the first site with it)"
+        )

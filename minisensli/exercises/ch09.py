@@ -46,8 +46,9 @@ def _signed_rank_plus(d):
 def paired_record(answer, case):
     a, b = _paired_losses(case)
     got = as_array(answer(a.copy(), b.copy()), "paired_record(a, b)")
-    assert_close(got, _wins_losses_ties(a, b), "[wins, losses, ties] (a wins a seed where its loss is lower)",
-                 rtol=0, atol=0)
+    assert_close(
+        got, _wins_losses_ties(a, b), "[wins, losses, ties] (a wins a seed where its loss is lower)", rtol=0, atol=0
+    )
 
 
 @exercise("ch09.median_paired_difference", max_examples=40)

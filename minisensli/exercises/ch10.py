@@ -36,10 +36,23 @@ def scaled_score(answer, case):
 
 
 def _package_choice(virtual, existing, tau):
-    sites = [SiteScore(Site(position=2 * i + 2, kind="dense", width=g.shape[0], activation="relu"),
-                       score(g, "fro"), "fro", score(g, "fro_scaled"), {"weight": g}) for i, g in enumerate(virtual)]
-    result = SensitivityResult(sites, {f"existing {j}": score(g, "fro_scaled") for j, g in enumerate(existing)},
-                               method="closed_form", batches=1, seconds=0.0)
+    sites = [
+        SiteScore(
+            Site(position=2 * i + 2, kind="dense", width=g.shape[0], activation="relu"),
+            score(g, "fro"),
+            "fro",
+            score(g, "fro_scaled"),
+            {"weight": g},
+        )
+        for i, g in enumerate(virtual)
+    ]
+    result = SensitivityResult(
+        sites,
+        {f"existing {j}": score(g, "fro_scaled") for j, g in enumerate(existing)},
+        method="closed_form",
+        batches=1,
+        seconds=0.0,
+    )
     chosen = select(result, "threshold", threshold=tau)
     return None if chosen is None else sites.index(chosen)
 
@@ -67,11 +80,17 @@ def _gradient(shape, magnitude):
 @exercise("ch10.threshold_choice", max_examples=40)
 def threshold_choice(answer, case):
     widths = case.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "virtual widths")
-    shapes = case.draw(st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=4),
-                       "existing shapes")
+    shapes = case.draw(
+        st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=4), "existing shapes"
+    )
     # first every layer exactly equally sensitive: the best is not above the mean, no insertion
-    _compare(answer, [np.full((w, w), 0.5) for w in widths], [np.full(s, 0.5) for s in shapes], 1.0,
-             "with every entry of every gradient 0.5 and tau = 1 (all layers equally sensitive), ")
+    _compare(
+        answer,
+        [np.full((w, w), 0.5) for w in widths],
+        [np.full(s, 0.5) for s in shapes],
+        1.0,
+        "with every entry of every gradient 0.5 and tau = 1 (all layers equally sensitive), ",
+    )
     # then one magnitude per layer: scores spread over orders of magnitude, as in a real net
     levels = st.sampled_from([0.05, 0.3, 1.0, 3.0])
     v_levels = case.draw(st.lists(levels, min_size=len(widths), max_size=len(widths)), "virtual magnitudes")

@@ -143,8 +143,12 @@ class Config:
     source: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "differs_from_paper": self.differs_from_paper,
-                **{s: copy.deepcopy(getattr(self, s)) for s in SCHEMA if s}}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "differs_from_paper": self.differs_from_paper,
+            **{s: copy.deepcopy(getattr(self, s)) for s in SCHEMA if s},
+        }
 
     @property
     def total_epochs(self) -> int:
@@ -202,8 +206,9 @@ def _check_value(where: str, value: Any, expected: Any, rule: Any) -> Any:
         maximum = 2**63 - 1 if rule == "seeds" else MAX_COUNT if rule == "epochs" else MAX_WIDTH
         for item in value:
             if not isinstance(item, int) or isinstance(item, bool) or not minimum <= item <= maximum:
-                raise ConfigError(f"{where}: every entry must be an integer >= {minimum} and <= {maximum}, "
-                                  f"got {item!r}")
+                raise ConfigError(
+                    f"{where}: every entry must be an integer >= {minimum} and <= {maximum}, got {item!r}"
+                )
         if rule == "seeds" and len(set(value)) != len(value):
             raise ConfigError(f"{where}: seeds must be distinct, got {value}")
         if rule == "epochs" and not any(value):
@@ -263,28 +268,38 @@ def _check_consistency(config: Config) -> None:
     if data["name"] == "digits" and model["type"] != "cnn" and not data["flatten"]:
         raise ConfigError("data.flatten: dense models on digits need flatten = true")
     if model["type"] in ("fnn", "cnn") and model["activation"] != "relu":
-        raise ConfigError(f"model.activation: {model['type']} insertion is function-preserving only with 'relu', "
-                          f"got {model['activation']!r} (use model.type = 'resnet' for tanh)")
+        raise ConfigError(
+            f"model.activation: {model['type']} insertion is function-preserving only with 'relu', "
+            f"got {model['activation']!r} (use model.type = 'resnet' for tanh)"
+        )
     if "big" in methods and "abs max" not in methods:
-        raise ConfigError("comparison.methods: 'big' is the final 'abs max' architecture trained from scratch, "
-                          "so it needs 'abs max' in the list")
+        raise ConfigError(
+            "comparison.methods: 'big' is the final 'abs max' architecture trained from scratch, "
+            "so it needs 'abs max' in the list"
+        )
     if training["scheduler"] == "multistep" and not training["milestones"]:
         raise ConfigError("training.milestones: the 'multistep' scheduler needs at least one milestone")
     if len(training["epochs"]) > training["max_insertions"] + 1:
-        raise ConfigError(f"training.epochs: {len(training['epochs'])} phases given but max_insertions = "
-                          f"{training['max_insertions']} allows {training['max_insertions'] + 1}")
+        raise ConfigError(
+            f"training.epochs: {len(training['epochs'])} phases given but max_insertions = "
+            f"{training['max_insertions']} allows {training['max_insertions'] + 1}"
+        )
     if training["max_insertions"] > MAX_INSERTIONS:
         raise ConfigError(f"training.max_insertions: {training['max_insertions']} is more than {MAX_INSERTIONS}")
     if model["blocks"] > MAX_BLOCKS:
         raise ConfigError(f"model.blocks: {model['blocks']} is more than {MAX_BLOCKS}")
     if model["type"] == "cnn" and DIGITS_SIZE >> len(model["channels"]) < 1:
-        raise ConfigError(f"model.channels: {len(model['channels'])} conv stages, each followed by a 2x2 pooling, "
-                          f"shrink the {DIGITS_SIZE}x{DIGITS_SIZE} digits to nothing; use at most "
-                          f"{DIGITS_SIZE.bit_length() - 1} stages")
+        raise ConfigError(
+            f"model.channels: {len(model['channels'])} conv stages, each followed by a 2x2 pooling, "
+            f"shrink the {DIGITS_SIZE}x{DIGITS_SIZE} digits to nothing; use at most "
+            f"{DIGITS_SIZE.bit_length() - 1} stages"
+        )
     parameters = _largest_parameter_count(config)
     if parameters > MAX_PARAMETERS:
-        raise ConfigError(f"model: the network would grow to about {parameters:.3g} weights, more than "
-                          f"{MAX_PARAMETERS:.0e}; use smaller layers or fewer insertions")
+        raise ConfigError(
+            f"model: the network would grow to about {parameters:.3g} weights, more than "
+            f"{MAX_PARAMETERS:.0e}; use smaller layers or fewer insertions"
+        )
 
 
 def _largest_parameter_count(config: Config) -> int:
@@ -334,8 +349,10 @@ def resolve(name_or_path: str) -> Config:
         return load_config(path)
     close = difflib.get_close_matches(name_or_path, builtin_names(), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ConfigError(f"unknown experiment {name_or_path!r}{hint} (not a built-in: {', '.join(builtin_names())}; "
-                      "and not a .toml file)")
+    raise ConfigError(
+        f"unknown experiment {name_or_path!r}{hint} (not a built-in: {', '.join(builtin_names())}; "
+        "and not a .toml file)"
+    )
 
 
 RUN_NAME_MAX_LENGTH = 100
@@ -353,12 +370,15 @@ def check_run_name(name: str) -> str:
         raise ConfigError(f"name: expected a string, got {name!r}")
     shown = name if len(name) <= 60 else name[:57] + "..."
     if len(name) > RUN_NAME_MAX_LENGTH:
-        raise ConfigError(f"name: {len(name)} characters ({shown!r}); a results folder name allows at most "
-                          f"{RUN_NAME_MAX_LENGTH}")
+        raise ConfigError(
+            f"name: {len(name)} characters ({shown!r}); a results folder name allows at most {RUN_NAME_MAX_LENGTH}"
+        )
     if not _RUN_NAME.fullmatch(name) or name[-1] in " .":
-        raise ConfigError(f"name: {shown!r} cannot name a results folder; use letters, digits, '_', '-', '+', '.' "
-                          "and spaces, starting with a letter, digit or '_' (no '/', '\\', '..', NUL or control "
-                          "characters)")
+        raise ConfigError(
+            f"name: {shown!r} cannot name a results folder; use letters, digits, '_', '-', '+', '.' "
+            "and spaces, starting with a letter, digit or '_' (no '/', '\\', '..', NUL or control "
+            "characters)"
+        )
     return name
 
 
@@ -379,6 +399,7 @@ def _toml_string(text: str) -> str:
 def to_toml(config: Config) -> str:
     """The configuration as TOML text (every key, defaults filled in); ``validate(tomllib.loads(...))``
     of the result gives back an equal configuration."""
+
     def value(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"

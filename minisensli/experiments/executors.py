@@ -98,7 +98,8 @@ class ProcessExecutor:
         self._environment = {name: "1" for name in BLAS_THREAD_VARIABLES if name not in os.environ}
         os.environ.update(self._environment)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker)
+            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+        )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
         if self._pool is None:
@@ -152,8 +153,10 @@ class DaskExecutor:
         try:
             import distributed  # noqa: PLC0415 - optional dependency, imported only when asked for
         except ImportError as err:
-            raise ExecutorError("--scheduler needs Dask distributed, which is not installed; install it with: "
-                                "pip install 'minisensli[cluster]'") from err
+            raise ExecutorError(
+                "--scheduler needs Dask distributed, which is not installed; install it with: "
+                "pip install 'minisensli[cluster]'"
+            ) from err
         self._distributed = distributed
         _check_address(distributed, address)  # a Client that failed on a malformed address hangs at exit
         try:
@@ -190,8 +193,9 @@ def _check_address(distributed: Any, address: str) -> None:
         if scheme in ("tcp", "tls"):
             parse_host_port(location)
     except (ValueError, TypeError) as err:
-        raise ExecutorError(f"--scheduler {address!r}: not a scheduler address such as tcp://host:8786 "
-                            f"({err})") from err
+        raise ExecutorError(
+            f"--scheduler {address!r}: not a scheduler address such as tcp://host:8786 ({err})"
+        ) from err
 
 
 def make_executor(jobs: int = 1, scheduler: str | None = None, tasks: int | None = None) -> Any:

@@ -36,8 +36,13 @@ FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sens
 FORMATS = ("png", "svg", "pdf")
 DPI = 150  # fit for slides; svg and pdf are vector files
 # beside the axes, where it hides no curve (and loc="best" is slow on thousands of points)
-LEGEND_OUTSIDE = {"fontsize": 8, "title": "method (runs)", "title_fontsize": 8, "loc": "upper left",
-                  "bbox_to_anchor": (1.01, 1.0)}
+LEGEND_OUTSIDE = {
+    "fontsize": 8,
+    "title": "method (runs)",
+    "title_fontsize": 8,
+    "loc": "upper left",
+    "bbox_to_anchor": (1.01, 1.0),
+}
 WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
@@ -95,14 +100,14 @@ def _insertion_iterations(results: dict[str, Any], key: str) -> list[int]:
     return sorted({rec[key] for run in results["runs"] for rec in run["insertions"] if rec["chosen"] is not None})
 
 
-def _band(ax: Any, xs: list[float], curves: list[list[float | None]], colour: str, label: str,
-          scale: float = 1.0) -> None:
+def _band(
+    ax: Any, xs: list[float], curves: list[list[float | None]], colour: str, label: str, scale: float = 1.0
+) -> None:
     median, q1, q3 = _bands(curves)
     n = len(xs)
-    line, = ax.plot(xs, [scale * v for v in median[:n]], lw=1.3, color=colour, label=f"{label} ({len(curves)})")
+    (line,) = ax.plot(xs, [scale * v for v in median[:n]], lw=1.3, color=colour, label=f"{label} ({len(curves)})")
     line.set_gid("median")
-    band = ax.fill_between(xs, [scale * v for v in q1[:n]], [scale * v for v in q3[:n]], color=colour, alpha=0.2,
-                           lw=0)
+    band = ax.fill_between(xs, [scale * v for v in q1[:n]], [scale * v for v in q3[:n]], color=colour, alpha=0.2, lw=0)
     band.set_gid("iqr-band")
 
 
@@ -120,11 +125,23 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str
             xs = _bands([_step_times(r["epoch_times"], len(r["minibatch_losses"])) for r in runs])[0]
         _band(ax, xs, curves, colours[method], method)
         if against == "time":
-            times = [r["epoch_times"][rec["epoch"] - 1] for r in runs for rec in r["insertions"]
-                     if rec["chosen"] is not None and rec["epoch"] > 0]
+            times = [
+                r["epoch_times"][rec["epoch"] - 1]
+                for r in runs
+                for rec in r["insertions"]
+                if rec["chosen"] is not None and rec["epoch"] > 0
+            ]
             if times:
-                ticks, = ax.plot(times, [0.03] * len(times), ls="none", marker="|", ms=12, mew=1.5,
-                                 color=colours[method], transform=ax.get_xaxis_transform())
+                (ticks,) = ax.plot(
+                    times,
+                    [0.03] * len(times),
+                    ls="none",
+                    marker="|",
+                    ms=12,
+                    mew=1.5,
+                    color=colours[method],
+                    transform=ax.get_xaxis_transform(),
+                )
                 ticks.set_gid("insertion-times")
     ax.set_yscale("log")
     plain_log_ticks(ax.yaxis)
@@ -133,13 +150,18 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str
         for x in _insertion_iterations(results, "iteration"):
             ax.axvline(x, ls=":", color="k", lw=1)
         ax.set_xlabel("iteration (minibatch step)")
-        ax.set_title(f"{results['name']}: training loss vs iterations\n"
-                     f"line: median over {seeds} seeds, band: 25th-75th percentile; dotted: insertion", fontsize=10)
+        ax.set_title(
+            f"{results['name']}: training loss vs iterations\n"
+            f"line: median over {seeds} seeds, band: 25th-75th percentile; dotted: insertion",
+            fontsize=10,
+        )
     else:
         ax.set_xlabel("wall time (s; median over seeds of each step's time, selection included)")
-        ax.set_title(f"{results['name']}: training loss vs wall time\n{WALL_TIME_WARNING}\nline: median over "
-                     f"{seeds} seeds, band: 25th-75th percentile; ticks at the bottom: each run's insertion",
-                     fontsize=9)
+        ax.set_title(
+            f"{results['name']}: training loss vs wall time\n{WALL_TIME_WARNING}\nline: median over "
+            f"{seeds} seeds, band: 25th-75th percentile; ticks at the bottom: each run's insertion",
+            fontsize=9,
+        )
     ax.set_ylabel("training loss (minibatch, log scale)")
     _legend(ax, **LEGEND_OUTSIDE)
     return _finish(fig, path)
@@ -157,8 +179,11 @@ def plot_test_error(results: dict[str, Any], path: pathlib.Path | None) -> Any:
         ax.axvline(x, ls=":", color="k", lw=1)
     ax.set_xlabel("epoch")
     ax.set_ylabel("test error (%)")
-    ax.set_title(f"{results['name']}: test error vs epochs\nline: median over {len(results['seeds'])} seeds, "
-                 "band: 25th-75th percentile; dotted: insertion", fontsize=10)
+    ax.set_title(
+        f"{results['name']}: test error vs epochs\nline: median over {len(results['seeds'])} seeds, "
+        "band: 25th-75th percentile; dotted: insertion",
+        fontsize=10,
+    )
     _legend(ax, **LEGEND_OUTSIDE)
     return _finish(fig, path)
 
@@ -227,25 +252,50 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             scores_seen += ys
             if not xs:
                 continue
-            dots = ax.scatter(xs, ys, s=12, color=colours[method], alpha=0.8, lw=0,
-                              label=None if method in in_legend else method, zorder=3)
+            dots = ax.scatter(
+                xs,
+                ys,
+                s=12,
+                color=colours[method],
+                alpha=0.8,
+                lw=0,
+                label=None if method in in_legend else method,
+                zorder=3,
+            )
             in_legend.add(method)
             dots.set_gid("seed-scores")
             if chosen_x:
-                rings = ax.scatter(chosen_x, chosen_y, s=55, facecolors="none", edgecolors="k", lw=1.0, zorder=4,
-                                   label=ring_label)
+                rings = ax.scatter(
+                    chosen_x, chosen_y, s=55, facecolors="none", edgecolors="k", lw=1.0, zorder=4, label=ring_label
+                )
                 rings.set_gid("chosen-sites")
                 ring_label = None
             for label, count in chosen_counts.items():
-                ax.annotate(f"{count}/{len(mine)}", xy=(first_slot + sites.index(label) + j * width, 1.0),
-                            xycoords=ax.get_xaxis_transform(), xytext=(0, 2), textcoords="offset points",
-                            ha="center", va="bottom", fontsize=7, color=colours[method])
+                ax.annotate(
+                    f"{count}/{len(mine)}",
+                    xy=(first_slot + sites.index(label) + j * width, 1.0),
+                    xycoords=ax.get_xaxis_transform(),
+                    xytext=(0, 2),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=colours[method],
+                )
         if len(groups) > 1 or earlier:
-            where = (f"network after inserting at {' then '.join(earlier)}" if earlier
-                     else "start network (no insertion)")
-            ax.annotate(f"{where}\n({len(runs)} runs; sites numbered in this network)",
-                        xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0), xycoords=ax.get_xaxis_transform(),
-                        xytext=(0, -30), textcoords="offset points", ha="center", va="top", fontsize=7)
+            where = (
+                f"network after inserting at {' then '.join(earlier)}" if earlier else "start network (no insertion)"
+            )
+            ax.annotate(
+                f"{where}\n({len(runs)} runs; sites numbered in this network)",
+                xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0),
+                xycoords=ax.get_xaxis_transform(),
+                xytext=(0, -30),
+                textcoords="offset points",
+                ha="center",
+                va="top",
+                fontsize=7,
+            )
         if g < len(groups) - 1:
             ax.axvline(slot - 0.5 + 0.4 - width / 2, color="0.6", lw=1)
     ax.set_xticks(ticks, tick_labels, fontsize=8)
@@ -254,8 +304,12 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     norms = sorted({rec["norm"] for _, runs in groups for _, _, rec in runs})
     ax.set_ylabel(f"score ({', '.join(norms)} norm of the multiplier;\n{scale})", fontsize=8)
     after = "/".join(str(e) for e in sorted(epochs))
-    ax.set_title(f"selection {k + 1} (after epoch {after}): one dot per seed and candidate site; ring: the site "
-                 "that run chose;\nn/m above a column: chosen in n of that method's m runs", fontsize=9, pad=14)
+    ax.set_title(
+        f"selection {k + 1} (after epoch {after}): one dot per seed and candidate site; ring: the site "
+        "that run chose;\nn/m above a column: chosen in n of that method's m runs",
+        fontsize=9,
+        pad=14,
+    )
     ax.set_xlabel("candidate site (kind@position in the network)", fontsize=8)
     _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
@@ -264,8 +318,10 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> An
     """The score of every candidate site for every seed at each selection, and the choices."""
     colours = _colours(results)
     selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
-    slots = max((sum(len(runs[0][2]["sites"]) for _, runs in _selection_groups(results, k))
-                 for k in range(selections)), default=1)
+    slots = max(
+        (sum(len(runs[0][2]["sites"]) for _, runs in _selection_groups(results, k)) for k in range(selections)),
+        default=1,
+    )
     methods = sum(1 for runs in _runs_by_method(results).values() if any(r["insertions"] for r in runs))
     width = min(max(7.0, 0.35 * slots * max(methods, 1) + 2.0), 24.0)
     fig, axes = _subplots(max(selections, 1), 1, figsize=(width, 3.9 * max(selections, 1)), squeeze=False)
@@ -305,8 +361,15 @@ def plot_architectures(results: dict[str, Any], path: pathlib.Path | None, per_l
             line, column = divmod(i, per_line)
             x, yc = column * step, y - line * line_h - line_h / 2
             inserted = i in new
-            box = FancyBboxPatch((x, yc - box_h / 2), box_w, box_h, boxstyle="round,pad=0.02",
-                                 facecolor="C1" if inserted else "0.92", edgecolor="0.3", lw=0.8)
+            box = FancyBboxPatch(
+                (x, yc - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0.02",
+                facecolor="C1" if inserted else "0.92",
+                edgecolor="0.3",
+                lw=0.8,
+            )
             if inserted:
                 box.set_gid("inserted-layer")
             ax.add_patch(box)
@@ -318,8 +381,11 @@ def plot_architectures(results: dict[str, Any], path: pathlib.Path | None, per_l
     ax.set_xlim(-2.0, per_line * step)
     ax.set_ylim(y + gap / 2, total + gap / 2)
     ax.axis("off")
-    ax.set_title(f"{results['name']}: start and final networks per method (orange: inserted layers; "
-                 f"long networks continue on the next line)", fontsize=10)
+    ax.set_title(
+        f"{results['name']}: start and final networks per method (orange: inserted layers; "
+        f"long networks continue on the next line)",
+        fontsize=10,
+    )
     return _finish(fig, path)
 
 

@@ -46,8 +46,20 @@ from .summary import summarize
 SCHEMA_ID = "minisensli-results/2"
 OLD_SCHEMAS = ("minisensli-results/1",)  # read by recomputing summary and comparisons from the runs
 SCHEMA_FILE = pathlib.Path(__file__).parent / "results.schema.json"
-TOP_LEVEL_KEYS = ("schema", "name", "created", "minisensli_version", "config", "phase_epochs",
-                  "start_architecture", "methods", "seeds", "runs", "summary", "comparisons")
+TOP_LEVEL_KEYS = (
+    "schema",
+    "name",
+    "created",
+    "minisensli_version",
+    "config",
+    "phase_epochs",
+    "start_architecture",
+    "methods",
+    "seeds",
+    "runs",
+    "summary",
+    "comparisons",
+)
 
 
 class ResultsError(ValueError):
@@ -80,8 +92,9 @@ def check_results(results: Any) -> None:
     if not isinstance(results, dict) or results.get("schema") != SCHEMA_ID:
         found = results.get("schema") if isinstance(results, dict) else type(results).__name__
         readable = ", ".join(repr(s) for s in (SCHEMA_ID, *OLD_SCHEMAS))
-        raise ResultsError(f"not a minisensli results document this version reads (schema {found!r}; "
-                           f"this minisensli reads {readable})")
+        raise ResultsError(
+            f"not a minisensli results document this version reads (schema {found!r}; this minisensli reads {readable})"
+        )
     missing = [k for k in TOP_LEVEL_KEYS if k not in results]
     if missing:
         raise ResultsError(f"results document lacks the keys {missing}")
@@ -127,8 +140,10 @@ def completeness_note(results: dict[str, Any], folder: str | pathlib.Path) -> st
     total = len(results["runs"]) + len(unfinished)
     failed = sum(1 for u in unfinished if isinstance(u, dict) and u.get("status") == "failed")
     failed_text = f", {failed} failed" if failed else ""
-    return (f"incomplete results: {len(results['runs'])} of {total} runs finished{failed_text}; figures show the "
-            f"finished runs (complete them with: minisensli run --resume {folder})")
+    return (
+        f"incomplete results: {len(results['runs'])} of {total} runs finished{failed_text}; figures show the "
+        f"finished runs (complete them with: minisensli run --resume {folder})"
+    )
 
 
 def upgrade(results: dict[str, Any]) -> dict[str, Any]:
@@ -137,5 +152,4 @@ def upgrade(results: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(run, dict) or "method" not in run or "seed" not in run:
             raise ResultsError(f"run {i} of the {results['schema']} document lacks 'method' or 'seed'; cannot upgrade")
     methods = results.get("methods") or sorted({r["method"] for r in results["runs"]})
-    return {**results, "schema": SCHEMA_ID, "upgraded_from": results["schema"],
-            **summarize(results["runs"], methods)}
+    return {**results, "schema": SCHEMA_ID, "upgraded_from": results["schema"], **summarize(results["runs"], methods)}

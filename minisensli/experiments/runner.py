@@ -173,9 +173,14 @@ class _Record:
             if task in self.runs and task not in self._encoded:
                 self._encoded[task] = json.dumps(self.runs[task], separators=(",", ":"))
         runs_text = "[" + ",".join(self._encoded[t] for t in self.tasks if t in self.runs) + "]"
-        text = "{" + ",".join(json.dumps(key) + ":" + (runs_text if key == "runs" else
-                                                       json.dumps(value, separators=(",", ":")))
-                              for key, value in results.items()) + "}"
+        text = (
+            "{"
+            + ",".join(
+                json.dumps(key) + ":" + (runs_text if key == "runs" else json.dumps(value, separators=(",", ":")))
+                for key, value in results.items()
+            )
+            + "}"
+        )
         write_text(self.folder / "results.json", text)
         now = time.perf_counter()
         self._next_write = now + max(MIN_SECONDS_BETWEEN_WRITES, WRITE_TIME_FACTOR * (now - started))
@@ -261,8 +266,14 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
     waiting = [t for t in todo if t.depends_on is not None and t.depends_on not in record.runs]
     ready = [t for t in todo if t not in waiting]
     handles: dict[Any, Task] = {}
-    bar = progress_bar(None, total=len(record.tasks), initial=len(record.runs), disable=not progress,
-                       desc=f"{record.config.name}: runs ({executor.description})", unit="run")
+    bar = progress_bar(
+        None,
+        total=len(record.tasks),
+        initial=len(record.runs),
+        disable=not progress,
+        desc=f"{record.config.name}: runs ({executor.description})",
+        unit="run",
+    )
     signals = _StopSignals()
     caller_dtype = backend.get_default_dtype()
     try:
@@ -272,8 +283,13 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
             try:
                 while ready or handles:
                     for task in ready:
-                        args = (record.config, task, bases.get(task.depends_on), progress and in_process,
-                                None if in_process else record.dtype)
+                        args = (
+                            record.config,
+                            task,
+                            bases.get(task.depends_on),
+                            progress and in_process,
+                            None if in_process else record.dtype,
+                        )
                         try:
                             handles[executor.submit(run_task, *args)] = task
                         except Exception as err:  # e.g. a pool whose worker process died: no new tasks
@@ -331,8 +347,14 @@ def _finish(record: _Record) -> pathlib.Path:
     return record.folder
 
 
-def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-results", progress: bool = True,
-                   timestamp: str | None = None, jobs: int = 1, scheduler: str | None = None) -> pathlib.Path:
+def run_experiment(
+    config: Config,
+    out_root: str | pathlib.Path = "minisensli-results",
+    progress: bool = True,
+    timestamp: str | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> pathlib.Path:
     """Run every method on every seed of ``config``; write the results folder and return its path.
 
     jobs: local processes (1: in this process); scheduler: a Dask scheduler address instead.
@@ -349,8 +371,13 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
         stamp = timestamp or datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = create_run_folder(out_root, config.name, stamp)
         write_text(folder / "config.toml", to_toml(config))
-        record = _Record(folder, config, datetime.datetime.now().isoformat(timespec="seconds"), tasks,
-                         backend.get_default_dtype().name)
+        record = _Record(
+            folder,
+            config,
+            datetime.datetime.now().isoformat(timespec="seconds"),
+            tasks,
+            backend.get_default_dtype().name,
+        )
         record.write()
     except BaseException:
         executor.close()
@@ -359,8 +386,9 @@ def run_experiment(config: Config, out_root: str | pathlib.Path = "minisensli-re
     return _finish(record)
 
 
-def resume_experiment(folder: str | pathlib.Path, progress: bool = True, jobs: int = 1,
-                      scheduler: str | None = None) -> pathlib.Path:
+def resume_experiment(
+    folder: str | pathlib.Path, progress: bool = True, jobs: int = 1, scheduler: str | None = None
+) -> pathlib.Path:
     """Run the missing runs of an interrupted or failed results folder (same seeds, same numbers as
     an uninterrupted run) and complete its results.json and figures; returns the folder."""
     folder = pathlib.Path(folder)
@@ -377,8 +405,9 @@ def resume_experiment(folder: str | pathlib.Path, progress: bool = True, jobs: i
     for run in results["runs"]:
         task = Task(run["seed"], run["method"])
         if task not in known:
-            raise ResultsError(f"--resume {folder}: results.json holds a run ({task.label}) that its config.toml "
-                               "does not ask for")
+            raise ResultsError(
+                f"--resume {folder}: results.json holds a run ({task.label}) that its config.toml does not ask for"
+            )
         runs[task] = run
     todo = [t for t in tasks if t not in runs]
     bases: dict[Task, Any] = {}
@@ -387,8 +416,15 @@ def resume_experiment(folder: str | pathlib.Path, progress: bool = True, jobs: i
         if dependency is not None and dependency in runs:
             bases[dependency] = _load_finished_model(folder, runs[dependency])
     executor = make_executor(jobs, scheduler, len(todo))
-    record = _Record(folder, config, results["created"], tasks, results.get("dtype", "float32"), runs=runs,
-                     start_architecture=list(results["start_architecture"]))
+    record = _Record(
+        folder,
+        config,
+        results["created"],
+        tasks,
+        results.get("dtype", "float32"),
+        runs=runs,
+        start_architecture=list(results["start_architecture"]),
+    )
     _execute(record, todo, bases, executor, progress)
     return _finish(record)
 
@@ -400,9 +436,19 @@ def _load_finished_model(folder: pathlib.Path, run: dict[str, Any]) -> Any:
     try:
         return load(path)
     except (OSError, ValueError) as err:
-        raise ResultsError(f"--resume {folder}: cannot read the finished model {path} that "
-                           f"'{run['method']}' seed {run['seed']} left ({err})") from err
+        raise ResultsError(
+            f"--resume {folder}: cannot read the finished model {path} that "
+            f"'{run['method']}' seed {run['seed']} left ({err})"
+        ) from err
 
 
-__all__ = ["ExecutorError", "RunFailedError", "RunFolderError", "RunInterruptedError", "create_run_folder", "quick",
-           "resume_experiment", "run_experiment"]
+__all__ = [
+    "ExecutorError",
+    "RunFailedError",
+    "RunFolderError",
+    "RunInterruptedError",
+    "create_run_folder",
+    "quick",
+    "resume_experiment",
+    "run_experiment",
+]

@@ -15,8 +15,14 @@ def datasets(config: Config) -> data.Split:
     """The train/test split the config names (generated or shipped; nothing is downloaded)."""
     d = config.data
     if d["name"] == "spirals":
-        return data.spirals(n_per_class=d["n_per_class"], r0=d["r0"], circles=d["circles"], noise=d["noise"],
-                            train_fraction=d["train_fraction"], seed=d["split_seed"])
+        return data.spirals(
+            n_per_class=d["n_per_class"],
+            r0=d["r0"],
+            circles=d["circles"],
+            noise=d["noise"],
+            train_fraction=d["train_fraction"],
+            seed=d["split_seed"],
+        )
     split = data.digits(train_fraction=d["train_fraction"], seed=d["split_seed"])
     if not d["flatten"]:
         return split
@@ -29,8 +35,7 @@ def loaders(config: Config, split: data.Split, seed: int) -> tuple[data.DataLoad
     d = config.data
     full_batch = d["batch_size"] >= len(split.train)
     device = config.training["device"]
-    train = data.DataLoader(split.train, batch_size=d["batch_size"], shuffle=not full_batch, seed=seed,
-                            device=device)
+    train = data.DataLoader(split.train, batch_size=d["batch_size"], shuffle=not full_batch, seed=seed, device=device)
     test = data.DataLoader(split.test, batch_size=d["test_batch_size"], device=device)
     return train, test
 
@@ -66,16 +71,19 @@ def _architecture(config: Config, split: data.Split) -> nn.Sequential:
         return nn.Sequential(*layers, nn.Dense(widths[-1], classes))
     if m["type"] == "resnet":
         blocks = [nn.ResidualDense(m["width"], weights=2, activation=act, h=m["h"]) for _ in range(m["blocks"])]
-        return nn.Sequential(nn.Dense(in_shape[0], m["width"]), activation_from_name(act), *blocks,
-                             nn.Dense(m["width"], classes))
+        return nn.Sequential(
+            nn.Dense(in_shape[0], m["width"]), activation_from_name(act), *blocks, nn.Dense(m["width"], classes)
+        )
     channels, (height, width) = [in_shape[0], *m["channels"]], in_shape[1:]
     layers = []
     for a, b in zip(channels[:-1], channels[1:]):
         layers += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
         height, width = height // 2, width // 2
     if height < 1 or width < 1:
-        raise ValueError(f"model.channels: {len(m['channels'])} pooling stages shrink the {in_shape[1:]} images "
-                         "to nothing; use fewer stages")
+        raise ValueError(
+            f"model.channels: {len(m['channels'])} pooling stages shrink the {in_shape[1:]} images "
+            "to nothing; use fewer stages"
+        )
     dims = [channels[-1] * height * width, *m["classifier"]]
     layers.append(nn.Flatten())
     for a, b in zip(dims[:-1], dims[1:]):

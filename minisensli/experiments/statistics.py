@@ -31,13 +31,24 @@ def spread(values: list[float | None]) -> dict[str, Any]:
     if n == 0:
         return {"n": 0, "mean": None, "sd": None, "median": None, "q1": None, "q3": None, "min": None, "max": None}
     q1, _, q3 = statistics.quantiles(finite, n=4, method="inclusive") if n > 1 else (finite[0],) * 3
-    return {"n": n, "mean": statistics.fmean(finite), "sd": statistics.stdev(finite) if n > 1 else None,
-            "median": statistics.median(finite), "q1": q1, "q3": q3, "min": finite[0], "max": finite[-1]}
+    return {
+        "n": n,
+        "mean": statistics.fmean(finite),
+        "sd": statistics.stdev(finite) if n > 1 else None,
+        "median": statistics.median(finite),
+        "q1": q1,
+        "q3": q3,
+        "min": finite[0],
+        "max": finite[-1],
+    }
 
 
 def _by_seed(runs: list[dict[str, Any]], method: str, metric: str) -> dict[int, float]:
-    return {r["seed"]: r[metric] for r in runs
-            if r["method"] == method and r.get(metric) is not None and math.isfinite(r[metric])}
+    return {
+        r["seed"]: r[metric]
+        for r in runs
+        if r["method"] == method and r.get(metric) is not None and math.isfinite(r[metric])
+    }
 
 
 def paired(a: dict[int, float], b: dict[int, float], tie_tolerance: float = TIE_TOLERANCE) -> dict[str, Any]:
@@ -52,8 +63,14 @@ def paired(a: dict[int, float], b: dict[int, float], tie_tolerance: float = TIE_
         from scipy.stats import wilcoxon  # noqa: PLC0415 - scipy is needed only when comparing
 
         p_value = float(wilcoxon(nonzero, alternative="two-sided").pvalue)
-    return {"n": len(seeds), "wins": wins, "losses": losses, "ties": len(diffs) - wins - losses,
-            "median_difference": statistics.median(diffs) if diffs else None, "p_value": p_value}
+    return {
+        "n": len(seeds),
+        "wins": wins,
+        "losses": losses,
+        "ties": len(diffs) - wins - losses,
+        "median_difference": statistics.median(diffs) if diffs else None,
+        "p_value": p_value,
+    }
 
 
 def comparisons(runs: list[dict[str, Any]], methods: list[str]) -> list[dict[str, Any]]:

@@ -19,11 +19,15 @@ from .statistics import METRICS, comparisons, format_p, spread
 
 SPREAD_KEYS = ("final_train_loss", "final_test_error", "wall_time", "parameters")
 METRIC_NAMES = {"final_train_loss": "final train loss", "final_test_error": "test error"}
-SD_NOTE = ("mean ± sd: sd over seeds with n - 1 in the denominator; median [q1, q3]: the median and the "
-           "25th and 75th percentiles over seeds")
-PAIRED_NOTE = ("paired per seed (A - B; one seed: same data order, same start weights except 'big'): W/L/T = A "
-               "lower/higher/equal;\nmedian diff < 0: A tends to be lower (better); p: Wilcoxon signed-rank, "
-               "two-sided (- with fewer than 2 differing seeds)")
+SD_NOTE = (
+    "mean ± sd: sd over seeds with n - 1 in the denominator; median [q1, q3]: the median and the "
+    "25th and 75th percentiles over seeds"
+)
+PAIRED_NOTE = (
+    "paired per seed (A - B; one seed: same data order, same start weights except 'big'): W/L/T = A "
+    "lower/higher/equal;\nmedian diff < 0: A tends to be lower (better); p: Wilcoxon signed-rank, "
+    "two-sided (- with fewer than 2 differing seeds)"
+)
 
 
 def summarize(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
@@ -43,8 +47,9 @@ def aligned(rows: list[list[str]], right: set[int] | None = None) -> list[str]:
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
 
     def line(row: list[str]) -> str:
-        return "  ".join(cell.rjust(w) if c in right else cell.ljust(w)
-                         for c, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            cell.rjust(w) if c in right else cell.ljust(w) for c, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
 
     header = line(rows[0])
     return [header, "-" * len(header)] + [line(row) for row in rows[1:]]
@@ -66,14 +71,33 @@ def _median_iqr(s: dict[str, Any], scale: float, digits: int) -> str:
 def summary_table(results: dict[str, Any]) -> str:
     """Per method: final training loss and test error (mean ± sd and median [IQR] over seeds),
     mean wall time, parameters; a note says which sd."""
-    rows = [["method", "seeds", "final train loss", "median [IQR]", "test error (%)", "median [IQR]",
-             "wall time (s)", "params"]]
+    rows = [
+        [
+            "method",
+            "seeds",
+            "final train loss",
+            "median [IQR]",
+            "test error (%)",
+            "median [IQR]",
+            "wall time (s)",
+            "params",
+        ]
+    ]
     for method, s in results["summary"].items():
         loss, error = s["final_train_loss"], s["final_test_error"]
         params = s["parameters"]["median"]
-        rows.append([method, str(s["runs"]), _mean_sd(loss, 1, 4), _median_iqr(loss, 1, 4),
-                     _mean_sd(error, 100, 2), _median_iqr(error, 100, 2), _mean_sd(s["wall_time"], 1, 1),
-                     "-" if params is None else f"{params:.0f}"])
+        rows.append(
+            [
+                method,
+                str(s["runs"]),
+                _mean_sd(loss, 1, 4),
+                _median_iqr(loss, 1, 4),
+                _mean_sd(error, 100, 2),
+                _median_iqr(error, 100, 2),
+                _mean_sd(s["wall_time"], 1, 1),
+                "-" if params is None else f"{params:.0f}",
+            ]
+        )
     return "\n".join(aligned(rows) + [SD_NOTE])
 
 
@@ -95,8 +119,11 @@ def comparison_table(results: dict[str, Any]) -> str:
             if c is None or c["n"] == 0:
                 row += ["-", "-", "-"]
                 continue
-            difference = (f"{c['median_difference'] * 100:+.2f}" if metric == "final_test_error"
-                          else f"{c['median_difference']:+.3g}")
+            difference = (
+                f"{c['median_difference'] * 100:+.2f}"
+                if metric == "final_test_error"
+                else f"{c['median_difference']:+.3g}"
+            )
             row += [f"{c['wins']}/{c['losses']}/{c['ties']}", difference, format_p(c["p_value"])]
         rows.append(row)
     if len(rows) == 1:

@@ -114,8 +114,9 @@ def _seeded(seed: int, build: Any) -> Any:
         backend.set_init_rng(previous)
 
 
-def run_task(config: Config, task: Task, base: nn.Sequential | None = None, progress: bool = False,
-             dtype: str | None = None) -> TaskResult:
+def run_task(
+    config: Config, task: Task, base: nn.Sequential | None = None, progress: bool = False, dtype: str | None = None
+) -> TaskResult:
     """Train ``task.method`` on ``task.seed`` and return its record and model.
 
     base: for 'big', the finished 'abs max' model of the same seed. dtype: set as the default
@@ -125,8 +126,7 @@ def run_task(config: Config, task: Task, base: nn.Sequential | None = None, prog
         return _run_task(config, task, base, progress, dtype)
 
 
-def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: bool,
-              dtype: str | None) -> TaskResult:
+def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: bool, dtype: str | None) -> TaskResult:
     if dtype is not None:
         backend.set_default_dtype(dtype)
     if task.depends_on is not None and base is None:
@@ -140,11 +140,24 @@ def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: 
     if task.method in GROWTH_METHODS:
         optimizer_name, optimizer_options = optimizer_factory(config)
         growth = sensli.grow(
-            start, train, test, epochs=config.phase_epochs, lr=t["lr"], optimizer=optimizer_name,
-            optimizer_options=optimizer_options, scheduler=scheduler, lr_factor=t["lr_factor"], mode=task.method,
-            max_insertions=t["max_insertions"], method=config.sensli["method"], norm=sensitivity_norm(config),
-            threshold=config.sensli["threshold"], seed=task.seed, site_options=site_options(config),
-            progress=progress)
+            start,
+            train,
+            test,
+            epochs=config.phase_epochs,
+            lr=t["lr"],
+            optimizer=optimizer_name,
+            optimizer_options=optimizer_options,
+            scheduler=scheduler,
+            lr_factor=t["lr_factor"],
+            mode=task.method,
+            max_insertions=t["max_insertions"],
+            method=config.sensli["method"],
+            norm=sensitivity_norm(config),
+            threshold=config.sensli["threshold"],
+            seed=task.seed,
+            site_options=site_options(config),
+            progress=progress,
+        )
         model = growth.model
         record = _run_record(task, growth.history, model, growth)
     else:
@@ -153,8 +166,16 @@ def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: 
         else:
             model = fresh_copy(base, task.seed + BIG_SEED_OFFSET)
         opt = make_optimizer(config, model.parameters(), t["lr"])
-        history = fit(model, train, opt, config.total_epochs, scheduler=scheduler(opt) if scheduler else None,
-                      test_loader=test, progress=progress, description=task.method)
+        history = fit(
+            model,
+            train,
+            opt,
+            config.total_epochs,
+            scheduler=scheduler(opt) if scheduler else None,
+            test_loader=test,
+            progress=progress,
+            description=task.method,
+        )
         record = _run_record(task, history, model)
     for p in model.parameters():
         p.grad = None  # not needed by anyone, and it would double what travels back from a worker

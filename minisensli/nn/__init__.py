@@ -11,6 +11,22 @@ from .sequential import Sequential
 Residual = ResidualDense  # the dense block of the SensLI ResNets, under the design's short name
 
 __all__ = [
-    "MODULE_TYPES", "AvgPool2d", "Conv2d", "CrossEntropyLoss", "Dense", "Flatten", "MSELoss", "MaxPool2d", "Module",
-    "Parameter", "ReLU", "Residual", "ResidualConv", "ResidualDense", "Sequential", "Sigmoid", "Tanh", "init",
+    "MODULE_TYPES",
+    "AvgPool2d",
+    "Conv2d",
+    "CrossEntropyLoss",
+    "Dense",
+    "Flatten",
+    "MSELoss",
+    "MaxPool2d",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Residual",
+    "ResidualConv",
+    "ResidualDense",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "init",
 ]

@@ -44,8 +44,10 @@ def _claim(shape: tuple[int, ...]) -> None:
         return
     wanted = math.prod(int(n) for n in shape)
     if wanted > _budget[-1]:
-        raise ParameterBudgetError(f"a parameter of shape {tuple(shape)} ({wanted} entries) exceeds the "
-                                   f"{_budget[-1]} entries left in the budget")
+        raise ParameterBudgetError(
+            f"a parameter of shape {tuple(shape)} ({wanted} entries) exceeds the "
+            f"{_budget[-1]} entries left in the budget"
+        )
     _budget[-1] -= wanted
 
 

@@ -28,7 +28,7 @@ class Parameter(Tensor):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
 
     def __repr__(self) -> str:
-        return "Parameter" + super().__repr__()[len("Tensor"):]
+        return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
 class Module:
@@ -149,8 +149,10 @@ class Module:
             backend.module_for_device(device)  # fails early, before any parameter moved
         if dtype is not None and not backend.is_floating(backend.as_dtype(dtype)):
             # integer weights would truncate every value and could never receive a gradient
-            raise TypeError(f"{type(self).__name__}.to: dtype must be a floating dtype such as 'float32' or "
-                            f"'float64', got {backend.as_dtype(dtype).name!r}")
+            raise TypeError(
+                f"{type(self).__name__}.to: dtype must be a floating dtype such as 'float32' or "
+                f"'float64', got {backend.as_dtype(dtype).name!r}"
+            )
         for p in self.parameters():
             data = p.data
             if device is not None:

@@ -49,8 +49,9 @@ class ResidualDense(_ResidualBase):
     (N, features) -> (N, features). activation: 'tanh' (the paper's ResNets), 'relu' or 'sigmoid'.
     """
 
-    def __init__(self, features: int, weights: int = 2, activation: str = "tanh", h: float = 1.0,
-                 rng: Any = None) -> None:
+    def __init__(
+        self, features: int, weights: int = 2, activation: str = "tanh", h: float = 1.0, rng: Any = None
+    ) -> None:
         if weights not in (1, 2):
             raise ValueError(f"ResidualDense: weights must be 1 or 2, got {weights}")
         self.features = checks.integer("ResidualDense: features", features, 1)
@@ -58,8 +59,12 @@ class ResidualDense(_ResidualBase):
         super().__init__(Dense(features, features, rng=rng), outer, activation, h)
 
     def config(self) -> dict[str, Any]:
-        return {"features": self.features, "weights": self.weights, "activation": activation_name(self.activation),
-                "h": self.h}
+        return {
+            "features": self.features,
+            "weights": self.weights,
+            "activation": activation_name(self.activation),
+            "h": self.h,
+        }
 
     def extra_repr(self) -> str:
         return f"{self.features}, " + super().extra_repr()
@@ -71,8 +76,9 @@ class ResidualConv(_ResidualBase):
     (N, channels, H, W) -> (N, channels, H, W); one or two weights (see module docstring).
     """
 
-    def __init__(self, channels: int, weights: int = 2, activation: str = "relu", h: float = 1.0,
-                 rng: Any = None) -> None:
+    def __init__(
+        self, channels: int, weights: int = 2, activation: str = "relu", h: float = 1.0, rng: Any = None
+    ) -> None:
         if weights not in (1, 2):
             raise ValueError(f"ResidualConv: weights must be 1 or 2, got {weights}")
         self.channels = checks.integer("ResidualConv: channels", channels, 1)
@@ -80,8 +86,12 @@ class ResidualConv(_ResidualBase):
         super().__init__(Conv2d(channels, channels, 3, padding=1, rng=rng), outer, activation, h)
 
     def config(self) -> dict[str, Any]:
-        return {"channels": self.channels, "weights": self.weights, "activation": activation_name(self.activation),
-                "h": self.h}
+        return {
+            "channels": self.channels,
+            "weights": self.weights,
+            "activation": activation_name(self.activation),
+            "h": self.h,
+        }
 
     def extra_repr(self) -> str:
         return f"{self.channels}, " + super().extra_repr()

@@ -35,8 +35,10 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
 
 def window_counts(padded_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:
     """(OH, OW): window positions of a kernel sliding over a padded (N, C, Hp, Wp) input."""
-    return (output_size(padded_shape[2], kernel[0], stride[0], 0),
-            output_size(padded_shape[3], kernel[1], stride[1], 0))
+    return (
+        output_size(padded_shape[2], kernel[0], stride[0], 0),
+        output_size(padded_shape[3], kernel[1], stride[1], 0),
+    )
 
 
 def tap_slices(kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]):
@@ -131,11 +133,14 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
     stride = pair(stride, "stride", "conv2d", 1)
     padding = pair(padding, "padding", "conv2d", 0)
     if x.ndim != 4 or weight.ndim != 4:
-        raise ValueError(f"conv2d: expected input (N, C, H, W) and weight (O, C, kh, kw), got shapes {x.shape} "
-                         f"and {weight.shape}")
+        raise ValueError(
+            f"conv2d: expected input (N, C, H, W) and weight (O, C, kh, kw), got shapes {x.shape} and {weight.shape}"
+        )
     if x.shape[1] != weight.shape[1]:
-        raise ValueError(f"conv2d: input has {x.shape[1]} channels (shape {x.shape}) but weight expects "
-                         f"{weight.shape[1]} (shape {weight.shape})")
+        raise ValueError(
+            f"conv2d: input has {x.shape[1]} channels (shape {x.shape}) but weight expects "
+            f"{weight.shape[1]} (shape {weight.shape})"
+        )
     tensors = [x, weight]
     if bias is not None:
         bias = as_tensor(bias)
@@ -144,11 +149,15 @@ def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any 
         tensors.append(bias)
     for t in tensors:
         if not backend.is_floating(t.dtype) or t.dtype != x.dtype or t.device != x.device:
-            raise TypeError(f"conv2d: input, weight and bias need one floating dtype and device, got "
-                            f"{[(str(t.dtype), t.device) for t in tensors]}")
+            raise TypeError(
+                f"conv2d: input, weight and bias need one floating dtype and device, got "
+                f"{[(str(t.dtype), t.device) for t in tensors]}"
+            )
     for axis, name in ((2, "height"), (3, "width")):
         k, s, p = weight.shape[axis], stride[axis - 2], padding[axis - 2]
         if output_size(x.shape[axis], k, s, p) < 1:
-            raise ValueError(f"conv2d: kernel {name} {k} is larger than the padded input {name} "
-                             f"{x.shape[axis] + 2 * p} (input shape {x.shape}, padding {padding})")
+            raise ValueError(
+                f"conv2d: kernel {name} {k} is larger than the padded input {name} "
+                f"{x.shape[axis] + 2 * p} (input shape {x.shape}, padding {padding})"
+            )
     return Conv2d.apply(*tensors, stride=stride, padding=padding)

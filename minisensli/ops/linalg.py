@@ -106,15 +106,20 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     # The checks read the arrays directly: on a small net they run as often as the arithmetic.
     xd, wd = x.data, weight.data
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-                         "(expected input (..., in_features) and weight (out_features, in_features))")
+        raise ValueError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+            "(expected input (..., in_features) and weight (out_features, in_features))"
+        )
     if bias is not None and tensors[2].data.shape != (wd.shape[0],):
-        raise ValueError(f"linear: bias of shape {tensors[2].shape} does not fit weight of shape {weight.shape} "
-                         f"(expected ({weight.shape[0]},))")
+        raise ValueError(
+            f"linear: bias of shape {tensors[2].shape} does not fit weight of shape {weight.shape} "
+            f"(expected ({weight.shape[0]},))"
+        )
     for t in tensors[1:]:  # the identity tests settle the common case without a call
         td = t.data
-        if ((type(td) is not type(xd) and backend.device_of(td) != backend.device_of(xd))
-                or (td.dtype is not xd.dtype and td.dtype != xd.dtype)):
+        if (type(td) is not type(xd) and backend.device_of(td) != backend.device_of(xd)) or (
+            td.dtype is not xd.dtype and td.dtype != xd.dtype
+        ):
             raise TypeError(f"linear: input is {x.dtype} on {x.device} but a parameter is {t.dtype} on {t.device}")
     if xd.dtype.kind != "f":
         raise TypeError(f"linear: expected floating-point tensors, got dtype {x.dtype}")

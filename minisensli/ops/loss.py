@@ -63,8 +63,10 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     if labels_data.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels_data.dtype}")
     if labels_data.shape != shape[:1]:
-        raise ValueError(f"cross_entropy: labels of shape {labels_data.shape} do not fit logits of shape "
-                         f"{shape} (expected ({shape[0]},))")
+        raise ValueError(
+            f"cross_entropy: labels of shape {labels_data.shape} do not fit logits of shape "
+            f"{shape} (expected ({shape[0]},))"
+        )
     if shape[0] == 0:
         raise ValueError("cross_entropy: empty batch (N = 0)")
     if type(labels_data) is not type(logits.data) and backend.device_of(labels_data) != logits.device:
@@ -79,16 +81,19 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
     try:
         return CrossEntropy.apply(logits, labels=labels_data)
     except IndexError:
-        raise ValueError(f"cross_entropy: labels must lie in [0, {classes}), got "
-                         f"{int(backend.to_numpy(labels_data).max())}") from None
+        raise ValueError(
+            f"cross_entropy: labels must lie in [0, {classes}), got {int(backend.to_numpy(labels_data).max())}"
+        ) from None
 
 
 def mse_loss(prediction: Any, target: Any) -> Tensor:
     """Mean squared error over all entries; prediction and target must have the same shape."""
     prediction, target = as_tensor(prediction), as_tensor(target)
     if prediction.shape != target.shape:
-        raise ValueError(f"mse_loss: prediction of shape {prediction.shape} and target of shape {target.shape} "
-                         "differ (no broadcasting, to avoid silently averaging the wrong pairs)")
+        raise ValueError(
+            f"mse_loss: prediction of shape {prediction.shape} and target of shape {target.shape} "
+            "differ (no broadcasting, to avoid silently averaging the wrong pairs)"
+        )
     if not backend.is_floating(prediction.dtype):
         raise TypeError(f"mse_loss: prediction must be floating-point, got dtype {prediction.dtype}")
     if target.dtype != prediction.dtype:

@@ -160,15 +160,19 @@ def _check_joinable(op: str, tensors: list[Tensor], axis: int, same_shape: bool)
     first = tensors[0]
     for t in tensors[1:]:
         if t.device != first.device or t.dtype != first.dtype:
-            raise TypeError(f"{op}: all tensors need one device and dtype, got {first.dtype}/{first.device} "
-                            f"and {t.dtype}/{t.device}")
+            raise TypeError(
+                f"{op}: all tensors need one device and dtype, got {first.dtype}/{first.device} "
+                f"and {t.dtype}/{t.device}"
+            )
         other = list(t.shape)
         mine = list(first.shape)
         if not same_shape and len(other) == len(mine) and -len(mine) <= axis < len(mine):
             other[axis] = mine[axis] = 0
         if other != mine:
-            raise ValueError(f"{op}: shapes {[tuple(t.shape) for t in tensors]} do not match along "
-                             f"{'any axis' if same_shape else f'the axes other than {axis}'}")
+            raise ValueError(
+                f"{op}: shapes {[tuple(t.shape) for t in tensors]} do not match along "
+                f"{'any axis' if same_shape else f'the axes other than {axis}'}"
+            )
 
 
 def concatenate(tensors: list[Any], axis: int = 0) -> Tensor:
@@ -202,6 +206,8 @@ def pad(x: Any, pad_width: Any, value: float = 0.0) -> Tensor:
     else:
         pairs = tuple(tuple(int(v) for v in p) for p in pad_width)
     if len(pairs) != x.ndim or any(len(p) != 2 or min(p) < 0 for p in pairs):
-        raise ValueError(f"pad: pad_width {pad_width!r} must give one (before, after) pair of non-negative ints "
-                         f"for each of the {x.ndim} axes of shape {x.shape}")
+        raise ValueError(
+            f"pad: pad_width {pad_width!r} must give one (before, after) pair of non-negative ints "
+            f"for each of the {x.ndim} axes of shape {x.shape}"
+        )
     return Pad.apply(x, pad_width=pairs, value=value)

@@ -15,12 +15,19 @@ class Adam(Optimizer):
     p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
     """
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
-        b1, b2 = (checks.number(f"Adam: betas[{i}]", b, 0.0, maximum=1.0, strict_maximum=True)
-                  for i, b in enumerate(betas))
+        b1, b2 = (
+            checks.number(f"Adam: betas[{i}]", b, 0.0, maximum=1.0, strict_maximum=True) for i, b in enumerate(betas)
+        )
         eps = checks.positive("Adam: eps", eps)
         weight_decay = checks.non_negative("Adam: weight_decay", weight_decay)
         super().__init__(params, lr, {"betas": (b1, b2), "eps": eps, "weight_decay": weight_decay})

@@ -29,8 +29,10 @@ class Optimizer:
                 raise TypeError(f"{name}: parameter {i} is not a Tensor that requires grad")
             if id(p) in first_index:
                 # it would be updated twice per step, with a doubled (and for Adam, wrong) update
-                raise ValueError(f"{name}: parameter {i} is the same tensor as parameter {first_index[id(p)]}; "
-                                 "list each parameter once")
+                raise ValueError(
+                    f"{name}: parameter {i} is the same tensor as parameter {first_index[id(p)]}; "
+                    "list each parameter once"
+                )
             first_index[id(p)] = i
         self.lr = checks.positive(f"{name}: lr", lr)
         self.initial_lr = self.lr
@@ -59,16 +61,22 @@ class Optimizer:
         """Restore what ``state_dict`` returned; the parameter list must match in number and shapes."""
         for i, s in state["state"].items():
             if not 0 <= int(i) < len(self.params):
-                raise ValueError(f"{type(self).__name__}.load_state_dict: state for parameter {i}, but the optimizer "
-                                 f"has {len(self.params)} parameters")
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: state for parameter {i}, but the optimizer "
+                    f"has {len(self.params)} parameters"
+                )
             for key, value in s.items():
                 if tuple(value.shape) != self.params[int(i)].shape:
-                    raise ValueError(f"{type(self).__name__}.load_state_dict: {key} of parameter {i} has shape "
-                                     f"{tuple(value.shape)}, the parameter has {self.params[int(i)].shape}")
+                    raise ValueError(
+                        f"{type(self).__name__}.load_state_dict: {key} of parameter {i} has shape "
+                        f"{tuple(value.shape)}, the parameter has {self.params[int(i)].shape}"
+                    )
         self.lr, self.initial_lr, self.steps = state["lr"], state["initial_lr"], state["steps"]
         self.defaults = dict(state["defaults"])
-        self.state = {int(i): {k: backend.to_device(v, self.params[int(i)].device).copy() for k, v in s.items()}
-                      for i, s in state["state"].items()}
+        self.state = {
+            int(i): {k: backend.to_device(v, self.params[int(i)].device).copy() for k, v in s.items()}
+            for i, s in state["state"].items()
+        }
 
     def _gradients(self) -> Iterable[tuple[int, Tensor, Any]]:
         """(index, parameter, gradient with weight decay added) for parameters that have a gradient."""

@@ -57,8 +57,13 @@ def forward_columns(layer: Any, output: Tensor) -> Any:
     built exactly those in its forward pass (a 3x3 convolution with stride 1 and padding 1, whose
     graph was recorded), else None. Reusing them saves the largest copy of a conv site's
     multiplier; the arrays stay valid after backward frees the graph (it drops its references)."""
-    if (isinstance(layer, Conv2d) and layer.kernel_size == 3 and layer.stride == 1 and layer.padding == 1
-            and output._ctx is not None):
+    if (
+        isinstance(layer, Conv2d)
+        and layer.kernel_size == 3
+        and layer.stride == 1
+        and layer.padding == 1
+        and output._ctx is not None
+    ):
         return output._ctx.saved_arrays[0]
     return None
 
@@ -100,8 +105,11 @@ def residual_dense_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     h, slope = site.h, ACT_SLOPE_AT_ZERO[site.activation]
     width = x.shape[1]
     if site.weights == 2 and site.variant == "v1":
-        return {"inner.weight": xp.zeros((width, width), dtype=x.dtype), "inner.bias": xp.zeros(width, dtype=x.dtype),
-                "outer.weight": h * (d.T @ _activation(site.activation, INNER_SCALE * x))}
+        return {
+            "inner.weight": xp.zeros((width, width), dtype=x.dtype),
+            "inner.bias": xp.zeros(width, dtype=x.dtype),
+            "outer.weight": h * (d.T @ _activation(site.activation, INNER_SCALE * x)),
+        }
     scale = h * slope * (INNER_SCALE if site.weights == 2 else 1.0)
     grads = {"inner.weight": scale * (d.T @ x), "inner.bias": scale * d.sum(axis=0)}
     if site.weights == 2:
@@ -123,8 +131,11 @@ def residual_conv_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     c = x.shape[1]
     kernel_zeros = xp.zeros((c, c, 3, 3), dtype=x.dtype)
     if site.weights == 2 and site.variant == "v1":
-        return {"inner.weight": kernel_zeros, "inner.bias": xp.zeros(c, dtype=x.dtype),
-                "outer.weight": h * correlate3x3(_activation(site.activation, INNER_SCALE * x), d)}
+        return {
+            "inner.weight": kernel_zeros,
+            "inner.bias": xp.zeros(c, dtype=x.dtype),
+            "outer.weight": h * correlate3x3(_activation(site.activation, INNER_SCALE * x), d),
+        }
     scale = h * slope * (INNER_SCALE if site.weights == 2 else 1.0)
     grads = {"inner.weight": scale * correlate3x3(x, d), "inner.bias": scale * d.sum(axis=(0, 2, 3))}
     if site.weights == 2:

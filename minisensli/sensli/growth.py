@@ -58,11 +58,17 @@ class InsertionRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "phase": self.phase, "iteration": self.iteration, "epoch": self.epoch,
-            "sites": [s.label for s in self.sites], "scores": list(self.scores),
+            "phase": self.phase,
+            "iteration": self.iteration,
+            "epoch": self.epoch,
+            "sites": [s.label for s in self.sites],
+            "scores": list(self.scores),
             "chosen": None if self.chosen is None else self.chosen.label,
             "chosen_index": None if self.chosen is None else self.sites.index(self.chosen),
-            "norm": self.norm, "method": self.method, "existing": self.existing, "seconds": self.seconds,
+            "norm": self.norm,
+            "method": self.method,
+            "existing": self.existing,
+            "seconds": self.seconds,
         }
 
 
@@ -99,19 +105,26 @@ class GrowthResult:
         phases = " + ".join(str(b - a) for a, b in zip([0, *self.phase_end_epochs], self.phase_end_epochs))
         inserted = [str(s) for s in self.chosen_sites if s is not None]
         where = f"{len(inserted)} insertion{'s' if len(inserted) != 1 else ''}" + (
-            f" ({'; '.join(inserted)})" if inserted else "")
+            f" ({'; '.join(inserted)})" if inserted else ""
+        )
         early = ", stopped early" if self.stopped_early else ""
         n_phases = len(self.phase_end_epochs)
-        return (f"GrowthResult: {n_phases} phases ({phases} epochs{early}), {where}; "
-                f"{self.history.summary()}; {self.train_seconds:.1f} s training, {self.select_seconds:.2f} s selecting")
+        return (
+            f"GrowthResult: {n_phases} phases ({phases} epochs{early}), {where}; "
+            f"{self.history.summary()}; {self.train_seconds:.1f} s training, {self.select_seconds:.2f} s selecting"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-compatible summary (without the model)."""
         return {
-            "history": self.history.as_dict(), "phase_end_epochs": list(self.phase_end_epochs),
-            "phase_test_error": list(self.phase_test_error), "architectures": list(self.architectures),
-            "insertions": [r.as_dict() for r in self.insertions], "train_seconds": self.train_seconds,
-            "select_seconds": self.select_seconds, "stopped_early": self.stopped_early,
+            "history": self.history.as_dict(),
+            "phase_end_epochs": list(self.phase_end_epochs),
+            "phase_test_error": list(self.phase_test_error),
+            "architectures": list(self.architectures),
+            "insertions": [r.as_dict() for r in self.insertions],
+            "train_seconds": self.train_seconds,
+            "select_seconds": self.select_seconds,
+            "stopped_early": self.stopped_early,
         }
 
     def plot(self, path: Any = None) -> Any:
@@ -128,8 +141,10 @@ def _epochs_per_phase(epochs: Any, max_insertions: int | None) -> list[int]:
     else:
         listed = [checks.integer("grow: epochs", epochs, 0)]
     if not listed or not any(listed):
-        raise ValueError(f"grow: epochs must be a non-negative int or a non-empty list of them with at least one "
-                         f"epoch to train, got {epochs!r}")
+        raise ValueError(
+            f"grow: epochs must be a non-negative int or a non-empty list of them with at least one "
+            f"epoch to train, got {epochs!r}"
+        )
     if max_insertions is not None:
         checks.integer("grow: max_insertions", max_insertions, 0)
     phases = (max_insertions if max_insertions is not None else max(len(listed) - 1, 1)) + 1
@@ -159,8 +174,9 @@ def _check_settings(model: Any, test_loader: Any, settings: dict[str, Any]) -> N
         checks.integer("grow: seed", settings["seed"], 0)
 
 
-def _diverged(err: NonFiniteLossError, phase: int, phases: int, result: GrowthResult,
-              model: Module) -> NonFiniteLossError:
+def _diverged(
+    err: NonFiniteLossError, phase: int, phases: int, result: GrowthResult, model: Module
+) -> NonFiniteLossError:
     """The error of a diverged phase, naming the phase, carrying the GrowthResult so far."""
     new = NonFiniteLossError(f"grow: phase {phase + 1}/{phases}: {err}", epoch=err.epoch, step=err.step)
     new.phase = phase + 1
@@ -174,17 +190,34 @@ def _make_optimizer(optimizer: Any, params: list, lr: float, options: dict[str, 
     if callable(optimizer):
         return optimizer(params, lr=lr, **options)
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"grow: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} "
-                         "or pass a callable")
+        raise ValueError(
+            f"grow: unknown optimizer {optimizer!r}; choose one of {sorted(OPTIMIZERS)} or pass a callable"
+        )
     return OPTIMIZERS[optimizer](params, lr=lr, **options)
 
 
-def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epochs: Any = (450, 1400),
-         lr: float = 0.1, optimizer: Any = "sgd", optimizer_options: dict[str, Any] | None = None,
-         scheduler: Callable[[Optimizer], Any] | None = None, lr_factor: float = 1.0, mode: Any = "abs max",
-         max_insertions: int | None = None, method: str = "closed_form", norm: str | None = None,
-         threshold: float = 1.0, target_test_error: float | None = None, loss_fn: Module | None = None,
-         seed: int | None = 0, site_options: dict[str, Any] | None = None, progress: bool = True) -> GrowthResult:
+def grow(
+    model: Sequential,
+    train_loader: Any,
+    test_loader: Any = None,
+    *,
+    epochs: Any = (450, 1400),
+    lr: float = 0.1,
+    optimizer: Any = "sgd",
+    optimizer_options: dict[str, Any] | None = None,
+    scheduler: Callable[[Optimizer], Any] | None = None,
+    lr_factor: float = 1.0,
+    mode: Any = "abs max",
+    max_insertions: int | None = None,
+    method: str = "closed_form",
+    norm: str | None = None,
+    threshold: float = 1.0,
+    target_test_error: float | None = None,
+    loss_fn: Module | None = None,
+    seed: int | None = 0,
+    site_options: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> GrowthResult:
     """Train ``model`` in phases and insert layers between them by the rule ``mode``.
 
     epochs: per phase (an int: the same for every phase; a short list is padded with its last
@@ -196,9 +229,22 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
     method / norm: how sensitivities are computed and scored. target_test_error: stop all
     training once the test error (a fraction) is at or below it. The input model is not changed.
     """
-    _check_settings(model, test_loader, {
-        "mode": mode, "lr": lr, "lr_factor": lr_factor, "threshold": threshold, "method": method, "norm": norm,
-        "target_test_error": target_test_error, "scheduler": scheduler, "loss_fn": loss_fn, "seed": seed})
+    _check_settings(
+        model,
+        test_loader,
+        {
+            "mode": mode,
+            "lr": lr,
+            "lr_factor": lr_factor,
+            "threshold": threshold,
+            "method": method,
+            "norm": norm,
+            "target_test_error": target_test_error,
+            "scheduler": scheduler,
+            "loss_fn": loss_fn,
+            "seed": seed,
+        },
+    )
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
     sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
@@ -222,8 +268,18 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         sched = scheduler(opt) if scheduler is not None else None
         before = history.wall_time
         try:
-            fit(model, train_loader, opt, phase_epochs, loss_fn=loss_fn, scheduler=sched, test_loader=test_loader,
-                progress=progress, history=history, description=f"phase {phase + 1}/{len(phases)}")
+            fit(
+                model,
+                train_loader,
+                opt,
+                phase_epochs,
+                loss_fn=loss_fn,
+                scheduler=sched,
+                test_loader=test_loader,
+                progress=progress,
+                history=history,
+                description=f"phase {phase + 1}/{len(phases)}",
+            )
         except NonFiniteLossError as err:
             raise _diverged(err, phase, len(phases), result, model) from err
         result.train_seconds += history.wall_time - before
@@ -238,8 +294,15 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
             break
         start = time.perf_counter()
         try:
-            scores = sensitivities(model, train_loader, loss_fn, method=method, norm=norm,
-                                   score_existing=parse_mode(mode)[0] == "threshold", **site_options)
+            scores = sensitivities(
+                model,
+                train_loader,
+                loss_fn,
+                method=method,
+                norm=norm,
+                score_existing=parse_mode(mode)[0] == "threshold",
+                **site_options,
+            )
         except NonFiniteLossError as err:
             raise _diverged(err, phase, len(phases), result, model) from err
         choice = select(scores, mode, rng=rng, threshold=threshold)
@@ -250,9 +313,19 @@ def grow(model: Sequential, train_loader: Any, test_loader: Any = None, *, epoch
         result.select_seconds += seconds
         if history.epoch_times:
             history.epoch_times[-1] += seconds
-        result.insertions.append(InsertionRecord(
-            phase=phase, iteration=len(history.minibatch_losses), epoch=len(history.train_loss),
-            sites=[s.site for s in scores], scores=scores.scores(), chosen=None if choice is None else choice.site,
-            norm=scores[0].norm, method=method, existing=scores.existing, seconds=seconds))
+        result.insertions.append(
+            InsertionRecord(
+                phase=phase,
+                iteration=len(history.minibatch_losses),
+                epoch=len(history.train_loss),
+                sites=[s.site for s in scores],
+                scores=scores.scores(),
+                chosen=None if choice is None else choice.site,
+                norm=scores[0].norm,
+                method=method,
+                existing=scores.existing,
+                seconds=seconds,
+            )
+        )
     result.model = model
     return result

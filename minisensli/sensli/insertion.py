@@ -19,11 +19,14 @@ def insert(model: Sequential, site: Site) -> Sequential:
     if not isinstance(site, Site):
         raise TypeError(f"insert: expected a Site (from sensli.candidate_sites), got {type(site).__name__}")
     block_options = {"weights": site.weights, "h": site.h, "activation": site.activation}
-    valid = candidate_sites(model, kind=site.kind, variant=site.variant,
-                            **(block_options if site.kind.startswith("residual") else {}))
+    valid = candidate_sites(
+        model, kind=site.kind, variant=site.variant, **(block_options if site.kind.startswith("residual") else {})
+    )
     if site not in valid:
-        raise ValueError(f"insert: {site} does not fit this model; valid {site.kind} sites are "
-                         f"{[f'{s.label} (width {s.width}, {s.activation})' for s in valid]}")
+        raise ValueError(
+            f"insert: {site} does not fit this model; valid {site.kind} sites are "
+            f"{[f'{s.label} (width {s.width}, {s.activation})' for s in valid]}"
+        )
     reference = model.parameters()[0]
     modules = virtual_modules(site, reference.dtype, reference.device)
     return model.copy().with_inserted(site.position, *modules)

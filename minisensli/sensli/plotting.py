@@ -69,8 +69,14 @@ def plot_growth(result: Any, path: Any = None) -> Any:
     for j, record in enumerate(result.insertions):
         xs = [start + i for i in range(len(record.scores))]
         colours = [f"C{j % 10}" if site == record.chosen else "none" for site in record.sites]
-        ax_scores.bar(xs, record.scores, width=0.7, color=colours, edgecolor=f"C{j % 10}",
-                      label=f"selection {j + 1} (epoch {record.epoch})")
+        ax_scores.bar(
+            xs,
+            record.scores,
+            width=0.7,
+            color=colours,
+            edgecolor=f"C{j % 10}",
+            label=f"selection {j + 1} (epoch {record.epoch})",
+        )
         ticks += xs
         labels += [site.label for site in record.sites]
         all_scores += list(record.scores)

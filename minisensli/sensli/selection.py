@@ -33,8 +33,9 @@ def parse_mode(mode: Any) -> tuple[str, int | None]:
     raise ValueError(f"unknown selection mode {mode!r}; choose one of {MODES} (e.g. 'pos 0') or an int")
 
 
-def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None,
-           threshold: float = 1.0) -> SiteScore | None:
+def select(
+    result: SensitivityResult, mode: Any = "abs max", rng: Any = None, threshold: float = 1.0
+) -> SiteScore | None:
     """The chosen SiteScore, or None when the threshold rule decides not to insert."""
     if not result:
         raise ValueError("select: no candidate sites to choose from")
@@ -52,8 +53,10 @@ def select(result: SensitivityResult, mode: Any = "abs max", rng: Any = None,
         return result[position]
     checks.positive("select: threshold", threshold)
     if result.existing is None:
-        raise ValueError("select: the threshold rule compares with the existing weights; compute the "
-                         "sensitivities with score_existing=True")
+        raise ValueError(
+            "select: the threshold rule compares with the existing weights; compute the "
+            "sensitivities with score_existing=True"
+        )
     best = max(result, key=lambda s: s.scaled_score)
     pool = [s.scaled_score for s in result] + list(result.existing.values())
     mean = sum(pool) / len(pool)

@@ -74,8 +74,15 @@ class SensitivityResult(list):
     (score_existing=False); method, batches, examples (N, the weight of the average), seconds.
     """
 
-    def __init__(self, scores: list[SiteScore], existing: dict[str, float] | None, method: str, batches: int,
-                 seconds: float, examples: int | None = None) -> None:
+    def __init__(
+        self,
+        scores: list[SiteScore],
+        existing: dict[str, float] | None,
+        method: str,
+        batches: int,
+        seconds: float,
+        examples: int | None = None,
+    ) -> None:
         super().__init__(scores)
         self.existing = existing
         self.method = method
@@ -113,16 +120,21 @@ def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dic
     for i, module in enumerate(model):
         if kind == "dense" and isinstance(module, Dense) or kind == "conv" and isinstance(module, Conv2d):
             out[f"{i}.weight"] = module.weight
-        elif kind == "residual_dense" and isinstance(module, ResidualDense) or \
-                kind == "residual_conv" and isinstance(module, ResidualConv):
+        elif (
+            kind == "residual_dense"
+            and isinstance(module, ResidualDense)
+            or kind == "residual_conv"
+            and isinstance(module, ResidualConv)
+        ):
             params = dict(module.named_parameters())
             if scored_parameter in params:
                 out[f"{i}.{scored_parameter}"] = params[scored_parameter]
     return out
 
 
-def _forward_capturing(layers: list[Module], x: Tensor, capture: set[int], with_grad: bool,
-                       outputs: dict[int, Tensor] | None = None) -> tuple[Tensor, dict[int, Tensor]]:
+def _forward_capturing(
+    layers: list[Module], x: Tensor, capture: set[int], with_grad: bool, outputs: dict[int, Tensor] | None = None
+) -> tuple[Tensor, dict[int, Tensor]]:
     """Run the layers and keep the tensors entering the layers in ``capture`` (an index equal to
     len(layers) means the output). with_grad: their gradients are kept by the next backward;
     where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf).
@@ -174,9 +186,16 @@ def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> N
         check_site(model, site, f"sensitivities: sites[{i}]")
 
 
-def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None, method: str = "closed_form",
-                  sites: list[Site] | None = None, norm: str | None = None, score_existing: bool = False,
-                  **site_options: Any) -> SensitivityResult:
+def sensitivities(
+    model: Sequential,
+    loader: Any,
+    loss_fn: Module | None = None,
+    method: str = "closed_form",
+    sites: list[Site] | None = None,
+    norm: str | None = None,
+    score_existing: bool = False,
+    **site_options: Any,
+) -> SensitivityResult:
     """Score every candidate site of ``model`` over one pass of ``loader`` (no parameter update).
 
     sites: the sites to score (default ``candidate_sites(model, **site_options)``).
@@ -209,8 +228,10 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
         existing_scores = None
         if score_existing:
             existing = existing_weights(model, kind, sites[0].scored_parameter)
-            existing_scores = {name: score(p.grad / examples, "fro_scaled") if p.grad is not None else 0.0
-                               for name, p in existing.items()}
+            existing_scores = {
+                name: score(p.grad / examples, "fro_scaled") if p.grad is not None else 0.0
+                for name, p in existing.items()
+            }
     finally:
         for p, g in zip(params, saved_grads):
             p.grad = g
@@ -219,8 +240,10 @@ def sensitivities(model: Sequential, loader: Any, loss_fn: Module | None = None,
         averaged = {name: g / examples for name, g in total.items()}
         for name, g in averaged.items():
             if not backend.all_finite(g):
-                raise ValueError(f"sensitivities: the multiplier {name!r} at site {site.label} is not finite "
-                                 "(non-finite inputs or weights?)")
+                raise ValueError(
+                    f"sensitivities: the multiplier {name!r} at site {site.label} is not finite "
+                    "(non-finite inputs or weights?)"
+                )
         weight = averaged[site.scored_parameter]
         results.append(SiteScore(site, score(weight, norm, shape), norm, score(weight, "fro_scaled"), averaged, shape))
     return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start, examples)
@@ -231,8 +254,9 @@ def _backward_weighted(loss: Tensor, batch: int, count: int) -> None:
     (divided by N at the end). A non-finite loss stops the pass, naming the batch."""
     value = loss.item()
     if not math.isfinite(value):
-        raise NonFiniteLossError(f"sensitivities: the loss of batch {batch} is {value} "
-                                 "(non-finite inputs or weights?)", step=batch)
+        raise NonFiniteLossError(
+            f"sensitivities: the loss of batch {batch} is {value} (non-finite inputs or weights?)", step=batch
+        )
     loss.backward(float(count))
 
 
@@ -245,8 +269,9 @@ def _feature_shape(site: Site, x: Tensor) -> tuple[int, int] | None:
     return tuple(x.shape[2:]) if site.kind in ("conv", "residual_conv") else None
 
 
-def _closed_form_pass(model: Sequential, loader: Any, loss_fn: Module,
-                      sites: list[Site]) -> tuple[list[dict], list, int, int]:
+def _closed_form_pass(
+    model: Sequential, loader: Any, loss_fn: Module, sites: list[Site]
+) -> tuple[list[dict], list, int, int]:
     sums: list[dict[str, Any]] = [{} for _ in sites]
     shapes: list[Any] = [None] * len(sites)
     batches = examples = 0
@@ -273,12 +298,13 @@ def extended_model(model: Sequential, sites: list[Site]) -> tuple[Sequential, li
     virtual = [virtual_modules(s, reference.dtype, reference.device) for s in sites]
     layers = list(model.layers)
     for site, modules in sorted(zip(sites, virtual), key=lambda pair: -pair[0].position):
-        layers[site.position:site.position] = modules
+        layers[site.position : site.position] = modules
     return Sequential(*layers), virtual
 
 
-def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
-                   sites: list[Site]) -> tuple[list[dict], list, int, int]:
+def _autograd_pass(
+    model: Sequential, loader: Any, loss_fn: Module, sites: list[Site]
+) -> tuple[list[dict], list, int, int]:
     extended, virtual = extended_model(model, sites)
     entry_index = {}
     for j, modules in enumerate(virtual):
@@ -292,6 +318,8 @@ def _autograd_pass(model: Sequential, loader: Any, loss_fn: Module,
             shapes[j] = _feature_shape(site, captured[entry_index[j]])
         batches += 1
         examples += len(labels)
-    sums = [{name: p.grad if p.grad is not None else p.data * 0 for name, p in modules[0].named_parameters()}
-            for modules in virtual]
+    sums = [
+        {name: p.grad if p.grad is not None else p.data * 0 for name, p in modules[0].named_parameters()}
+        for modules in virtual
+    ]
     return sums, shapes, batches, examples

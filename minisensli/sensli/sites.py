@@ -103,14 +103,17 @@ def _plain_sites(model: Sequential, kind: str) -> list[Site]:
     return sites
 
 
-def _residual_sites(model: Sequential, kind: str, weights: int | None, activation: str | None, h: float | None,
-                    variant: str) -> list[Site]:
+def _residual_sites(
+    model: Sequential, kind: str, weights: int | None, activation: str | None, h: float | None, variant: str
+) -> list[Site]:
     block_type, layer_type = (ResidualDense, Dense) if kind == "residual_dense" else (ResidualConv, Conv2d)
     blocks = [i for i, m in enumerate(model) if isinstance(m, block_type)]
     if blocks:
         if blocks != list(range(blocks[0], blocks[-1] + 1)):
-            raise ValueError(f"candidate_sites: the {block_type.__name__} blocks at positions {blocks} are not "
-                             "consecutive; SensLI's residual sites assume one run of blocks")
+            raise ValueError(
+                f"candidate_sites: the {block_type.__name__} blocks at positions {blocks} are not "
+                "consecutive; SensLI's residual sites assume one run of blocks"
+            )
         first = model[blocks[0]]
         positions = list(range(blocks[0], blocks[-1] + 2))
         width = first.features if kind == "residual_dense" else first.channels
@@ -120,8 +123,10 @@ def _residual_sites(model: Sequential, kind: str, weights: int | None, activatio
     else:
         pairs = _hidden_pairs(model, layer_type)
         if not pairs:
-            raise ValueError(f"candidate_sites: no {layer_type.__name__} + activation in the model to put a "
-                             f"{block_type.__name__} after")
+            raise ValueError(
+                f"candidate_sites: no {layer_type.__name__} + activation in the model to put a "
+                f"{block_type.__name__} after"
+            )
         positions = [pairs[0] + 2]
         width = _width(model[pairs[0]])
         activation = activation_name(model[pairs[0] + 1]) if activation is None else activation
@@ -130,8 +135,14 @@ def _residual_sites(model: Sequential, kind: str, weights: int | None, activatio
     return [Site(p, kind, width, activation, weights, float(h), variant) for p in positions]
 
 
-def candidate_sites(model: Sequential, kind: str = "auto", weights: int | None = None, activation: str | None = None,
-                    h: float | None = None, variant: str = "v1") -> list[Site]:
+def candidate_sites(
+    model: Sequential,
+    kind: str = "auto",
+    weights: int | None = None,
+    activation: str | None = None,
+    h: float | None = None,
+    variant: str = "v1",
+) -> list[Site]:
     """Every position of ``model`` where SensLI may insert a layer, in order (see module docstring).
 
     weights, activation, h: settings of new residual blocks (default: those of the existing
@@ -176,9 +187,13 @@ def check_site(model: Sequential, site: Site, where: str = "site") -> None:
         own = candidate_sites(model, site.kind)
     match = [s for s in own if s.position == site.position]
     if not match:
-        raise ValueError(f"{where}: position {site.position} is not a {site.kind} candidate site of this model "
-                         f"(its sites are at {[s.position for s in own]})")
+        raise ValueError(
+            f"{where}: position {site.position} is not a {site.kind} candidate site of this model "
+            f"(its sites are at {[s.position for s in own]})"
+        )
     if match[0].width != site.width or match[0].activation != site.activation:
-        raise ValueError(f"{where}: width {site.width} and activation {site.activation!r} do not match the model "
-                         f"at position {site.position} (width {match[0].width}, activation "
-                         f"{match[0].activation!r})")
+        raise ValueError(
+            f"{where}: width {site.width} and activation {site.activation!r} do not match the model "
+            f"at position {site.position} (width {match[0].width}, activation "
+            f"{match[0].activation!r})"
+        )

@@ -50,8 +50,10 @@ def check_function_preserving(site: Site) -> None:
     needs_zero_at_zero = site.kind.startswith("residual") and (site.weights == 1 or site.variant == "v2")
     if needs_zero_at_zero and ACT_AT_ZERO[site.activation] != 0:
         form = "one-weight" if site.weights == 1 else "two-weight v2"
-        raise ValueError(f"{site.label}: a {form} residual block with {site.activation} is not the identity "
-                         f"(act(0) = {ACT_AT_ZERO[site.activation]} != 0); use the v1 variant or tanh/relu")
+        raise ValueError(
+            f"{site.label}: a {form} residual block with {site.activation} is not the identity "
+            f"(act(0) = {ACT_AT_ZERO[site.activation]} != 0); use the v1 variant or tanh/relu"
+        )
     if site.kind in ("dense", "conv") and site.activation != "relu":
         raise ValueError(f"{site.label}: identity insertion of a {site.kind} layer needs ReLU, got {site.activation}")
 
