@@ -16,6 +16,7 @@ from typing import Any
 
 from . import __version__, backend
 from .files import atomic_write
+from .formats import npz
 from .nn import MODULE_TYPES, Module, Sequential
 from .nn.init import ParameterBudgetError, parameter_budget
 
@@ -65,9 +66,9 @@ def save(model: Module, path: str | pathlib.Path) -> None:
     _check_reloadable(model, architecture)
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "minisensli": __version__, "architecture": architecture}
     arrays = {f"param:{name}": p.data for name, p in model.named_parameters()}
-    arrays[META_KEY] = backend.text_to_array(json.dumps(meta))
+    arrays[META_KEY] = npz.text_to_array(json.dumps(meta))
     with atomic_write(path, "wb") as f:  # a file object keeps numpy from appending '.npz' to the name
-        backend.save_arrays(f, arrays)
+        npz.save_arrays(f, {name: backend.to_numpy(array) for name, array in arrays.items()})
 
 
 MAX_DEPTH = 32  # nesting of Sequentials in an architecture
@@ -123,14 +124,14 @@ def check_architecture(root: Any) -> None:
         stack.extend((child, f"{where}.{i}", depth + 1) for i, child in enumerate(children))
 
 
-def _read_meta(archive: backend.ArrayArchive) -> dict[str, Any]:
+def _read_meta(archive: npz.ArrayArchive) -> dict[str, Any]:
     shape, dtype = archive.header(META_KEY)
     if len(shape) != 1 or dtype.kind != "u" or dtype.itemsize != 1 or shape[0] > MAX_META_BYTES:
         raise ModelFileError(
             f"the {META_KEY} entry must be at most {MAX_META_BYTES} bytes of UTF-8 text, got shape {shape} of {dtype}"
         )
     try:
-        meta = json.loads(backend.array_to_text(archive.read(META_KEY)), parse_constant=_refuse_constant)
+        meta = json.loads(npz.array_to_text(archive.read(META_KEY)), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as err:
         raise ModelFileError(f"the architecture description is damaged ({type(err).__name__}: {err})") from err
     if not isinstance(meta, dict):
@@ -148,7 +149,7 @@ def _read_meta(archive: backend.ArrayArchive) -> dict[str, Any]:
 
 
 def _load(path: pathlib.Path) -> Module:
-    with backend.ArrayArchive(path) as archive:
+    with npz.ArrayArchive(path) as archive:
         names = archive.names()
         if META_KEY not in names:
             raise ModelFileError(f"not a minisensli model file (no {META_KEY} entry)")
@@ -240,5 +241,5 @@ def load(path: str | pathlib.Path) -> Module:
         return _load(path)
     except ModelFileError as err:
         raise ModelFileError(f"{path}: {err}") from err
-    except backend.ArchiveError as err:
+    except npz.ArchiveError as err:
         raise ModelFileError(f"{path}: not a minisensli model file, or a damaged one ({err})") from err

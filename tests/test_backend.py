@@ -1,4 +1,4 @@
-"""The array backend: the only module importing numpy/cupy, devices, dtypes."""
+"""The array backend: the one place choosing numpy or cupy, devices, dtypes; host-side quantiles."""
 
 import ast
 import math
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 import minisensli as ms
 from minisensli import backend
+from minisensli.experiments.quantiles import quantiles_by_position
 
 PACKAGE = pathlib.Path(ms.__file__).parent
 
@@ -26,17 +27,66 @@ def imported_modules(path: pathlib.Path) -> set[str]:
     return names
 
 
-def test_only_backend_imports_numpy_or_cupy():
-    """The exercises are exempt: like the tests, they are CPU oracles for the chapters, whose
-    readers write their answers in NumPy; nothing in the engine imports them."""
+# Host-side modules: they turn files into numpy arrays or compute statistics of results, never
+# see tensor data, and so may import numpy directly (ARCHITECTURE.md, "numpy and cupy").
+HOST_NUMPY_MODULES = ("formats/__init__.py", "formats/npz.py", "formats/restricted_pickle.py", "formats/buffers.py")
+HOST_NUMPY_MODULES += ("experiments/quantiles.py",)
+TENSOR_LAYERS = {"backend", "autograd", "ops", "functional", "nn", "optim", "sensli", "data", "train", "gradcheck"}
+
+
+def relative_imports(path: pathlib.Path) -> set[str]:
+    """The minisensli modules that ``path`` imports, as paths relative to the package root
+    ("nn", "formats.npz", ...): what ``from .. import x`` and ``from ..x import y`` name."""
+    package = path.parent.relative_to(PACKAGE).parts
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package[: len(package) - (node.level - 1)]
+            if node.module:
+                names.add(".".join((*base, node.module)))
+            else:
+                names.update(".".join((*base, a.name)) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("minisensli"):
+            names.add(node.module.removeprefix("minisensli").lstrip("."))
+        elif isinstance(node, ast.Import):
+            names.update(a.name.removeprefix("minisensli.") for a in node.names if a.name.startswith("minisensli."))
+    return names
+
+
+def test_only_backend_chooses_between_numpy_and_cupy():
+    """The rule's purpose: ONE place decides numpy vs cupy for tensor data. So only backend
+    imports cupy; numpy is imported by backend and by the listed host-side modules (file
+    formats, statistics of results), which import no tensor layer, so they cannot create or
+    hold tensor data. The exercises are exempt: like the tests, they are CPU oracles for the
+    chapters, whose readers write their answers in NumPy; nothing in the engine imports them."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name == "backend.py" and path.parent == PACKAGE or path.parent == PACKAGE / "exercises":
+        relative = path.relative_to(PACKAGE).as_posix()
+        if path.parent == PACKAGE / "exercises":
             continue
         found = imported_modules(path) & {"numpy", "cupy", "cupyx"}
-        if found:
-            offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(found)}")
-    assert not offenders, "only minisensli/backend.py may import numpy or cupy:\n" + "\n".join(offenders)
+        allowed = {"numpy", "cupy", "cupyx"} if relative == "backend.py" else set()
+        if relative in HOST_NUMPY_MODULES:
+            allowed = {"numpy"}
+            tensor_imports = {m for m in relative_imports(path) if m.split(".")[0] in TENSOR_LAYERS}
+            if tensor_imports:
+                offenders.append(f"{relative} is a host-side module but imports {sorted(tensor_imports)}")
+        if found - allowed:
+            offenders.append(f"{relative} imports {sorted(found - allowed)}")
+    assert not offenders, (
+        "only minisensli/backend.py may import cupy, and numpy only backend and the host-side "
+        f"modules {HOST_NUMPY_MODULES}, which import no tensor layer:\n" + "\n".join(offenders)
+    )
+
+
+def test_host_module_list_names_existing_files():
+    """A renamed host module must not leave a stale entry that silently exempts nothing."""
+    assert all((PACKAGE / name).is_file() for name in HOST_NUMPY_MODULES)
+
+
+def test_relative_imports_resolves_package_paths():
+    found = relative_imports(PACKAGE / "experiments" / "plots.py")
+    assert {"files", "sensli.plotting", "experiments.quantiles"} <= found
 
 
 def test_nothing_in_the_package_imports_the_exercises():
@@ -126,7 +176,7 @@ def _reference_quantile(values, q):
 @given(rows=st.lists(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6)), max_size=7), max_size=6))
 def test_quantiles_by_position_match_sorting_each_position(rows):
     qs = (0.5, 0.25, 0.75)
-    got = backend.quantiles_by_position(rows, qs)
+    got = quantiles_by_position(rows, qs)
     length = max((len(r) for r in rows), default=0)
     assert [len(g) for g in got] == [length] * 3
     for i in range(length):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import minisensli as ms
-from minisensli import backend, nn
+from minisensli import nn
 from minisensli.experiments import plots
 from minisensli.files import atomic_write, write_text
+from minisensli.formats import npz
 
 
 def leftovers(folder):
@@ -70,14 +71,14 @@ def test_save_failing_midway_keeps_the_previous_model(tmp_path, monkeypatch):
     first = nn.Sequential(nn.Dense(3, 4), nn.ReLU(), nn.Dense(4, 2))
     ms.save(first, path)
     before = path.read_bytes()
-    real_save_arrays = backend.save_arrays
+    real_save_arrays = npz.save_arrays
 
     def half_then_fail(file, arrays):
         real_save_arrays(file, arrays)
         file.truncate(file.tell() // 2)  # a truncated archive is on its way to disk ...
         raise OSError(28, "No space left on device")  # ... when the disk fills up
 
-    monkeypatch.setattr(backend, "save_arrays", half_then_fail)
+    monkeypatch.setattr(npz, "save_arrays", half_then_fail)
     with pytest.raises(OSError, match="No space"):
         ms.save(nn.Sequential(nn.Dense(3, 2)), path)
     assert path.read_bytes() == before

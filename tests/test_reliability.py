@@ -16,8 +16,9 @@ import pytest
 
 import minisensli as ms
 import minisensli.functional as F
-from minisensli import backend, data, nn, optim, sensli
+from minisensli import data, nn, optim, sensli
 from minisensli.autograd import Function
+from minisensli.formats.restricted_pickle import load_restricted_pickle
 from tests.sensli_cases import make_model, relative_error
 
 # ----------------------------------------------------------------------------- precision
@@ -350,7 +351,7 @@ def test_restricted_unpickler_reads_a_full_size_cifar_batch_layout(protocol):
         b"data": np.arange(n * 8, dtype=np.uint8).reshape(n, 8),
         b"filenames": [b"img_%d.png" % i for i in range(n)],
     }
-    loaded = backend.load_restricted_pickle(io.BytesIO(pickle.dumps(batch, protocol=protocol)))
+    loaded = load_restricted_pickle(io.BytesIO(pickle.dumps(batch, protocol=protocol)))
     assert loaded[b"labels"] == batch[b"labels"] and loaded[b"filenames"] == batch[b"filenames"]
     np.testing.assert_array_equal(loaded[b"data"], batch[b"data"])
 

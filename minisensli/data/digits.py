@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from importlib import resources
 
-from .. import backend, checks
+from .. import checks
+from ..formats import npz
 from .dataset import Split, split_dataset, unit_range_images
 
 
@@ -17,7 +18,7 @@ def digits(train_fraction: float = 0.75, seed: int = 0) -> Split:
     (default 1,348 train / 449 test). No download: the data ship with minisensli."""
     checks.fraction("digits: train_fraction", train_fraction)
     with resources.files(__package__).joinpath("digits.npz").open("rb") as f:
-        arrays = backend.load_arrays(f)
+        arrays = npz.load_arrays(f)
     images = unit_range_images(arrays["images"][:, None, :, :], 16)
     labels = arrays["labels"].astype("int64")
     return split_dataset(images, labels, train_fraction, seed)

@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 from .. import backend
+from ..formats import buffers, restricted_pickle
 from .dataset import Split, TensorDataset, unit_range_images
 
 MNIST_FILES = {
@@ -88,7 +89,7 @@ def read_idx(path: str | pathlib.Path, ndim: int) -> Any:
             f"{path}: header announces shape {shape} ({expected} bytes of data) but the file "
             f"holds {'more' if len(body) > expected else len(body)}"
         )
-    return backend.frombuffer(body, "uint8").reshape(shape)
+    return buffers.frombuffer(body, "uint8").reshape(shape)
 
 
 def _mnist_part(folder: pathlib.Path, part: str) -> TensorDataset:
@@ -122,7 +123,7 @@ def _cifar_batch(path: pathlib.Path) -> tuple[Any, Any]:
         raise DataFileError(f"missing file: {path}")
     try:
         with open(path, "rb") as f:
-            batch = backend.load_restricted_pickle(f)
+            batch = restricted_pickle.load_restricted_pickle(f)
     except (
         pickle.UnpicklingError,
         EOFError,

@@ -28,9 +28,9 @@ import pathlib
 from collections import Counter
 from typing import Any
 
-from .. import backend
 from ..files import atomic_write
 from ..sensli.plotting import new_figure, plain_log_ticks
+from .quantiles import quantiles_by_position
 
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
 FORMATS = ("png", "svg", "pdf")
@@ -82,7 +82,7 @@ def _colours(results: dict[str, Any]) -> dict[str, str]:
 
 def _bands(curves: list[list[float | None]]) -> tuple[list[float], list[float], list[float]]:
     """Per position: median, 25th and 75th percentile over the curves that have a value there."""
-    median, q1, q3 = backend.quantiles_by_position(curves, (0.5, 0.25, 0.75))
+    median, q1, q3 = quantiles_by_position(curves, (0.5, 0.25, 0.75))
     return median, q1, q3
 
 
