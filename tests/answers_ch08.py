@@ -85,7 +85,9 @@ ANSWERS = {
         "correct": virtual_dense_init,
         "wrong": {
             "zeros instead of the identity": virtual_dense_init_zeros,
-            "the previous layer's weight shape (width, in_features), transposed/non-square": virtual_dense_init_previous_shape,
+            "the previous layer's weight shape (width, in_features), transposed/non-square": (
+                virtual_dense_init_previous_shape
+            ),
             "identity of in_features instead of the width": virtual_dense_init_in_features,
             "bias ones instead of zeros": virtual_dense_init_bias_ones,
         },
