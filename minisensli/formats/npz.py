@@ -179,9 +179,10 @@ class ArrayArchive:
             stream, shape, dtype, fortran, nbytes = self._open_past_header(name)
             with stream:
                 buffer = numpy.empty(nbytes, dtype=numpy.uint8)
-                got = stream.readinto(memoryview(buffer)) if nbytes else 0
+                view = buffer.data  # a writable memoryview of the buffer's bytes
+                got = stream.readinto(view) if nbytes else 0
                 while got < nbytes:  # readinto may return less than asked from a zip stream
-                    more = stream.readinto(memoryview(buffer)[got:])
+                    more = stream.readinto(view[got:])
                     if not more:
                         break
                     got += more

@@ -11,6 +11,7 @@ minisensli.backend).
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
 import pickle
@@ -24,12 +25,18 @@ MAX_PICKLE_MARKS = 64
 MAX_PICKLE_DEPTH = 8
 
 
+def _numpy_multiarray() -> Any:
+    """numpy's multiarray module: numpy >= 2 keeps it in numpy._core (numpy.core warns that it
+    is deprecated there), numpy 1 in numpy.core."""
+    try:
+        return importlib.import_module("numpy._core.multiarray")
+    except ImportError:
+        return importlib.import_module("numpy.core.multiarray")
+
+
 def _restricted_globals() -> dict[tuple[str, str], Any]:
     """The only callables a restricted pickle may name, each bounded in what it can build."""
-    try:  # numpy >= 2 keeps it in numpy._core (numpy.core warns that it is deprecated)
-        from numpy._core.multiarray import _reconstruct  # noqa: PLC0415
-    except ImportError:
-        from numpy.core.multiarray import _reconstruct  # noqa: PLC0415
+    _reconstruct = _numpy_multiarray()._reconstruct
 
     def reconstruct(subtype: Any, shape: Any, dtype_spec: Any) -> Any:
         # numpy pickles always start an array empty, then BUILD fills it from bytes of the
@@ -47,7 +54,9 @@ def _restricted_globals() -> dict[tuple[str, str], Any]:
         return result
 
     def frombuffer(buffer: Any, dtype_: Any, shape: Any, order: str) -> Any:
-        return numpy.frombuffer(buffer, dtype=dtype_).reshape(shape, order=order)
+        if order not in ("C", "F"):
+            raise pickle_error(f"refusing numpy _frombuffer with order {order!r}")
+        return numpy.frombuffer(buffer, dtype=dtype_).reshape(shape, order="F" if order == "F" else "C")
 
     def scalar(dtype_: Any, data: Any = None) -> Any:
         if (
@@ -65,7 +74,7 @@ def _restricted_globals() -> dict[tuple[str, str], Any]:
             raise pickle_error(f"refusing _codecs.encode with encoding {encoding!r}")
         return text.encode("latin1")
 
-    allowed = {("_codecs", "encode"): encode}
+    allowed: dict[tuple[str, str], Any] = {("_codecs", "encode"): encode}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         allowed[(module, "_reconstruct")] = reconstruct
         allowed[(module, "scalar")] = scalar
@@ -99,7 +108,7 @@ def _scan_pickle(data: bytes, max_ops: int, max_marks: int) -> None:
 
 def _check_depth(root: Any, max_depth: int) -> None:
     """Refuse containers nested deeper than ``max_depth`` (or containing themselves)."""
-    stack = [(root, 0, ())]
+    stack: list[tuple[Any, int, tuple[int, ...]]] = [(root, 0, ())]
     while stack:
         value, depth, path = stack.pop()
         if isinstance(value, (list, tuple, dict, set, frozenset)):
