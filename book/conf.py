@@ -5,13 +5,32 @@ link); myst-nb reads them with jupytext and executes every one on every build, s
 is also a test: an error, a warning or any stderr output fails the build (build.py runs
 sphinx-build with -W). MathJax is served from _static (fetched by build.py from the npm
 registry, pinned), so the book renders math with no network.
+
+The API reference (api/, one page per subpackage) is generated from the package's docstrings by
+sphinx.ext.autodoc. Those docstrings are plain text written for help() (plain-text formulas such
+as |x|, a*b, **options), so they are shown as written, preformatted, rather than parsed as
+reStructuredText, which would garble the formulas and fail the -W build. Code mentions of a
+module in the chapters (`minisensli/autograd.py`, `minisensli/ops/`, `minisensli.sensli.sites`,
+`nn/layers.py`) and of a documented name (`ms.fit`, `sensli.grow`, `F.relu`) become links to the
+API reference.
 """
+
+import importlib
+import pathlib
+import re
+import sys
+from typing import Any
+
+from docutils import nodes
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # document the checkout being built, whatever is installed
 
 project = "minisensli"
 author = "the minisensli developers"
 copyright = "2026, the minisensli developers (MIT licence)"
 
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx.ext.autodoc"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
 exclude_patterns = [
@@ -54,3 +73,94 @@ html_theme_options = {
 }
 # MathJax 3.2.2 from _static, no CDN (see build.py)
 mathjax_path = "mathjax/tex-mml-chtml.js"
+
+# ----------------------------------------------------------------------------- API reference
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_preserve_defaults = True  # a default shows as written (DEFAULT_TOL), not as its value
+
+LITERAL_MARKUP = re.compile(r"``([^`]+)``")
+ROLE_MARKUP = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]+)`")
+
+
+def plain_text_docstring(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Show a docstring as written (preformatted); only ``literal`` and :role:`name` markup is unwrapped."""
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        return
+    text = [ROLE_MARKUP.sub(r"\1", LITERAL_MARKUP.sub(r"\1", line)) for line in lines]
+    lines[:] = [".. code-block:: text", "   :class: docstring", ""] + [
+        f"   {line}" if line.strip() else "" for line in text
+    ]
+
+
+NAME_ALIASES = {
+    "ms": "minisensli",
+    "F": "minisensli.functional",
+    "nn": "minisensli.nn",
+    "optim": "minisensli.optim",
+    "data": "minisensli.data",
+    "sensli": "minisensli.sensli",
+}
+NAME_MENTION = re.compile(r"^([A-Za-z_][\w.]*?)\.([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?)(?:\(\))?$")
+
+
+def mentioned_module(text: str, modules: dict[str, Any]) -> str | None:
+    """The documented module a code mention names: minisensli/ops/, minisensli/nn/layers.py,
+    nn/layers.py, minisensli.sensli.sites; None for anything else."""
+    if " " in text or not ("/" in text or text.startswith("minisensli")):
+        return None
+    name = text.removesuffix(".py").rstrip("/").replace("/", ".")
+    if not name.startswith("minisensli"):
+        name = f"minisensli.{name}"
+    return name if name in modules else None
+
+
+def mentioned_object(text: str, objects: dict[str, Any]) -> str | None:
+    """The documented object a code mention such as ms.fit, sensli.grow(), F.relu or
+    ms.Tensor.backward names (by where it is defined); None for anything else."""
+    match = NAME_MENTION.match(text)
+    if match is None:
+        return None
+    prefix, attributes = match.groups()
+    module_name = NAME_ALIASES.get(prefix, prefix)
+    if not module_name.startswith("minisensli"):
+        return None
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for attribute in attributes.split("."):
+            obj = getattr(obj, attribute)
+    except (ImportError, AttributeError):
+        return None
+    qualified = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+    return qualified if qualified in objects else None
+
+
+def link_code_mentions(app: Any, doctree: nodes.document, docname: str) -> None:
+    """Turn code mentions of documented modules and names in the chapters into links to the API pages."""
+    if docname.startswith("api/"):
+        return
+    domain = app.env.get_domain("py")
+    for node in list(doctree.findall(nodes.literal)):
+        if isinstance(node.parent, nodes.reference) or isinstance(node, nodes.literal_block):
+            continue
+        text = node.astext().strip()
+        module = mentioned_module(text, domain.modules)
+        if module is not None:
+            target, node_id, title = domain.modules[module].docname, domain.modules[module].node_id, module
+        else:
+            name = mentioned_object(text, domain.objects)
+            if name is None:
+                continue
+            target, node_id, title = domain.objects[name].docname, domain.objects[name].node_id, name
+        uri = f"{app.builder.get_relative_uri(docname, target)}#{node_id}"
+        reference = nodes.reference("", "", internal=True, refuri=uri, reftitle=f"API reference: {title}")
+        node.replace_self(reference)
+        reference += node
+
+
+def setup(app: Any) -> None:
+    app.connect("autodoc-process-docstring", plain_text_docstring)
+    app.connect("doctree-resolved", link_code_mentions)

@@ -4,7 +4,10 @@
 
 Every chapter has its page with as many figures as it has figure-drawing cells, math is
 marked up for the locally served MathJax, solutions are collapsed, and no page references an
-external host. Skipped when MINISENSLI_BOOK_HTML is not set (the book is built after the tests).
+external host; the API reference has a page per subpackage with every public module, and the
+chapters' "package modules" lines link to it. The checks of the built HTML are skipped when
+MINISENSLI_BOOK_HTML is not set (the book is built after the tests); the check that every
+module is on an API page runs always.
 """
 
 import os
@@ -20,12 +23,16 @@ DRAWS_FIGURE = re.compile(r"\bplt\.(subplots|figure|show)\(")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
 CSS_EXTERNAL = re.compile(r"""(?:@import|url\()\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
+API_PAGES = ("minisensli", "formats", "ops", "nn", "optim", "data", "sensli", "experiments", "exercises")
+AUTOMODULE = re.compile(r"^\.\. automodule:: (\S+)$", re.MULTILINE)
+
 html_dir = os.environ.get("MINISENSLI_BOOK_HTML")
-pytestmark = pytest.mark.skipif(not html_dir, reason="set MINISENSLI_BOOK_HTML to the built book's folder")
 
 
 @pytest.fixture(scope="module")
 def html() -> pathlib.Path:
+    if not html_dir:
+        pytest.skip("set MINISENSLI_BOOK_HTML to the built book's folder")
     path = pathlib.Path(html_dir)
     assert (path / "index.html").is_file(), f"no built book in {path}"
     return path
@@ -70,3 +77,52 @@ def test_no_page_references_an_external_host(html):
             continue
         offenders += [f"{path.relative_to(html)}: {hit}" for hit in hits]
     assert not offenders, "\n".join(offenders[:20])
+
+
+def public_modules() -> set[str]:
+    """Every module of the package whose own name does not start with an underscore."""
+    package = ROOT / "minisensli"
+    names = set()
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts[-1] == "__main__" or any(p.startswith("_") for p in parts[-1:]):
+            continue
+        names.add(".".join(parts))
+    return names
+
+
+def test_every_public_module_is_on_an_api_page():
+    """A new module gets its entry in book/api/<subpackage>.md (no module left out of the reference)."""
+    listed: dict[str, str] = {}
+    for page in API_PAGES:
+        for module in AUTOMODULE.findall((ROOT / "book" / "api" / f"{page}.md").read_text(encoding="utf-8")):
+            assert module not in listed, f"{module} is on api/{page}.md and api/{listed[module]}.md"
+            listed[module] = page
+    assert public_modules() - set(listed) == set(), "modules missing from book/api/*.md"
+    assert set(listed) - public_modules() == set(), "book/api/*.md lists modules that do not exist"
+    index = (ROOT / "book" / "api" / "index.md").read_text(encoding="utf-8")
+    assert all(f"\n{page}\n" in index for page in API_PAGES)
+
+
+def test_api_pages_are_built_with_the_documented_names(html):
+    for page in API_PAGES:
+        assert (html / "api" / f"{page}.html").is_file(), f"api/{page}.html missing"
+    engine = (html / "api" / "minisensli.html").read_text(encoding="utf-8")
+    for name in ("minisensli.autograd.Tensor.backward", "minisensli.autograd.Function", "minisensli.train.fit"):
+        assert f'id="{name}"' in engine, f"{name} is not documented on api/minisensli.html"
+    assert 'id="minisensli.sensli.growth.grow"' in (html / "api" / "sensli.html").read_text(encoding="utf-8")
+    assert 'id="minisensli.nn.layers.Dense"' in (html / "api" / "nn.html").read_text(encoding="utf-8")
+    assert "api/index.html" in (html / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_package_modules_lines_link_to_the_api_reference(html, chapter):
+    """The modules a chapter names in its "package modules" line are links to their API entries."""
+    text = (html / "chapters" / f"{chapter.stem}.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="\.\./api/(\w+)\.html#([^"]+)"', text)
+    assert links, f"{chapter.stem}: no link to the API reference"
+    for page, anchor in set(links):
+        target = (html / "api" / f"{page}.html").read_text(encoding="utf-8")
+        assert f'id="{anchor}"' in target, f"{chapter.stem}: link to api/{page}.html#{anchor}, no such entry"
