@@ -11,8 +11,9 @@ sphinx.ext.autodoc. Those docstrings are plain text written for help() (plain-te
 as |x|, a*b, **options), so they are shown as written, preformatted, rather than parsed as
 reStructuredText, which would garble the formulas and fail the -W build. Code mentions of a
 module in the chapters (`minisensli/autograd.py`, `minisensli/ops/`, `minisensli.sensli.sites`,
-`nn/layers.py`) and of a documented name (`ms.fit`, `sensli.grow`, `F.relu`) become links to the
-API reference.
+`nn/layers.py`, and after such a mention `.virtual`, `config.py`) and of a documented name
+(`ms.fit`, `sensli.grow`, `F.relu`, and after a module mention `insert`) become links to the API
+reference.
 """
 
 import importlib
@@ -138,25 +139,63 @@ def mentioned_object(text: str, objects: dict[str, Any]) -> str | None:
     return qualified if qualified in objects else None
 
 
+RELATIVE_MENTION = re.compile(r"^\.?[A-Za-z_]\w*(?:\.py)?$")
+
+
+def _paragraph(node: nodes.Node) -> nodes.Node:
+    while node.parent is not None and not isinstance(node, (nodes.paragraph, nodes.list_item, nodes.title)):
+        node = node.parent
+    return node
+
+
+def _relative_target(text: str, context: tuple[str, str], domain: Any) -> tuple[str, str] | None:
+    """A short mention read in the paragraph's context (the package and module mentioned last):
+    `.virtual` or `config.py` names a module of that package, `insert` or `Module` an object of
+    that module or package. Returns (kind, name) or None."""
+    package, module = context
+    bare = text.lstrip(".").removesuffix(".py")
+    if f"{package}.{bare}" in domain.modules and (text.startswith(".") or text.endswith(".py")):
+        return "module", f"{package}.{bare}"
+    if text.startswith(".") or text.endswith(".py"):
+        return None
+    if f"{module}.{bare}" in domain.objects:
+        return "object", f"{module}.{bare}"
+    name = mentioned_object(f"{package}.{bare}", domain.objects)
+    return ("object", name) if name is not None else None
+
+
 def link_code_mentions(app: Any, doctree: nodes.document, docname: str) -> None:
-    """Turn code mentions of documented modules and names in the chapters into links to the API pages."""
+    """Turn code mentions of documented modules and names in the chapters into links to the API pages.
+
+    Full mentions (`minisensli/nn/layers.py`, `ms.fit`) link anywhere; short ones (`.virtual`,
+    `config.py`, `insert`) only after a full module mention in the same paragraph, read
+    relative to it."""
     if docname.startswith("api/"):
         return
     domain = app.env.get_domain("py")
+    contexts: dict[int, tuple[str, str]] = {}  # paragraph -> (package, module) mentioned last
     for node in list(doctree.findall(nodes.literal)):
         if isinstance(node.parent, nodes.reference) or isinstance(node, nodes.literal_block):
             continue
         text = node.astext().strip()
+        paragraph = id(_paragraph(node))
+        found: tuple[str, str] | None = None
         module = mentioned_module(text, domain.modules)
         if module is not None:
-            target, node_id, title = domain.modules[module].docname, domain.modules[module].node_id, module
-        else:
-            name = mentioned_object(text, domain.objects)
-            if name is None:
-                continue
-            target, node_id, title = domain.objects[name].docname, domain.objects[name].node_id, name
-        uri = f"{app.builder.get_relative_uri(docname, target)}#{node_id}"
-        reference = nodes.reference("", "", internal=True, refuri=uri, reftitle=f"API reference: {title}")
+            found = ("module", module)
+        elif (name := mentioned_object(text, domain.objects)) is not None:
+            found = ("object", name)
+        elif paragraph in contexts and RELATIVE_MENTION.match(text):
+            found = _relative_target(text, contexts[paragraph], domain)
+        if found is None:
+            continue
+        kind, name = found
+        if kind == "module":
+            is_package = any(other.startswith(f"{name}.") for other in domain.modules)
+            contexts[paragraph] = (name if is_package else name.rpartition(".")[0], name)
+        entry = domain.modules[name] if kind == "module" else domain.objects[name]
+        uri = f"{app.builder.get_relative_uri(docname, entry.docname)}#{entry.node_id}"
+        reference = nodes.reference("", "", internal=True, refuri=uri, reftitle=f"API reference: {name}")
         node.replace_self(reference)
         reference += node
 

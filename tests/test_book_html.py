@@ -122,7 +122,7 @@ def test_package_modules_lines_link_to_the_api_reference(html, chapter):
     """The modules a chapter names in its "package modules" line are links to their API entries."""
     text = (html / "chapters" / f"{chapter.stem}.html").read_text(encoding="utf-8")
     links = re.findall(r'href="\.\./api/(\w+)\.html#([^"]+)"', text)
-    assert links, f"{chapter.stem}: no link to the API reference"
+    assert any(anchor.startswith("module-") for _, anchor in links), f"{chapter.stem}: no module linked to the API"
     for page, anchor in set(links):
         target = (html / "api" / f"{page}.html").read_text(encoding="utf-8")
         assert f'id="{anchor}"' in target, f"{chapter.stem}: link to api/{page}.html#{anchor}, no such entry"
