@@ -101,7 +101,9 @@ def test_every_public_module_is_on_an_api_page():
             assert module not in listed, f"{module} is on api/{page}.md and api/{listed[module]}.md"
             listed[module] = page
     assert public_modules() - set(listed) == set(), "modules missing from book/api/*.md"
-    assert set(listed) - public_modules() == set(), "book/api/*.md lists modules that do not exist"
+    # a private module may be listed where it holds public names (exercises._core: check)
+    existing = {m for m in listed if (ROOT / (m.replace(".", "/") + ".py")).is_file()}
+    assert set(listed) - public_modules() - existing == set(), "book/api/*.md lists modules that do not exist"
     index = (ROOT / "book" / "api" / "index.md").read_text(encoding="utf-8")
     assert all(f"\n{page}\n" in index for page in API_PAGES)
 
@@ -114,6 +116,7 @@ def test_api_pages_are_built_with_the_documented_names(html):
         assert f'id="{name}"' in engine, f"{name} is not documented on api/minisensli.html"
     assert 'id="minisensli.sensli.growth.grow"' in (html / "api" / "sensli.html").read_text(encoding="utf-8")
     assert 'id="minisensli.nn.layers.Dense"' in (html / "api" / "nn.html").read_text(encoding="utf-8")
+    assert 'id="minisensli.exercises._core.check"' in (html / "api" / "exercises.html").read_text(encoding="utf-8")
     assert "api/index.html" in (html / "index.html").read_text(encoding="utf-8")
 
 
