@@ -677,78 +677,79 @@ assert len(twice.model) == len(start) + 4
 #
 # ## Exercises
 #
-# **Exercise 1 — the identity Dense layer.** Write `virtual_dense_init(previous)`. `previous` is the
-# `nn.Dense` whose output, after a ReLU, enters a dense site (`previous.weight` has shape
-# `(width, in_features)`). Return a pair `(weight, bias)` of NumPy arrays, shapes `(width, width)` and
-# `(width,)`, such that inserting `Dense(width, width)` with these values followed by ReLU right after
-# that ReLU leaves the network's outputs unchanged (the values `sensli.virtual_modules` uses).
+# ### Exercise 1: the multiplier of the whole training set, from unequal minibatches (3 points)
+#
+# Section 3 averaged the per-minibatch multipliers with equal weights, which gives the multiplier of
+# the whole training set only when all minibatches have the same size. With $N$ points in $K$
+# minibatches of sizes $n_1, \dots, n_K$ (the last one often smaller), derive the gradient of the
+# loss on the **whole** training set (the mean over all $N$ points) from the per-minibatch gradients
+# $G_k$ of the minibatch *mean* losses. Write `full_data_score(grads, sizes, norm)`: `grads` is a
+# list of $K$ arrays of one shape (a dense `(w, w)` or a conv `(c, c, 3, 3)` weight), `sizes` the
+# list of the $n_k$, `norm` is `"fro"` or `"fro_scaled"`; return the score (one float) of the
+# whole-set multiplier.
 
 
 # %%
-def virtual_dense_init(previous):
-    """nn.Dense (width, in_features) -> (weight (width, width), bias (width,)) of the identity layer."""
+def full_data_score(grads, sizes, norm):
+    """K arrays of one shape, K ints, 'fro' | 'fro_scaled' -> the score of the whole-set multiplier."""
     raise NotImplementedError  # your code here
 
 
-check("ch08.virtual_dense_init", virtual_dense_init)
+check("ch08.full_data_score", full_data_score)
 
 
 # %% tags=["solution", "hide-input"]
-def virtual_dense_init(previous):
-    width = previous.out_features  # the new layer maps the width hidden units to themselves
-    return np.eye(width), np.zeros(width)
+def full_data_score(grads, sizes, norm):
+    # G_k = (1/n_k) sum of the gradients of minibatch k's points; the whole-set mean loss
+    # has gradient (1/N) sum over all points = sum_k n_k G_k / N
+    whole = sum(n_k * g_k for n_k, g_k in zip(sizes, grads)) / sum(sizes)
+    squares = float((whole**2).sum())
+    return squares / whole.size if norm == "fro_scaled" else squares
 
 
-check("ch08.virtual_dense_init", virtual_dense_init)
+check("ch08.full_data_score", full_data_score)
+# on `mlp` with minibatches of 16, 16, 16 and 2: our score against one full batch
+uneven = data.DataLoader(data.TensorDataset(points, labels), batch_size=16)
+sizes_uneven = [len(batch[1]) for batch in uneven]
+grads_uneven = [sensli.sensitivities(mlp, [batch])[0].multipliers["weight"] for batch in uneven]
+whole_batch = sensli.sensitivities(mlp, [(points, labels)])[0]
+print("minibatch sizes", sizes_uneven, f"| whole-set score {whole_batch.score:.6e}")
+np.testing.assert_allclose(full_data_score(grads_uneven, sizes_uneven, "fro"), whole_batch.score, rtol=1e-10)
 
 # %% [markdown]
-# **Exercise 2 — a site's score.** Write `site_score(grads, norm)`. `grads` is a list of $K \ge 2$ NumPy
-# arrays of one shape — $G_k$, the gradient of minibatch $k$'s mean loss with respect to a virtual weight
-# (a dense `(w, w)` or a conv `(c, c, 3, 3)` weight); `norm` is `"fro"` or `"fro_scaled"`. Return the
-# site's score as one float, as `sensli.sensitivities` computes it.
+# ### Exercise 2: keep the momentum over an insertion (2 points)
+#
+# Section 5 threw the optimizer state away after the insertion. Keep it instead, re-indexed: an
+# optimizer stores the state of its $i$-th parameter under the key $i$ (`optimizer.state`, a dict of
+# dicts), in the order of `model.parameters()`. Write `reindex_state(state, params_per_module,
+# position, inserted)`: `state` is the old optimizer's state dict, `params_per_module` the number of
+# parameters of each module of the old `nn.Sequential` (for example `[2, 0, 1, 0, 2]` for Dense, ReLU,
+# Dense without bias, ReLU, Dense), `position` the index at which the new modules are inserted
+# (`Sequential.with_inserted(position, ...)`), `inserted` the numbers of parameters of the inserted
+# modules (e.g. `[2, 0]` for a Dense and a ReLU). Return the state dict for the grown network: every
+# old parameter's state under its new index, nothing for the new layer's parameters (they start
+# fresh). The checker builds real networks, some with a `Flatten` in front and some Dense layers
+# without bias, and compares by parameter identity.
 
 
 # %%
-def site_score(grads, norm):
-    """list of K arrays (one shape), 'fro' | 'fro_scaled' -> float."""
+def reindex_state(state, params_per_module, position, inserted):
+    """old state {i: {...}}, ints per module, int, ints per inserted module -> new state dict."""
     raise NotImplementedError  # your code here
 
 
-check("ch08.site_score", site_score)
+check("ch08.reindex_state", reindex_state)
 
 
 # %% tags=["solution", "hide-input"]
-def site_score(grads, norm):
-    averaged = sum(grads) / len(grads)  # average first ...
-    total = float((averaged**2).sum())  # ... then square
-    return total / averaged.size if norm == "fro_scaled" else total
+def reindex_state(state, params_per_module, position, inserted):
+    first_moved = sum(params_per_module[:position])  # parameters before the insertion keep their index
+    shift = sum(inserted)
+    return {(i + shift if i >= first_moved else i): entry for i, entry in state.items()}
 
 
-check("ch08.site_score", site_score)
+check("ch08.reindex_state", reindex_state)
 
-# %% [markdown]
-# **Exercise 3 — the "abs max" rule.** Write `select_abs_max(scores)`. `scores` is a Python list of
-# non-negative floats, one per candidate site in site order. Return the index (an `int`) of the site
-# that `sensli.select(..., "abs max")` chooses: the largest score, and on a tie the first site with it.
-
-
-# %%
-def select_abs_max(scores):
-    """list of floats -> int index of the chosen site."""
-    raise NotImplementedError  # your code here
-
-
-check("ch08.select_abs_max", select_abs_max)
-
-
-# %% tags=["solution", "hide-input"]
-def select_abs_max(scores):
-    return int(np.argmax(scores))  # argmax returns the first of tied maxima
-
-
-check("ch08.select_abs_max", select_abs_max)
-
-# %% [markdown]
 # ## Open questions
 #
 # 1. The spectral score uses the **periodic** convolution operator, but the layer actually pads with

@@ -28,6 +28,7 @@
 import importlib.resources
 import itertools
 import json
+import math
 import tempfile
 import textwrap
 import time
@@ -501,56 +502,46 @@ for key, experiment in reference["experiments"].items():
 #
 # ## Exercises
 #
-# **1. Wins, losses, ties.** Write `paired_record(a, b)`: `a` and `b` are 1-D arrays of final
-# losses of two methods, entry $i$ from seed $i$ in both. Return a NumPy array
-# `[wins, losses, ties]`: seeds where `a` is lower, where `a` is higher, where they are equal.
-# (Equal final losses happen: two methods that choose the same site on a seed run identically.)
+# ### Exercise 1: the exact sign test (3 points)
+#
+# The Wilcoxon test uses the sizes of the differences; the **sign test** uses only who won. If the
+# methods do not differ, each seed that is not a tie is a fair coin. Write `sign_test_p(a, b)` for
+# two 1-D arrays of final losses (entry $i$ from seed $i$ in both; `a` wins a seed where its loss is
+# lower) and return the exact two-sided p-value as a float: derive it from the binomial distribution
+# of the number of wins (what is $n$ when some seeds are ties?), with "two-sided" meaning twice the
+# smaller tail, capped at 1. A tie is exact equality: two runs that end $10^{-12}$ apart are not
+# tied, and the checker has such pairs. Use `math.comb`, not SciPy's tests.
 
 
 # %%
-def paired_record(a, b):
-    """[wins, losses, ties] of method a against method b, seed by seed (lower loss wins)."""
+def sign_test_p(a, b):
+    """Exact two-sided sign-test p-value of method a against method b (ties dropped)."""
     raise NotImplementedError  # your code here
 
 
-check("ch09.paired_record", paired_record)
+check("ch09.sign_test_p", sign_test_p)
 
 
 # %% tags=["solution", "hide-input"]
-def paired_record(a, b):
-    return np.array([np.sum(a < b), np.sum(a > b), np.sum(a == b)])
+def sign_test_p(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))  # ties carry no sign: they leave n
+    n, k = wins + losses, min(wins, losses)
+    smaller_tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n  # P(X <= k), X ~ Binomial(n, 1/2)
+    return min(1.0, 2 * smaller_tail)
 
 
-check("ch09.paired_record", paired_record)
-
-# %% [markdown]
-# **2. Median paired difference.** Write `median_paired_difference(a, b)`, the median over
-# seeds of `a[i] - b[i]` (a float). Why is it not `median(a) - median(b)`? Find two arrays of
-# three values where the two differ in sign.
-
-
-# %%
-def median_paired_difference(a, b):
-    """Median over seeds of a[i] - b[i]."""
-    raise NotImplementedError  # your code here
-
-
-check("ch09.median_paired_difference", median_paired_difference)
-
-
-# %% tags=["solution", "hide-input"]
-def median_paired_difference(a, b):
-    return np.median(a - b)
-
-
-check("ch09.median_paired_difference", median_paired_difference)
-# a loses seeds 1 and 3 (higher loss) and wins seed 2 by a lot: the typical seed favours b
-# (paired median +0.5), the medians of the two lists favour a (-0.5)
-a_ex, b_ex = np.array([1.0, 2.0, 3.0]), np.array([0.0, 4.0, 2.5])
-print("paired:", median_paired_difference(a_ex, b_ex), " unpaired:", np.median(a_ex) - np.median(b_ex))
+check("ch09.sign_test_p", sign_test_p)
+for key, (first, second) in {"exp2": ("abs max", "small"), "exp6": ("abs max", "abs min")}.items():
+    pair = (final_losses(results[key], first), final_losses(results[key], second))
+    decided = ours[key]["wins"] + ours[key]["losses"]
+    scipy_p = stats.binomtest(ours[key]["wins"], decided).pvalue if decided else 1.0
+    np.testing.assert_allclose(sign_test_p(*pair), scipy_p, rtol=1e-12)
+    print(f"{key}, {first} vs {second}: sign test p = {sign_test_p(*pair):.3f} (Wilcoxon {ours[key]['p']:.3f})")
 
 # %% [markdown]
-# **3. The signed-rank statistic.** Write `signed_rank_statistic(d)` for a 1-D array of paired
+# ### Exercise 2: the signed-rank statistic (2 points)
+#
+# Write `signed_rank_statistic(d)` for a 1-D array of paired
 # differences: drop the zeros, rank the remaining $|d_i|$ from 1 (smallest) upwards, give tied
 # sizes the mean of the ranks they occupy, and return $W^+$, the sum of the ranks of the
 # positive $d_i$ (a float). Use NumPy only (no `scipy.stats.rankdata`); afterwards compare with

@@ -44,7 +44,17 @@ def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: f
         got_text, expected_text = f"{got_a[worst]:.6g}", f"{expected_a[worst]:.6g}"
         if got_text == expected_text:  # close but not close enough: show the digits that differ
             got_text, expected_text = f"{got_a[worst]:.17g}", f"{expected_a[worst]:.17g}"
+        if got_a.ndim == 0:  # a scalar has no entries to point at
+            raise AssertionError(f"{what}: the value is {got_text}, expected {expected_text}")
         raise AssertionError(
             f"{what}: entry {tuple(int(i) for i in worst)} is {got_text}, expected {expected_text} "
             f"(max abs difference {np.abs(got_a - expected_a).max():.3g})"
         )
+
+
+def assert_scalar(got: Any, expected: float, what: str, rtol: float = 1e-7, atol: float = 1e-9) -> None:
+    """``got`` is one number (a float, a 0-d or one-entry array) close to ``expected``."""
+    got_a = as_array(got, what)
+    if got_a.size != 1:
+        raise AssertionError(f"{what}: expected one number, got an array of shape {got_a.shape}")
+    assert_close(got_a.reshape(()), np.float64(expected), what, rtol=rtol, atol=atol)
