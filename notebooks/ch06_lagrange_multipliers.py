@@ -408,7 +408,7 @@ plt.show()
 # $V$-block exactly. SensLI uses it as it is.
 #
 # A tiny example: the paper's spirals with one hidden layer of 5 ReLU units, trained for
-# 300 full-batch epochs (well under a second).
+# 300 full-batch epochs (on 2 cores, a fraction of a second).
 
 # %%
 split = data.spirals()
@@ -417,6 +417,8 @@ x, y = next(iter(loader))
 model = nn.Sequential(nn.Dense(2, 5), nn.ReLU(), nn.Dense(5, 2))
 history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.2), epochs=300, progress=False)
 print(f"training loss: first epoch {history.train_loss[0]:.4f}, after 300 epochs {history.train_loss[-1]:.4f}")
+assert 0.74 < history.train_loss[0] < 0.8  # the prose below says "from 0.77"
+assert 0.63 < history.train_loss[-1] < 0.69  # ... "to 0.66"
 
 
 def extended_loss(V, c):
@@ -476,7 +478,7 @@ print(
     "decrease / (eps (||G_V||^2 + ||g_c||^2)) for the three smallest eps:",
     np.round(decrease[:3] / (epsilons[:3] * naive), 5),
 )
-assert decrease[0] / (epsilons[0] * naive) < 0.9  # clearly not 1: the next cell explains why
+assert 0.74 < decrease[0] / (epsilons[0] * naive) < 0.8  # "near 0.77", clearly not 1: the next cell explains why
 
 # %% [markdown]
 # The ratio settles near 0.77, not 1. The reason is the ReLU *behind* the virtual layer.
@@ -633,6 +635,8 @@ measured_slope = (moved - loss0.item()) / t_small
 print(f"one-sided difference {measured_slope:.6f}, formula {one_sided_slope(a_np, d_np, D_dir, e_dir):.6f}")
 np.testing.assert_allclose(measured_slope, one_sided_slope(a_np, d_np, D_dir, e_dir), rtol=1e-4)
 
+
+# %% [markdown]
 # ## Open questions
 #
 # 1. The multiplier of the virtual layer compares *rates*. Two candidate sites with equal

@@ -674,6 +674,8 @@ def relu_block_slope(x, d, h, D, e):
 
 check("ch07.relu_block_slope", relu_block_slope)
 
+
+# %% [markdown]
 # ## Open questions
 #
 # 1. At ReLU v2 and one-weight blocks the multiplier is zero while the one-sided slopes are

@@ -750,6 +750,8 @@ def reindex_state(state, params_per_module, position, inserted):
 
 check("ch08.reindex_state", reindex_state)
 
+
+# %% [markdown]
 # ## Open questions
 #
 # 1. The spectral score uses the **periodic** convolution operator, but the layer actually pads with
