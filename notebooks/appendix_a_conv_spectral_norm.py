@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Appendix A — The spectral norm of a convolution
 #
+# *Reading time: about 15 min.*
+#
 # *Optional.* Chapter 8 scores a site by the squared Frobenius norm of its averaged multiplier
 # $\bar G$, or by that norm per entry. The package offers a third score, `"spectral"`: the squared
 # largest singular value of the linear map that $\bar G$ defines. For a dense weight that is the

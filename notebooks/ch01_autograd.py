@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 1 — Autograd from scratch
 #
+# *Reading time: about 45 min; exercises: about 45 min.*
+#
 # **What you build.** A reverse-mode automatic differentiation engine for scalars, in about forty
 # lines: a `Value` that remembers how it was computed, an *iterative* topological order of the
 # computation graph, and a backward pass that applies the chain rule once per node. Then you meet

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 5 — Training
 #
+# *Reading time: about 45 min; exercises: about 60 min.*
+#
 # The previous chapters built tensors that remember how they were computed, operations with
 # their backward passes, gradient checks and layers. A network with gradients is not yet a
 # trained network. This chapter adds the three missing pieces and then trains real models:

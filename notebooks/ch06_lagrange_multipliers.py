@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 6 — Constrained optimisation and Lagrange multipliers
 #
+# *Reading time: about 45 min; exercises: about 30 min.*
+#
 # SensLI decides where to insert a layer by reading off a **Lagrange multiplier**. This
 # chapter builds the idea from the ground up, away from networks first:
 #

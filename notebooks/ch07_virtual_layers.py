@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 7 — Virtual layers and their closed-form sensitivities
 #
+# *Reading time: about 45 min; exercises: about 30 min.*
+#
 # Chapter 6 showed that the Lagrange multiplier of "this virtual layer stays the identity"
 # is the loss gradient w.r.t. the virtual layer's parameters. Here we derive that gradient
 # **in closed form** for every kind of virtual layer SensLI uses, so that it costs one

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 8 — The insertion algorithm
 #
+# *Reading time: about 50 min; exercises: about 30 min.*
+#
 # Chapter 7 gave us, for every place where a layer *could* go, a Lagrange multiplier: the
 # gradient of the loss with respect to the parameters of a virtual layer that sits there as the
 # identity map. This chapter turns those multipliers into a decision and the decision into a

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 9 — The paper's experiments
 #
+# *Reading time: about 40 min; exercises: about 30 min.*
+#
 # Chapter 8 grew one network once. A paper claims more: that SensLI beats a fixed small
 # network, that inserting where the sensitivity is largest beats inserting where it is
 # smallest, and that growing is cheaper than training the final architecture from the start.

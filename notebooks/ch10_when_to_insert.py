@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 10 — When to insert
 #
+# *Reading time: about 30 min; exercises: about 30 min.*
+#
 # SensLI answers *where* a layer should go: at the site whose multiplier is largest. It does
 # not by itself say *when*. Insert too early and the new layer joins a network that has not
 # yet learnt what its current layers can learn; insert too late and the epochs spent on the

@@ -5,11 +5,14 @@ raising. A checker that cannot fail is a defect; so is one that fails a right an
 Answers live in tests/answers_chNN.py as ANSWERS = {name: {"correct": fn, "wrong": {why: fn}}}.
 """
 
+import ast
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
+import jupytext
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -161,3 +164,77 @@ def test_every_exercise_declares_its_points():
     for name in NAMES:
         points = _core._lookup(name).points
         assert 1 <= points <= 5, f"{name}: {points} points"
+
+
+# --- the chapters' exercises ------------------------------------------------------------------
+
+CHAPTER_FILES = sorted((HERE.parent / "notebooks").glob("ch[0-9][0-9]_*.py"))
+HEADING = re.compile(r"^#+ *Exercise (\d+)[:.—-]+ *(.+?) \((\d+) points?\)\s*$", re.M)
+
+
+class _Erase(ast.NodeTransformer):
+    """Names, argument names and constants erased: two pieces of code that differ only in the
+    names they chose (or a comment, or layout) compare equal."""
+
+    def visit_Name(self, node):  # noqa: N802
+        return ast.copy_location(ast.Name(id="_", ctx=node.ctx), node)
+
+    def visit_arg(self, node):
+        node.arg, node.annotation = "_", None
+        return node
+
+    def visit_Attribute(self, node):  # noqa: N802
+        self.generic_visit(node)
+        return node
+
+
+def _statements(source: str) -> list[list[str]]:
+    """Every block of statements (module level and each function body), normalised."""
+    tree = _Erase().visit(ast.parse(source))
+    blocks = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.For, ast.With))]
+    return [[ast.dump(s) for s in block] for block in blocks]
+
+
+def _solution_bodies(source: str) -> list[list[str]]:
+    tree = _Erase().visit(ast.parse(source))
+    bodies = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            bodies.append([ast.dump(s) for s in body])
+    return bodies
+
+
+def _contains(block: list[str], body: list[str]) -> bool:
+    return any(block[i : i + len(body)] == body for i in range(len(block) - len(body) + 1))
+
+
+@pytest.mark.parametrize("path", CHAPTER_FILES, ids=lambda p: p.stem)
+def test_no_solution_appears_in_the_chapters_other_cells(path):
+    notebook = jupytext.read(path)
+    solutions = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
+    others = [c for c in notebook.cells if c.cell_type == "code" and c not in solutions]
+    blocks = [b for c in others for b in _statements(c.source)]
+    for cell in solutions:
+        for body in _solution_bodies(cell.source):
+            assert not any(_contains(block, body) for block in blocks), (
+                f"{path.name}: a solution's body appears (up to names) in another cell:\n{cell.source[:400]}"
+            )
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTER_FILES if int(p.name[2:4]) >= 6], ids=lambda p: p.stem)
+def test_exercise_headings_show_the_checkers_points(path):
+    notebook = jupytext.read(path)
+    cells = notebook.cells
+    headings = [(i, m) for i, c in enumerate(cells) if c.cell_type == "markdown" for m in HEADING.finditer(c.source)]
+    solutions = [i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", [])]
+    assert len(headings) == len(solutions), (
+        f"{path.name}: {len(headings)} headings with points, {len(solutions)} exercises"
+    )
+    for (index, match), solution in zip(headings, solutions):
+        name = re.search(r'check\("([a-z0-9_.]+)"', cells[solution].source).group(1)
+        assert solution > index, f"{path.name}: heading '{match.group(2)}' after its solution"
+        declared = _core._lookup(name).points
+        assert int(match.group(3)) == declared, (
+            f"{path.name}: '{match.group(2)}' shows {match.group(3)} points, {name} has {declared}"
+        )

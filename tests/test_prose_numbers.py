@@ -141,3 +141,36 @@ def test_the_scanner_sees_what_counts_and_skips_what_is_exempt():
         "Chapter 6, exercise 2 (3 points), 2023: loss 0.77, 53 %, 22/8 wins, 1.7× faster, $0.8 I$, `lr=0.2`, 2311.15995"
     )
     assert [q[0] for q in quoted_numbers(text)] == ["0.77", "53 %", "22/8", "1.7×"]
+
+
+# --- reading time ----------------------------------------------------------------------------
+# Each chapter opens with "*Reading time: about R min; exercises: about E min.*", estimated
+# (see notebooks/README.md) from the chapter itself, so the estimate follows the text:
+#   R = prose words / 120 + code lines (outside solutions) / 12, rounded to 5 minutes;
+#   E = 15 minutes per exercise (solution cell); "; exercises: ..." is left out when E = 0.
+READING = re.compile(r"\*Reading time: about (\d+) min(?:; exercises: about (\d+) min)?\.\*")
+WORDS_PER_MINUTE, CODE_LINES_PER_MINUTE, MINUTES_PER_EXERCISE = 120, 12, 15
+
+
+def estimated_minutes(path: pathlib.Path) -> tuple[int, int]:
+    notebook = jupytext.read(path)
+    words = sum(len(c.source.split()) for c in notebook.cells if c.cell_type == "markdown")
+    solutions = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
+    code = sum(
+        1
+        for c in notebook.cells
+        if c.cell_type == "code" and c not in solutions
+        for line in c.source.splitlines()
+        if line.strip()
+    )
+    reading = words / WORDS_PER_MINUTE + code / CODE_LINES_PER_MINUTE
+    return max(5, 5 * round(reading / 5)), MINUTES_PER_EXERCISE * len(solutions)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_each_chapter_opens_with_its_estimated_reading_time(path):
+    first = jupytext.read(path).cells[0].source
+    match = READING.search(first)
+    assert match, f"{path.name}: the first cell does not state '*Reading time: about R min; exercises: about E min.*'"
+    stated = (int(match.group(1)), int(match.group(2) or 0))
+    assert stated == estimated_minutes(path), f"{path.name}: states {stated}, the estimate is {estimated_minutes(path)}"
