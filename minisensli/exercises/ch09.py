@@ -61,7 +61,8 @@ _NEAR_TIES = (np.full(6, 0.375), np.full(6, 0.375) + np.array([3e-9, 1e-12, 2e-1
 @exercise("ch09.sign_test_p", max_examples=40, points=3, forbid=("scipy.stats.binomtest",))
 def sign_test_p(answer, case):
     # the fixed case first: when it fails, the report shows these arrays rather than a shrunk borderline one
-    a0, b0 = case.show(_NEAR_TIES[0].copy(), "a"), case.show(_NEAR_TIES[1].copy(), "b")
+    a0, b0 = case.show(_NEAR_TIES[0].copy(), "a"), _NEAR_TIES[1].copy()
+    case.show(np.array2string(b0 - a0, precision=1), "b - a (b = a + these)")
     assert_scalar(answer(a0.copy(), b0.copy()), _sign_test_p(a0, b0), "two-sided sign-test p (a wins where a < b)")
     case.drawn.clear()
     a, b = _paired_losses(case)

@@ -111,6 +111,15 @@ def _gradient(shape, magnitude):
 
 @exercise("ch10.threshold_choice", max_examples=40, points=2, forbid=("minisensli.sensli.selection.select",))
 def threshold_choice(answer, case):
+    # a case the mean over the existing weights alone gets wrong: best virtual 1.0, the other 0.01,
+    # existing 1.2 -> mean of the pool 0.737, insert at site 0 (the existing-only mean 1.2 says no)
+    _compare(
+        answer,
+        [np.full((2, 2), 1.0), np.full((3, 3), 0.1)],
+        [np.full((2, 3), np.sqrt(1.2))],
+        1.0,
+        "with virtual scaled scores [1.0, 0.01], existing [1.2] and tau = 1, ",
+    )
     widths = case.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "virtual widths")
     shapes = case.draw(
         st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=4), "existing shapes"
@@ -122,15 +131,6 @@ def threshold_choice(answer, case):
         [np.full(s, 0.5) for s in shapes],
         1.0,
         "with every entry of every gradient 0.5 and tau = 1 (all layers equally sensitive), ",
-    )
-    # a case the mean over the existing weights alone gets wrong: best virtual 1.0, the other 0.01,
-    # existing 1.2 -> mean of the pool 0.737, insert at site 0 (the existing-only mean 1.2 says no)
-    _compare(
-        answer,
-        [np.full((2, 2), 1.0), np.full((3, 3), 0.1)],
-        [np.full((2, 3), np.sqrt(1.2))],
-        1.0,
-        "with virtual scaled scores [1.0, 0.01], existing [1.2] and tau = 1, ",
     )
     # then one magnitude per layer: scores spread over orders of magnitude, as in a real net
     levels = st.sampled_from([0.05, 0.3, 1.0, 3.0])
