@@ -142,7 +142,7 @@ for norm, result_n in by_norm.items():
     print(f"{norm:10s} scores {[f'{s:.2e}' for s in result_n.scores()]} -> chooses {chosen[norm]}")
 assert chosen == {"fro": "conv@5", "fro_scaled": "conv@2", "spectral": "conv@5"}
 
-fig, ax = plt.subplots(figsize=(7, 3.4))
+fig, ax = plt.subplots(figsize=(7, 4))
 names = {
     "fro": "squared Frobenius norm",
     "fro_scaled": "squared Frobenius norm / entries",
@@ -157,7 +157,8 @@ ax.set_xticks(range(2), [entry.site.label for entry in by_norm["fro"]])
 ax.set(xlim=(-0.5, 1.5), ylim=(0, 1.15), ylabel="score / largest score of that norm")
 ax.set_title("three norms of the same multipliers (circled: chosen)")
 ax.grid(axis="y", alpha=0.3)
-ax.legend(fontsize=8, loc="lower center")
+ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]
