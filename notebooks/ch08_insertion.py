@@ -135,7 +135,7 @@ print("as a ResNet instead:", [s.label for s in sensli.candidate_sites(tanh_mlp,
 #   the centre tap copies each channel, and the zero-padded border only ever meets zero weights;
 # - **residual:** v1 sets $W_2 = 0$ so the branch vanishes, $x + h \cdot 0 = x$ (exact for any activation).
 #
-# The dense case is exercise 1. Here we build the convolution by hand. `Sequential.with_inserted`
+# The dense case needs nothing but `np.eye(width)` and zeros. Here we build the convolution by hand. `Sequential.with_inserted`
 # puts modules into a chain; note that it *shares* the existing modules, so we copy the model first.
 
 
