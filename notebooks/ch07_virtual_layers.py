@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Chapter 7 — Virtual layers and their closed-form sensitivities
 #
-# *Reading time: about 45 min; exercises: about 30 min.*
+# *Reading time: about 50 min; exercises: about 45 min.*
 #
 # Chapter 6 showed that the Lagrange multiplier of "this virtual layer stays the identity"
 # is the loss gradient w.r.t. the virtual layer's parameters. Here we derive that gradient
@@ -675,6 +675,41 @@ def relu_block_slope(x, d, h, D, e):
 
 
 check("ch07.relu_block_slope", relu_block_slope)
+
+
+# %% [markdown]
+# ### Exercise 3: a 1×1 virtual convolution (2 points)
+#
+# A cheaper virtual layer for a CNN: a **1×1** convolution with $C \to C$ channels (no padding
+# needed), kernel $K_{oi00} = \mathbb 1[o = i]$ and zero bias, followed by a ReLU, inserted after a
+# Conv + ReLU. Derive its multipliers from the 3×3 formula of section 4 (which taps are left, and
+# what happens to the padding?) and write `conv1x1_multipliers(a, d)`: `a` (N, C, H, W) is the ReLU
+# output entering the site (some entries exactly 0), `d` (N, C, H, W) the gradient of the
+# batch-mean loss w.r.t. it. Return the tuple `(dK, dc)`, shapes (C, C, 1, 1) and (C,), with
+# $\operatorname{relu}'(0) = 0$. The checker compares with autograd through `F.conv2d`.
+
+
+# %%
+def conv1x1_multipliers(a, d):
+    """(N, C, H, W), (N, C, H, W) -> (dl/dK (C, C, 1, 1), dl/dc (C,)) at the dirac 1x1 kernel."""
+    raise NotImplementedError  # your code here
+
+
+check("ch07.conv1x1_multipliers", conv1x1_multipliers)
+
+
+# %% tags=["solution", "hide-input"]
+def conv1x1_multipliers(a, d):
+    # one tap, at offset 0: the 3x3 formula's sum over pixels with p = q = 0 and no padding;
+    # at the identity the virtual ReLU passes d where a > 0 and blocks it where a = 0
+    passed = d * (a > 0)
+    n, c, height, width = a.shape
+    per_pixel = passed.transpose(1, 0, 2, 3).reshape(c, -1)  # (C, N H W): one column per sample and pixel
+    inputs = a.transpose(1, 0, 2, 3).reshape(c, -1)
+    return (per_pixel @ inputs.T)[:, :, None, None], per_pixel.sum(axis=1)
+
+
+check("ch07.conv1x1_multipliers", conv1x1_multipliers)
 
 
 # %% [markdown]

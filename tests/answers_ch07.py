@@ -84,3 +84,45 @@ ANSWERS = {
         },
     },
 }
+
+
+def conv1x1_multipliers(a, d):
+    g = d * (a > 0)  # the ReLU of the virtual layer, relu'(0) = 0
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))
+
+
+def conv1x1_multipliers_swapped(a, d):
+    g = d * (a > 0)
+    return np.einsum("noyx,niyx->io", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))  # [i, o]: transposed
+
+
+def conv1x1_multipliers_unmasked(a, d):
+    return np.einsum("noyx,niyx->oi", d, a)[:, :, None, None], d.sum(axis=(0, 2, 3))  # the virtual ReLU forgotten
+
+
+def conv1x1_multipliers_ge_mask(a, d):
+    g = d * (a >= 0)  # relu'(0) taken as 1
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))
+
+
+def conv1x1_multipliers_pixel_mean(a, d):
+    g = d * (a > 0)
+    pixels = a.shape[2] * a.shape[3]  # d already carries 1/N; averaging over pixels too is wrong
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None] / pixels, g.sum(axis=(0, 2, 3)) / pixels
+
+
+def conv1x1_multipliers_flat(a, d):
+    g = d * (a > 0)
+    return np.einsum("noyx,niyx->oi", g, a), g.sum(axis=(0, 2, 3))  # (C, C): the kernel's 1x1 axes dropped
+
+
+ANSWERS["ch07.conv1x1_multipliers"] = {
+    "correct": conv1x1_multipliers,
+    "wrong": {
+        "in and out channels swapped": conv1x1_multipliers_swapped,
+        "unmasked": conv1x1_multipliers_unmasked,
+        "mask a >= 0": conv1x1_multipliers_ge_mask,
+        "averaged over pixels": conv1x1_multipliers_pixel_mean,
+        "shape (C, C) instead of (C, C, 1, 1)": conv1x1_multipliers_flat,
+    },
+}

@@ -4,6 +4,8 @@ ch07.v2_multipliers   (dl/dW1, dl/db) of a two-weight block x + h sigma(x W1^T +
                       b = 0 with any W2 and any smooth sigma with sigma(0) = 0 (sigma'(0) != 1)
 ch07.relu_block_slope the one-sided directional derivative of the loss at a one-weight ReLU block
                       x + h relu(x W^T + b) at W = 0, b = 0 (its multiplier is zero, its slope is not)
+ch07.conv1x1_multipliers (dl/dK, dl/dc) of a virtual 1x1 convolution + ReLU at its dirac identity
+                      after a Conv + ReLU (checked against autograd through F.conv2d)
 
 The oracles are the closed forms written out here, each confirmed inside the check by finite
 differences of the linearised loss sum(d * y) (central for the smooth block, one-sided at the
@@ -18,6 +20,8 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import strategies as st
 
+from .. import functional as F
+from ..autograd import Tensor
 from ._asserts import assert_close, assert_scalar, unpack
 from ._core import exercise
 
@@ -80,3 +84,33 @@ def relu_block_slope(answer, case):
     moved = (_block(x, d, h, t * dw, t * db, np.eye(w), relu) - _block(x, d, h, 0 * dw, 0 * db, np.eye(w), relu)) / t
     np.testing.assert_allclose(moved, expected, rtol=1e-5, atol=1e-9)  # the oracle against a one-sided difference
     assert_scalar(got, expected, "the slope lim (l(tD, te) - l(0, 0)) / t for t -> 0+", rtol=1e-8, atol=1e-12)
+
+
+@exercise(
+    "ch07.conv1x1_multipliers",
+    max_examples=25,
+    points=2,
+    forbid=("minisensli.sensli.closed_form.conv_multipliers", "minisensli.sensli.closed_form.correlate3x3"),
+)
+def conv1x1_multipliers(answer, case):
+    n = case.draw(st.integers(1, 2), "N")
+    c = case.draw(st.integers(1, 3), "C")
+    height = case.draw(st.integers(1, 4), "H")
+    width = case.draw(st.integers(1, 4), "W")
+    rng = case.rng()
+    a = np.maximum(rng.standard_normal((n, c, height, width)), 0.0)
+    a.flat[0] = 0.0  # a ReLU output with exact zeros
+    a = case.show(a, "a")
+    d = case.show(rng.standard_normal((n, c, height, width)) / n, "d")
+    got = unpack(answer(a.copy(), d.copy()), "conv1x1_multipliers", ("dK", "db"))
+    g = d * (a > 0)
+    expected_k = np.einsum("noyx,niyx->oi", g, a)[:, :, None, None]
+    expected_b = g.sum(axis=(0, 2, 3))
+    # the oracle against autograd through the package's conv2d at the dirac 1x1 kernel (float64)
+    kernel = Tensor(np.eye(c)[:, :, None, None], requires_grad=True)
+    bias = Tensor(np.zeros(c), requires_grad=True)
+    F.relu(F.conv2d(Tensor(a), kernel, bias)).backward(d)
+    np.testing.assert_allclose(kernel.grad, expected_k, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bias.grad, expected_b, rtol=1e-10, atol=1e-12)
+    assert_close(got[0], expected_k, "dl/dK (C, C, 1, 1): [o, i] = output channel, input channel", rtol=1e-8)
+    assert_close(got[1], expected_b, "dl/dc (C,)", rtol=1e-8)
