@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 2 — Ops and broadcasting
 #
+# *Reading time: about 40 min; exercises: about 45 min.*
+#
 # **What you build.** The backward passes of the operations a network is made of: elementwise ops
 # with NumPy broadcasting (and why their gradients must be *summed back* to the input's shape),
 # reductions (`sum`, `max` and its ties), the matrix product, and the shape ops (`reshape`,

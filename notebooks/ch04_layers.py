@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 4 — Layers: Dense, convolution, residual blocks, pooling
 #
+# *Reading time: about 45 min; exercises: about 45 min.*
+#
 # Chapters 1–3 gave us tensors that remember how they were computed, ops with hand-written
 # backwards, and a way to check those backwards. This chapter packages ops and weights into
 # **layers**, the pieces networks and SensLI are made of.

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 6 — Constrained optimisation and Lagrange multipliers
 #
+# *Reading time: about 45 min; exercises: about 30 min.*
+#
 # SensLI decides where to insert a layer by reading off a **Lagrange multiplier**. This
 # chapter builds the idea from the ground up, away from networks first:
 #
@@ -408,7 +410,7 @@ plt.show()
 # $V$-block exactly. SensLI uses it as it is.
 #
 # A tiny example: the paper's spirals with one hidden layer of 5 ReLU units, trained for
-# 300 full-batch epochs (well under a second).
+# 300 full-batch epochs (on 2 cores, a fraction of a second).
 
 # %%
 split = data.spirals()
@@ -417,6 +419,8 @@ x, y = next(iter(loader))
 model = nn.Sequential(nn.Dense(2, 5), nn.ReLU(), nn.Dense(5, 2))
 history = ms.fit(model, loader, optim.SGD(model.parameters(), lr=0.2), epochs=300, progress=False)
 print(f"training loss: first epoch {history.train_loss[0]:.4f}, after 300 epochs {history.train_loss[-1]:.4f}")
+assert 0.74 < history.train_loss[0] < 0.8  # the prose below says "from 0.77"
+assert 0.63 < history.train_loss[-1] < 0.69  # ... "to 0.66"
 
 
 def extended_loss(V, c):
@@ -476,7 +480,7 @@ print(
     "decrease / (eps (||G_V||^2 + ||g_c||^2)) for the three smallest eps:",
     np.round(decrease[:3] / (epsilons[:3] * naive), 5),
 )
-assert decrease[0] / (epsilons[0] * naive) < 0.9  # clearly not 1: the next cell explains why
+assert 0.74 < decrease[0] / (epsilons[0] * naive) < 0.8  # "near 0.77", clearly not 1: the next cell explains why
 
 # %% [markdown]
 # The ratio settles near 0.77, not 1. The reason is the ReLU *behind* the virtual layer.
@@ -556,67 +560,83 @@ plt.show()
 #
 # ## Exercises
 #
-# ### Exercise 1: the KKT system of an equality-constrained quadratic
+# ### Exercise 1: the curvature of the optimal value (3 points)
 #
-# Write `kkt_solve(A, b, C, c)` for $\min_x \tfrac12 x^\top A x - b^\top x$ subject to
-# $C x = c$. Inputs: `A` (n, n) symmetric positive definite, `b` (n,), `C` (m, n) with
-# independent rows, `c` (m,). Return the tuple `(x, lam)` with `x` of shape (n,) and `lam`
-# of shape (m,), in this chapter's sign convention $\nabla f(x) = C^\top \lambda$ (so that
-# $\lambda = \partial f^* / \partial c$).
+# Section 3 showed that $\lambda = \mathrm{d}f^*/\mathrm{d}c$ for
+# $\min_x \tfrac12 x^\top A x - b^\top x$ subject to $C x = c$. Go one derivative further:
+# write `f_star_curvature(A, C)` returning the Hessian $\mathrm{d}^2 f^*/\mathrm{d}c^2$, an
+# (m, m) array, for `A` (n, n) symmetric positive definite and `C` (m, n) with independent rows.
+# Derive it on paper first: solve the KKT system of section 1 for $x$ in terms of $\lambda$,
+# put that into $C x = c$, and read off how $\lambda$ moves with $c$. (It does not depend on $b$
+# or $c$: $f^*$ is a quadratic in $c$.) The checker also re-solves the problem at
+# $c \pm \varepsilon$ in every coordinate pair and compares second differences with the answer.
 
 
 # %%
-def kkt_solve(A, b, C, c):
-    """min 1/2 x^T A x - b^T x s.t. C x = c -> (x (n,), lam (m,)) with A x - b = C^T lam."""
+def f_star_curvature(A, C):
+    """(n, n) SPD, (m, n) -> d2 f*/dc2, an (m, m) array."""
     raise NotImplementedError  # your code here
 
 
-check("ch06.kkt_solve", kkt_solve)
+check("ch06.f_star_curvature", f_star_curvature)
 
 
 # %% tags=["solution", "hide-input"]
-def kkt_solve(A, b, C, c):
-    n, m = A.shape[0], C.shape[0]
-    kkt = np.block([[A, -C.T], [C, np.zeros((m, m))]])
-    solution = np.linalg.solve(kkt, np.concatenate([b, c]))
-    return solution[:n], solution[n:]
+def f_star_curvature(A, C):
+    # stationarity A x - b = C^T lam gives x = A^-1 (b + C^T lam); then C x = c reads
+    # S lam = c - C A^-1 b with S = C A^-1 C^T, so dlam/dc = S^-1, and lam = df*/dc
+    schur = C @ np.linalg.solve(A, C.T)
+    return np.linalg.inv(schur)
 
 
-check("ch06.kkt_solve", kkt_solve)
+check("ch06.f_star_curvature", f_star_curvature)
 
 # %% [markdown]
-# ### Exercise 2: one Newton step on the KKT system
+# ### Exercise 2: the one-sided slope in any direction (3 points)
 #
-# Write `newton_kkt_step(x, lam, grad_f, hess_f, g, grad_g, hess_g, c)` for one scalar
-# constraint $g(x) = c$: `x` has shape (n,), `lam` is a float, and the six callables return
-# $\nabla f(x)$ (n,), $\nabla^2 f(x)$ (n, n), $g(x)$ (a float), $\nabla g(x)$ (n,) and
-# $\nabla^2 g(x)$ (n, n). Solve $J\,\delta = -F$ with $F$ and $J$ as in section 4 and return
-# the tuple `(x_new, lam_new)`: an array of shape (n,) and a float. The checker uses
-# curved constraints, so the constraint's curvature must be in $J$.
+# Section 5 corrected the first-order decrease for *one* direction, the step against the
+# multiplier. Generalise it: the virtual layer $\operatorname{relu}(a V^\top + c)$ sits after a
+# ReLU (so $a \ge 0$, some entries exactly 0), and $d = \partial\ell/\partial a$ is the
+# gradient of the loss at its output in the original network. Write `one_sided_slope(a, d, D, e)`
+# returning the one-sided directional derivative
+#
+# $$\lim_{t \to 0^+} \frac{\ell(I + tD,\ t e) - \ell(I, 0)}{t}$$
+#
+# as a float, for any direction `D` (w, w), `e` (w,). To first order the loss changes by
+# $\sum_{n,i} d_{ni}$ times the change of the layer's output $(n, i)$; work out that change
+# separately for active units ($a_{ni} > 0$) and for units on the kink ($a_{ni} = 0$), where only
+# one side of the ReLU is ever reached. (The solution also compares the formula with a one-sided
+# difference of the real loss of section 5's network, in a random direction.)
 
 
 # %%
-def newton_kkt_step(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    """One Newton step on [grad f - lam grad g; g - c] = 0 -> (x_new (n,), lam_new float)."""
+def one_sided_slope(a, d, D, e):
+    """a (N, w) >= 0, d (N, w), D (w, w), e (w,) -> the one-sided directional derivative (a float)."""
     raise NotImplementedError  # your code here
 
 
-check("ch06.newton_kkt_step", newton_kkt_step)
+check("ch06.one_sided_slope", one_sided_slope)
 
 
 # %% tags=["solution", "hide-input"]
-def newton_kkt_step(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    n = x.shape[0]
-    residual = np.concatenate([grad_f(x) - lam * grad_g(x), [g(x) - c]])
-    jac = np.zeros((n + 1, n + 1))
-    jac[:n, :n] = hess_f(x) - lam * hess_g(x)
-    jac[:n, n] = -grad_g(x)
-    jac[n, :n] = grad_g(x)
-    delta = np.linalg.solve(jac, -residual)
-    return x + delta[:n], lam + float(delta[n])
+def one_sided_slope(a, d, D, e):
+    rate = a @ D.T + e  # d/dt of the pre-activation a (I + tD)^T + t e
+    # active units follow the rate both ways; a unit on the kink moves only when the rate is positive
+    change = np.where(a > 0, rate, np.maximum(rate, 0.0))
+    return float((d * change).sum())
 
 
-check("ch06.newton_kkt_step", newton_kkt_step)
+check("ch06.one_sided_slope", one_sided_slope)
+# on section 5's network, in a random direction, against a one-sided difference of the real loss
+direction_rng = np.random.default_rng(1)
+D_dir, e_dir = direction_rng.standard_normal((5, 5)), direction_rng.standard_normal(5)
+t_small = 1e-7
+with ms.no_grad():
+    moved = extended_loss(ms.Tensor(np.eye(5) + t_small * D_dir), ms.Tensor(t_small * e_dir)).item()
+measured_slope = (moved - loss0.item()) / t_small
+print(f"one-sided difference {measured_slope:.6f}, formula {one_sided_slope(a_np, d_np, D_dir, e_dir):.6f}")
+np.testing.assert_allclose(measured_slope, one_sided_slope(a_np, d_np, D_dir, e_dir), rtol=1e-4)
+
 
 # %% [markdown]
 # ## Open questions

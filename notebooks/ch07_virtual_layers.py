@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 7 — Virtual layers and their closed-form sensitivities
 #
+# *Reading time: about 50 min; exercises: about 45 min.*
+#
 # Chapter 6 showed that the Lagrange multiplier of "this virtual layer stays the identity"
 # is the loss gradient w.r.t. the virtual layer's parameters. Here we derive that gradient
 # **in closed form** for every kind of virtual layer SensLI uses, so that it costs one
@@ -601,85 +603,114 @@ for label, net, net_loader in (("Dense, 3 sites", dense_net, dense_loader), ("CN
 #
 # ## Exercises
 #
-# ### Exercise 1: the Dense multiplier
+# ### Exercise 1: the v2 multipliers for any activation and any outer weight (3 points)
 #
-# Write `dense_multiplier(x, d)`: `x` (N, w) is a ReLU output (entries $\ge 0$, some exactly 0),
-# `d` (N, w) the gradient of the batch-mean loss w.r.t. it. Return $\partial\ell/\partial V$
-# of the virtual layer $\operatorname{relu}(x V^\top + c)$ at $V = I$, $c = 0$, with
-# $\operatorname{relu}'(0) = 0$: a NumPy array of shape (w, w), row $i$ = output unit.
+# Section 3 derived the v2 multipliers for $W_2 = 0.8 I$ and tanh. Redo the derivation for the
+# two-weight block $y = x + h\,\sigma(x W_1^\top + b)\,W_2^\top$ at $W_1 = 0$, $b = 0$ with
+# **any** outer weight $W_2$ (a (w, w) matrix, not symmetric) and **any** smooth activation with
+# $\sigma(0) = 0$, whose slope $\sigma'(0)$ need not be 1. Write
+# `v2_multipliers(x, d, h, W2, sigma)`: `x` (N, w) is the block's input, `d` (N, w) the
+# gradient at its output, `h` a float, `sigma` a NumPy function (the checker uses, among
+# others, $3\tanh(z/2)$, $\sin 2z$ and $\arctan(z)/2$). Return the tuple
+# `(dW1, db)` of $\partial\ell/\partial W_1$ (w, w) and $\partial\ell/\partial b$ (w,).
+# Where the chapter wrote $0.8\,d$, decide whether the general form is $d\,W_2$ or
+# $d\,W_2^\top$, and get $\sigma'(0)$ from `sigma` (on paper for the examples, or numerically:
+# `sigma` is smooth, so a central difference is fine here).
 
 
 # %%
-def dense_multiplier(x, d):
-    """(N, w), (N, w) -> dl/dV (w, w) at V = I."""
+def v2_multipliers(x, d, h, W2, sigma):
+    """(N, w), (N, w), float, (w, w), callable -> (dl/dW1 (w, w), dl/db (w,)) at W1 = 0, b = 0."""
     raise NotImplementedError  # your code here
 
 
-check("ch07.dense_multiplier", dense_multiplier)
+check("ch07.v2_multipliers", v2_multipliers)
 
 
 # %% tags=["solution", "hide-input"]
-def dense_multiplier(x, d):
-    return (d * (x > 0)).T @ x
+def v2_multipliers(x, d, h, W2, sigma):
+    eps = 1e-5
+    slope0 = (sigma(np.float64(eps)) - sigma(np.float64(-eps))) / (2 * eps)  # sigma'(0)
+    # branch h s W2^T with s = sigma(z): dl/ds = h d W2 (rows = samples); at z = 0, dl/dz = sigma'(0) dl/ds
+    g = slope0 * h * (d @ W2)
+    return g.T @ x, g.sum(axis=0)
 
 
-check("ch07.dense_multiplier", dense_multiplier)
+check("ch07.v2_multipliers", v2_multipliers)
+# the package's v2 site (W2 = 0.8 I, tanh) is the special case
+site_v2 = residual_site(2, "v2", "tanh")
+ours_v2 = v2_multipliers(x_site, d_site, site_v2.h, 0.8 * np.eye(4), np.tanh)
+np.testing.assert_allclose(ours_v2[0], sensli.residual_dense_multipliers(x_site, d_site, site_v2)["inner.weight"])
 
 # %% [markdown]
-# ### Exercise 2: the weight gradient of a 3×3 "same" convolution
+# ### Exercise 2: the slope a zero multiplier hides (3 points)
 #
-# Write `correlate3x3(x, g)`: `x` (N, C, H, W) is the input of a 3×3 convolution with padding
-# 1 and stride 1, `g` (N, O, H, W) the gradient at its output. Return the gradient w.r.t.
-# its kernel, $\sum_{n,y,x} g_{noyx}\, x^{\text{pad}}_{n,i,y+p,x+q}$, as an array of shape
-# (O, C, 3, 3). (The checker compares with autograd through `F.conv2d`.) Write it without
-# looking at the chapter's version.
+# The one-weight ReLU block $y = x + h\,\operatorname{relu}(x W^\top + b)$ at $W = 0$, $b = 0$
+# has multiplier exactly zero (section 3), yet the finite differences there moved. Write
+# `relu_block_slope(x, d, h, D, e)` returning the one-sided directional derivative
+#
+# $$\lim_{t \to 0^+} \frac{\ell(tD,\ t e) - \ell(0, 0)}{t}$$
+#
+# as a float: `x` (N, w) the block's input (after a tanh, so of both signs), `d` (N, w) the
+# gradient at its output, `h` a float, `D` (w, w) and `e` (w,) the direction. Every unit sits on
+# the kink at $t = 0$; work out which ones a small step $t > 0$ switches on and what they add.
+# (Compare with a central difference: which of the two does autograd's zero resemble?)
 
 
 # %%
-def correlate3x3(x, g):
-    """(N, C, H, W), (N, O, H, W) -> (O, C, 3, 3)."""
+def relu_block_slope(x, d, h, D, e):
+    """(N, w), (N, w), float, (w, w), (w,) -> the one-sided directional derivative at W = 0, b = 0."""
     raise NotImplementedError  # your code here
 
 
-check("ch07.correlate3x3", correlate3x3)
+check("ch07.relu_block_slope", relu_block_slope)
 
 
 # %% tags=["solution", "hide-input"]
-def correlate3x3(x, g):
-    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    height, width = x.shape[2:]
-    taps = [
-        [np.einsum("noyx,niyx->oi", g, x_pad[:, :, p : p + height, q : q + width]) for q in range(3)] for p in range(3)
-    ]
-    return np.array(taps).transpose(2, 3, 0, 1)
+def relu_block_slope(x, d, h, D, e):
+    # the pre-activation is t (x D^T + e): for t > 0 a unit is on exactly where x D^T + e > 0,
+    # and then adds h t (x D^T + e) to the output
+    switched_on = np.maximum(x @ D.T + e, 0.0)
+    return float(h * (d * switched_on).sum())
 
 
-check("ch07.correlate3x3", correlate3x3)
+check("ch07.relu_block_slope", relu_block_slope)
+
 
 # %% [markdown]
-# ### Exercise 3: the residual v1 multiplier
+# ### Exercise 3: a 1×1 virtual convolution (2 points)
 #
-# Write `residual_v1_multiplier(x, d, h)` for the two-weight tanh block
-# $y = x + h \tanh(x W_1^\top + b)\, W_2^\top$ at its v1 identity ($W_2 = 0$, $W_1 = 0.8 I$,
-# $b = 0$): `x` (N, w) is the block's input, `d` (N, w) the gradient at its output, `h` a
-# positive float. Return $\partial\ell/\partial W_2$, an array of shape (w, w).
+# A cheaper virtual layer for a CNN: a **1×1** convolution with $C \to C$ channels (no padding
+# needed), kernel $K_{oi00} = \mathbb 1[o = i]$ and zero bias, followed by a ReLU, inserted after a
+# Conv + ReLU. Derive its multipliers from the 3×3 formula of section 4 (which taps are left, and
+# what happens to the padding?) and write `conv1x1_multipliers(a, d)`: `a` (N, C, H, W) is the ReLU
+# output entering the site (some entries exactly 0), `d` (N, C, H, W) the gradient of the
+# batch-mean loss w.r.t. it. Return the tuple `(dK, dc)`, shapes (C, C, 1, 1) and (C,), with
+# $\operatorname{relu}'(0) = 0$. The checker compares with autograd through `F.conv2d`.
 
 
 # %%
-def residual_v1_multiplier(x, d, h):
-    """(N, w), (N, w), float -> dl/dW2 (w, w) at the v1 identity."""
+def conv1x1_multipliers(a, d):
+    """(N, C, H, W), (N, C, H, W) -> (dl/dK (C, C, 1, 1), dl/dc (C,)) at the dirac 1x1 kernel."""
     raise NotImplementedError  # your code here
 
 
-check("ch07.residual_v1_multiplier", residual_v1_multiplier)
+check("ch07.conv1x1_multipliers", conv1x1_multipliers)
 
 
 # %% tags=["solution", "hide-input"]
-def residual_v1_multiplier(x, d, h):
-    return h * d.T @ np.tanh(0.8 * x)
+def conv1x1_multipliers(a, d):
+    # one tap, at offset 0: the 3x3 formula's sum over pixels with p = q = 0 and no padding;
+    # at the identity the virtual ReLU passes d where a > 0 and blocks it where a = 0
+    passed = d * (a > 0)
+    n, c, height, width = a.shape
+    per_pixel = passed.transpose(1, 0, 2, 3).reshape(c, -1)  # (C, N H W): one column per sample and pixel
+    inputs = a.transpose(1, 0, 2, 3).reshape(c, -1)
+    return (per_pixel @ inputs.T)[:, :, None, None], per_pixel.sum(axis=1)
 
 
-check("ch07.residual_v1_multiplier", residual_v1_multiplier)
+check("ch07.conv1x1_multipliers", conv1x1_multipliers)
+
 
 # %% [markdown]
 # ## Open questions

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 10 — When to insert
 #
+# *Reading time: about 30 min; exercises: about 30 min.*
+#
 # SensLI answers *where* a layer should go: at the site whose multiplier is largest. It does
 # not by itself say *when*. Insert too early and the new layer joins a network that has not
 # yet learnt what its current layers can learn; insert too late and the epochs spent on the
@@ -294,10 +296,9 @@ for col, label in enumerate(labels[:-1]):
 #   question as Exp2 of chapter 9, where 30 seeds of the reference code and of minisensli
 #   found a real gain (28 of 30 seeds) for insertion after 450 of 1,850 epochs. Our shorter
 #   budget leaves less time after the insertion.
-# - **The paper's Exp10 figure is one run per insertion time.** The reference data of its
-#   predecessor gave final losses between 0.21 and 0.27 for insertion times from 150 to 850
-#   epochs, single runs each; differences of that size are well inside the seed-to-seed spread
-#   seen here, so they cannot rank the insertion times.
+# - **The paper's Exp10 figure is one run per insertion time.** A single run per time is one
+#   draw from a spread like the one printed above for four seeds; differences between such
+#   draws cannot rank the insertion times.
 # - **The rule and the sweep answer different questions.** The rule decides per run from
 #   first-order information at one moment; the sweep measures the outcome. Our filled and
 #   hollow markers are a first look at whether they agree, not evidence either way.
@@ -319,29 +320,47 @@ for col, label in enumerate(labels[:-1]):
 #
 # ## Exercises
 #
-# **1. The scaled score.** Write `scaled_score(grad)` for an averaged gradient `grad` of any
-# shape (a Dense weight `(out, in)` or a convolution kernel `(out, in, kh, kw)`): the sum of
-# its squared entries divided by its number of entries, as a float.
+# ### Exercise 1: how sensitive must a site be? (3 points)
+#
+# The best site's own score is part of the mean it has to beat, so "exceeds $\tau$ times the mean"
+# is not simply "exceeds $\tau$ times the others' mean". Write `insertion_bar(virtual, existing, tau)`:
+# `virtual` and `existing` are lists of averaged gradients as in exercise 2 below, `tau` a positive
+# float. Keep every gradient but site 0's fixed and return the smallest scaled score $s$ of site 0
+# at which the rule inserts **at site 0** (the infimum: at the bar itself the strict "exceeds" may
+# still say no), as a float. Derive it from the inequality of section 1 with $s$ on both sides; don't
+# forget that site 0 must also be the arg-max (ties go to the first site), and return
+# `float("inf")` when no score is enough (when is that?).
 
 
 # %%
-def scaled_score(grad):
-    """||grad||_F^2 / grad.size."""
+def insertion_bar(virtual, existing, tau):
+    """The infimum of site 0's scaled score at which the threshold rule inserts at site 0."""
     raise NotImplementedError  # your code here
 
 
-check("ch10.scaled_score", scaled_score)
+check("ch10.insertion_bar", insertion_bar)
 
 
 # %% tags=["solution", "hide-input"]
-def scaled_score(grad):
-    return (grad**2).sum() / grad.size
+def insertion_bar(virtual, existing, tau):
+    def mean_square(g):
+        return float((g**2).sum() / g.size)
+
+    # s > tau (s + R) / (P + E)  <=>  s (P + E - tau) > tau R, with R the sum of the other scaled scores
+    rivals = [mean_square(g) for g in virtual[1:]]
+    rest = sum(rivals) + sum(mean_square(g) for g in existing)
+    layers = len(virtual) + len(existing)
+    if layers <= tau:
+        return float("inf")  # s / mean(s, others) never exceeds P + E
+    return max([tau * rest / (layers - tau), *rivals])
 
 
-check("ch10.scaled_score", scaled_score)
+check("ch10.insertion_bar", insertion_bar)
 
 # %% [markdown]
-# **2. The threshold rule.** Write `threshold_choice(virtual, existing, tau)`. `virtual` is a
+# ### Exercise 2: the threshold rule (2 points)
+#
+# Write `threshold_choice(virtual, existing, tau)`. `virtual` is a
 # list of the averaged multipliers of the virtual weights (one 2-D array per candidate site,
 # in site order), `existing` a list of the averaged gradients of the existing weights of the
 # same kind (2-D arrays of various shapes), `tau` a positive float. Return the index (an
@@ -360,8 +379,8 @@ check("ch10.threshold_choice", threshold_choice)
 
 # %% tags=["solution", "hide-input"]
 def threshold_choice(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
+    v = [scaled(g) for g in virtual]
+    pool = v + [scaled(g) for g in existing]
     best = int(np.argmax(v))
     return best if v[best] > tau * np.mean(pool) else None
 

@@ -30,6 +30,16 @@ def logsumexp_keeps_the_axis(z, axis):
     return m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
 
 
+def logsumexp_mean_shift(z, axis):
+    m = z.mean(axis=axis, keepdims=True)  # shifted by the slice mean: exp(1000) for a row [0, 2000]
+    return np.squeeze(m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True)), axis=axis)
+
+
+def logsumexp_first_entry_shift(z, axis):
+    m = np.take(z, [0], axis=axis)  # shifted by the first entry of each slice
+    return np.squeeze(m + np.log(np.exp(z - m).sum(axis=axis, keepdims=True)), axis=axis)
+
+
 # --- ch05.soft_cross_entropy_grad -----------------------------------------------------------
 
 
@@ -131,6 +141,8 @@ ANSWERS = {
             "always reduces the last axis": logsumexp_last_axis,
             "one global max for all slices: far-below slices underflow to log 0": logsumexp_global_max,
             "keeps the reduced axis (keepdims=True in the result)": logsumexp_keeps_the_axis,
+            "shifted by the slice mean: overflows on a within-slice spread of 2000": logsumexp_mean_shift,
+            "shifted by the slice's first entry": logsumexp_first_entry_shift,
         },
     },
     "ch05.soft_cross_entropy_grad": {

@@ -3,72 +3,69 @@
 import numpy as np
 
 
-def _kkt(a_mat, b, c_mat, c, *, sign=-1.0, hessian_factor=1.0, b_sign=1.0):
-    n, m = a_mat.shape[0], c_mat.shape[0]
-    kkt = np.block([[hessian_factor * a_mat, sign * c_mat.T], [c_mat, np.zeros((m, m))]])
-    solution = np.linalg.solve(kkt, np.concatenate([b_sign * b, c]))
-    return solution[:n], solution[n:]
+def f_star_curvature(a_mat, c_mat):
+    # x = A^-1 (b + C^T lam) and C x = c give lam(c) = S^-1 (c - C A^-1 b), S = C A^-1 C^T;
+    # lam = df*/dc, so d2f*/dc2 = dlam/dc = S^-1
+    return np.linalg.inv(c_mat @ np.linalg.solve(a_mat, c_mat.T))
 
 
-def kkt_solve(a_mat, b, c_mat, c):
-    return _kkt(a_mat, b, c_mat, c)
+def f_star_curvature_without_inverse(a_mat, c_mat):
+    return c_mat @ np.linalg.solve(a_mat, c_mat.T)  # dc/dlam instead of dlam/dc
 
 
-def kkt_solve_plus_convention(a_mat, b, c_mat, c):
-    return _kkt(a_mat, b, c_mat, c, sign=1.0)  # L = f + lam (g - c): lam has the opposite sign
+def f_star_curvature_with_a_not_its_inverse(a_mat, c_mat):
+    return np.linalg.inv(c_mat @ a_mat @ c_mat.T)  # the Hessian of f where its inverse belongs
 
 
-def kkt_solve_gradient_2ax(a_mat, b, c_mat, c):
-    return _kkt(a_mat, b, c_mat, c, hessian_factor=2.0)  # grad of 1/2 x^T A x taken as 2 A x
+def f_star_curvature_sign(a_mat, c_mat):
+    return -np.linalg.inv(c_mat @ np.linalg.solve(a_mat, c_mat.T))  # the other sign convention for lam
 
 
-def kkt_solve_gradient_ax_plus_b(a_mat, b, c_mat, c):
-    return _kkt(a_mat, b, c_mat, c, b_sign=-1.0)  # grad f written as A x + b
+def f_star_curvature_ignoring_a(a_mat, c_mat):
+    return np.linalg.inv(c_mat @ c_mat.T)  # as if a_mat were the identity
 
 
-def _newton(x, lam, grad_f, hess_f, g, grad_g, hess_g, c, *, curvature=True, plus=False, step_sign=-1.0):
-    n = x.shape[0]
-    s = 1.0 if plus else -1.0  # the Lagrangian f + s lam (g - c)
-    residual = np.concatenate([grad_f(x) + s * lam * grad_g(x), [g(x) - c]])
-    jac = np.zeros((n + 1, n + 1))
-    jac[:n, :n] = hess_f(x) + (s * lam * hess_g(x) if curvature else 0.0)
-    jac[:n, n] = s * grad_g(x)
-    jac[n, :n] = grad_g(x)
-    delta = np.linalg.solve(jac, step_sign * residual)
-    return x + delta[:n], lam + float(delta[n])
+def one_sided_slope(a, d, dv, e):
+    u = a @ dv.T + e
+    return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
 
 
-def newton_kkt_step(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    return _newton(x, lam, grad_f, hess_f, g, grad_g, hess_g, c)
+def one_sided_slope_gradient_only(a, d, dv, e):
+    return float((d * (a > 0) * (a @ dv.T + e)).sum())  # <G_V, dv> + <g_c, e>: the switch-on term forgotten
 
 
-def newton_without_constraint_curvature(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    return _newton(x, lam, grad_f, hess_f, g, grad_g, hess_g, c, curvature=False)
+def one_sided_slope_central(a, d, dv, e):
+    u = a @ dv.T + e
+    return float((d * np.where(a > 0, u, 0.5 * u)).sum())  # the central difference: half of u at the kink
 
 
-def newton_plus_convention(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    return _newton(x, lam, grad_f, hess_f, g, grad_g, hess_g, c, plus=True)
+def one_sided_slope_sign(a, d, dv, e):
+    u = a @ dv.T + e
+    return float((d * np.where(a > 0, u, np.maximum(-u, 0.0))).sum())  # the chapter's -(...) for a step along -G
 
 
-def newton_solves_j_delta_equals_f(x, lam, grad_f, hess_f, g, grad_g, hess_g, c):
-    return _newton(x, lam, grad_f, hess_f, g, grad_g, hess_g, c, step_sign=1.0)
+def one_sided_slope_transposed(a, d, dv, e):
+    u = a @ dv + e  # a V instead of a V^T
+    return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
 
 
 ANSWERS = {
-    "ch06.kkt_solve": {
-        "correct": kkt_solve,
+    "ch06.f_star_curvature": {
+        "correct": f_star_curvature,
         "wrong": {
-            "Lagrangian f + lam (g - c): multiplier of the opposite sign": kkt_solve_plus_convention,
-            "gradient of 1/2 x^T A x taken as 2 A x": kkt_solve_gradient_2ax,
-            "gradient of f written as A x + b": kkt_solve_gradient_ax_plus_b,
+            "c_mat a_mat^-1 c_mat^T without the inverse": f_star_curvature_without_inverse,
+            "(c_mat a_mat c_mat^T)^-1: a_mat instead of a_mat^-1": f_star_curvature_with_a_not_its_inverse,
+            "sign flipped": f_star_curvature_sign,
+            "a_mat forgotten: (c_mat c_mat^T)^-1": f_star_curvature_ignoring_a,
         },
     },
-    "ch06.newton_kkt_step": {
-        "correct": newton_kkt_step,
+    "ch06.one_sided_slope": {
+        "correct": one_sided_slope,
         "wrong": {
-            "Hessian of f alone (no -lam hess g term)": newton_without_constraint_curvature,
-            "Lagrangian f + lam (g - c) with the given lam": newton_plus_convention,
-            "solves J delta = F (steps uphill)": newton_solves_j_delta_equals_f,
+            "gradient only (no switch-on term)": one_sided_slope_gradient_only,
+            "central difference at the kink (u / 2)": one_sided_slope_central,
+            "sign of the switch-on argument": one_sided_slope_sign,
+            "transposed direction a dv": one_sided_slope_transposed,
         },
     },
 }

@@ -3,103 +3,126 @@
 import numpy as np
 
 
-def dense_multiplier(x, d):
-    return (d * (x > 0)).T @ x
+def _slope_at_zero(sigma, eps=1e-5):
+    return (sigma(np.float64(eps)) - sigma(np.float64(-eps))) / (2 * eps)  # sigma smooth: central is fine here
 
 
-def dense_multiplier_ge_mask(x, d):
-    return (d * (x >= 0)).T @ x  # relu'(0) taken as 1: true for every ReLU output
+def v2_multipliers(x, d, h, w2, sigma):
+    # branch h sigma(z) w2^T: dl/dsigma = h d w2; at z = 0, dl/dz = sigma'(0) h d w2; z = x W1^T + b
+    g = _slope_at_zero(sigma) * h * d @ w2
+    return g.T @ x, g.sum(axis=0)
 
 
-def dense_multiplier_missing_transpose(x, d):
-    return x.T @ (d * (x > 0))  # (dl/dV)^T: rows and columns swapped
+def v2_multipliers_transposed_w2(x, d, h, w2, sigma):
+    g = _slope_at_zero(sigma) * h * d @ w2.T  # d w2^T: the forward map's transpose used backwards
+    return g.T @ x, g.sum(axis=0)
 
 
-def dense_multiplier_unmasked(x, d):
-    return d.T @ x  # the ReLU of the virtual layer forgotten
+def v2_multipliers_slope_one(x, d, h, w2, sigma):
+    g = h * d @ w2  # sigma'(0) taken as 1 (true for tanh only)
+    return g.T @ x, g.sum(axis=0)
 
 
-def dense_multiplier_batch_mean(x, d):
-    return (d * (x > 0)).T @ x / x.shape[0]  # d already carries 1/|B|: divided twice
+def v2_multipliers_chapter_constant(x, d, h, w2, sigma):
+    g = 0.8 * _slope_at_zero(sigma) * h * d  # the chapter's w2 = 0.8 I instead of the given w2
+    return g.T @ x, g.sum(axis=0)
 
 
-def _correlate(x, g, flip=False):
-    x_pad = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    height, width = x.shape[2:]
-    out = np.zeros((g.shape[1], x.shape[1], 3, 3))
-    for p in range(3):
-        for q in range(3):
-            out[:, :, p, q] = np.einsum("noyx,niyx->oi", g, x_pad[:, :, p : p + height, q : q + width])
-    return out[:, :, ::-1, ::-1].copy() if flip else out
+def v2_multipliers_without_step(x, d, h, w2, sigma):
+    g = _slope_at_zero(sigma) * d @ w2  # h dropped
+    return g.T @ x, g.sum(axis=0)
 
 
-def correlate3x3(x, g):
-    return _correlate(x, g)
+def v2_multipliers_outer_transposed(x, d, h, w2, sigma):
+    g = _slope_at_zero(sigma) * h * d @ w2
+    return x.T @ g, g.sum(axis=0)  # (dl/dW1)^T
 
 
-def correlate3x3_flipped(x, g):
-    return _correlate(x, g, flip=True)  # a convolution (flipped kernel) instead of a correlation
+def relu_block_slope(x, d, h, dv, e):
+    return float(h * (d * np.maximum(x @ dv.T + e, 0.0)).sum())
 
 
-def correlate3x3_no_padding(x, g):
-    height, width = x.shape[2:]
-    out = np.zeros((g.shape[1], x.shape[1], 3, 3))
-    inner = g[:, :, 1 : height - 1, 1 : width - 1]  # only the outputs whose window fits without padding
-    for p in range(3):
-        for q in range(3):
-            out[:, :, p, q] = np.einsum("noyx,niyx->oi", inner, x[:, :, p : p + height - 2, q : q + width - 2])
-    return out
+def relu_block_slope_gradient(x, d, h, dv, e):
+    return 0.0  # <multiplier, direction>: relu'(0) = 0 makes it zero, the one-sided slope is not
 
 
-def correlate3x3_swapped_channels(x, g):
-    return _correlate(x, g).transpose(1, 0, 2, 3)  # (C, O, 3, 3): in and out channels swapped
+def relu_block_slope_central(x, d, h, dv, e):
+    return float(h * (d * (x @ dv.T + e)).sum() / 2)  # central difference: (relu(u) - relu(-u)) / 2 = u / 2
 
 
-def residual_v1_multiplier(x, d, h):
-    return h * d.T @ np.tanh(0.8 * x)
+def relu_block_slope_sign(x, d, h, dv, e):
+    return float(h * (d * np.maximum(-(x @ dv.T + e), 0.0)).sum())  # the step taken along -dv
 
 
-def residual_v1_without_inner_scale(x, d, h):
-    return h * d.T @ np.tanh(x)  # W1 = I instead of 0.8 I
+def relu_block_slope_transposed(x, d, h, dv, e):
+    return float(h * (d * np.maximum(x @ dv + e, 0.0)).sum())  # x dv instead of x dv^T
 
 
-def residual_v1_transposed(x, d, h):
-    return h * np.tanh(0.8 * x).T @ d
-
-
-def residual_v1_without_activation(x, d, h):
-    return h * d.T @ (0.8 * x)  # the branch's tanh forgotten
-
-
-def residual_v1_without_step(x, d, h):
-    return d.T @ np.tanh(0.8 * x)  # the step size h dropped
+def relu_block_slope_without_step(x, d, h, dv, e):
+    return float((d * np.maximum(x @ dv.T + e, 0.0)).sum())
 
 
 ANSWERS = {
-    "ch07.dense_multiplier": {
-        "correct": dense_multiplier,
+    "ch07.v2_multipliers": {
+        "correct": v2_multipliers,
         "wrong": {
-            "mask x >= 0 (relu'(0) = 1)": dense_multiplier_ge_mask,
-            "missing transpose: x^T (d * m)": dense_multiplier_missing_transpose,
-            "unmasked: d^T x": dense_multiplier_unmasked,
-            "divided by the batch size again": dense_multiplier_batch_mean,
+            "d w2^T instead of d w2": v2_multipliers_transposed_w2,
+            "sigma'(0) taken as 1": v2_multipliers_slope_one,
+            "the chapter's 0.8 I for w2": v2_multipliers_chapter_constant,
+            "step size h dropped": v2_multipliers_without_step,
+            "outer product transposed: x^T g": v2_multipliers_outer_transposed,
         },
     },
-    "ch07.correlate3x3": {
-        "correct": correlate3x3,
+    "ch07.relu_block_slope": {
+        "correct": relu_block_slope,
         "wrong": {
-            "flipped kernel (convolution instead of correlation)": correlate3x3_flipped,
-            "no padding (border outputs dropped)": correlate3x3_no_padding,
-            "in and out channels swapped": correlate3x3_swapped_channels,
+            "the multiplier's prediction (zero)": relu_block_slope_gradient,
+            "central difference (u / 2)": relu_block_slope_central,
+            "step along -dv": relu_block_slope_sign,
+            "x dv instead of x dv^T": relu_block_slope_transposed,
+            "step size h dropped": relu_block_slope_without_step,
         },
     },
-    "ch07.residual_v1_multiplier": {
-        "correct": residual_v1_multiplier,
-        "wrong": {
-            "tanh(x) instead of tanh(0.8 x)": residual_v1_without_inner_scale,
-            "transposed: tanh(0.8 x)^T d": residual_v1_transposed,
-            "no activation: 0.8 x": residual_v1_without_activation,
-            "step size h dropped": residual_v1_without_step,
-        },
+}
+
+
+def conv1x1_multipliers(a, d):
+    g = d * (a > 0)  # the ReLU of the virtual layer, relu'(0) = 0
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))
+
+
+def conv1x1_multipliers_swapped(a, d):
+    g = d * (a > 0)
+    return np.einsum("noyx,niyx->io", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))  # [i, o]: transposed
+
+
+def conv1x1_multipliers_unmasked(a, d):
+    return np.einsum("noyx,niyx->oi", d, a)[:, :, None, None], d.sum(axis=(0, 2, 3))  # the virtual ReLU forgotten
+
+
+def conv1x1_multipliers_ge_mask(a, d):
+    g = d * (a >= 0)  # relu'(0) taken as 1
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None], g.sum(axis=(0, 2, 3))
+
+
+def conv1x1_multipliers_pixel_mean(a, d):
+    g = d * (a > 0)
+    pixels = a.shape[2] * a.shape[3]  # d already carries 1/N; averaging over pixels too is wrong
+    return np.einsum("noyx,niyx->oi", g, a)[:, :, None, None] / pixels, g.sum(axis=(0, 2, 3)) / pixels
+
+
+def conv1x1_multipliers_flat(a, d):
+    g = d * (a > 0)
+    return np.einsum("noyx,niyx->oi", g, a), g.sum(axis=(0, 2, 3))  # (C, C): the kernel's 1x1 axes dropped
+
+
+ANSWERS["ch07.conv1x1_multipliers"] = {
+    "correct": conv1x1_multipliers,
+    "wrong": {
+        "in and out channels swapped": conv1x1_multipliers_swapped,
+        "unmasked": conv1x1_multipliers_unmasked,
+        "mask a >= 0": conv1x1_multipliers_ge_mask,
+        "averaged over pixels": conv1x1_multipliers_pixel_mean,
+        "shape (C, C) instead of (C, C, 1, 1)": conv1x1_multipliers_flat,
     },
 }

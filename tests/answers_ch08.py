@@ -1,112 +1,85 @@
-"""Answers to the chapter 8 exercises: one correct, and planted wrong ones a student might write."""
-
-import numpy as np
-
-# --- ch08.virtual_dense_init -------------------------------------------------------------
+"""Answers to the chapter 8 exercises: the correct one and mistakes a student would plausibly make."""
 
 
-def virtual_dense_init(previous):
-    width = previous.out_features
-    return np.eye(width), np.zeros(width)
+def _norm(g, norm):
+    total = float((g**2).sum())
+    return total / g.size if norm == "fro_scaled" else total
 
 
-def virtual_dense_init_zeros(previous):
-    width = previous.out_features
-    return np.zeros((width, width)), np.zeros(width)
+def full_data_score(grads, sizes, norm):
+    # minibatch k's mean loss has gradient G_k = (1/n_k) sum of its samples' gradients, so the
+    # full mean loss (1/N) sum over all samples has gradient sum_k n_k G_k / N
+    full = sum(n * g for n, g in zip(sizes, grads)) / sum(sizes)
+    return _norm(full, norm)
 
 
-def virtual_dense_init_previous_shape(previous):
-    return np.eye(*previous.weight.shape), np.zeros(previous.out_features)
+def full_data_score_plain_mean(grads, sizes, norm):
+    return _norm(sum(grads) / len(grads), norm)  # the package's average: right only for equal sizes
 
 
-def virtual_dense_init_in_features(previous):
-    return np.eye(previous.in_features), np.zeros(previous.in_features)
+def full_data_score_no_division(grads, sizes, norm):
+    return _norm(sum(n * g for n, g in zip(sizes, grads)), norm)  # the 1/N forgotten
 
 
-def virtual_dense_init_bias_ones(previous):
-    width = previous.out_features
-    return np.eye(width), np.ones(width)
+def full_data_score_inverse_weights(grads, sizes, norm):
+    weights = [1 / n for n in sizes]
+    return _norm(sum(w * g for w, g in zip(weights, grads)) / sum(weights), norm)  # weighted by 1/n_k
 
 
-# --- ch08.site_score ---------------------------------------------------------------------
+def full_data_score_square_first(grads, sizes, norm):
+    return sum(n * _norm(g, norm) for n, g in zip(sizes, grads)) / sum(sizes)  # squared before averaging
 
 
-def site_score(grads, norm):
-    averaged = sum(grads) / len(grads)
-    total = float((averaged**2).sum())
-    return total / averaged.size if norm == "fro_scaled" else total
+def reindex_state(state, params_per_module, position, inserted):
+    first = sum(params_per_module[:position])  # index of the first parameter after the insertion point
+    shift = sum(inserted)
+    return {(i + shift if i >= first else i): s for i, s in state.items()}
 
 
-def site_score_square_then_average(grads, norm):
-    squares = [float((g**2).sum()) for g in grads]
-    total = sum(squares) / len(squares)
-    return total / grads[0].size if norm == "fro_scaled" else total
+def reindex_state_by_module_position(state, params_per_module, position, inserted):
+    shift = sum(inserted)
+    return {(i + shift if i >= position else i): s for i, s in state.items()}  # module index as parameter index
 
 
-def site_score_sum_over_batches(grads, norm):
-    summed = sum(grads)
-    total = float((summed**2).sum())
-    return total / summed.size if norm == "fro_scaled" else total
+def reindex_state_unchanged(state, params_per_module, position, inserted):
+    return dict(state)  # the state kept by its old index
 
 
-def site_score_scaled_by_rows(grads, norm):
-    averaged = sum(grads) / len(grads)
-    total = float((averaged**2).sum())
-    return total / averaged.shape[0] if norm == "fro_scaled" else total
+def reindex_state_shift_by_modules(state, params_per_module, position, inserted):
+    first = sum(params_per_module[:position])
+    return {(i + len(inserted) if i >= first else i): s for i, s in state.items()}  # modules, not parameters
 
 
-def site_score_not_squared(grads, norm):
-    averaged = sum(grads) / len(grads)
-    total = float(np.sqrt((averaged**2).sum()))
-    return total / averaged.size if norm == "fro_scaled" else total
+def reindex_state_off_by_one(state, params_per_module, position, inserted):
+    first = sum(params_per_module[:position])
+    return {(i + sum(inserted) if i > first else i): s for i, s in state.items()}  # > instead of >=
 
 
-# --- ch08.select_abs_max -----------------------------------------------------------------
-
-
-def select_abs_max(scores):
-    return int(np.argmax(scores))
-
-
-def select_abs_max_argmin(scores):
-    return int(np.argmin(scores))
-
-
-def select_abs_max_last_of_ties(scores):
-    return sorted(range(len(scores)), key=lambda i: scores[i])[-1]
-
-
-def select_abs_max_returns_score(scores):
-    return max(scores)
+def reindex_state_new_layer_copies(state, params_per_module, position, inserted):
+    first = sum(params_per_module[:position])
+    new = reindex_state(state, params_per_module, position, inserted)
+    new[first] = state[first - 1]  # the new layer "inherits" the previous layer's momentum
+    return new
 
 
 ANSWERS = {
-    "ch08.virtual_dense_init": {
-        "correct": virtual_dense_init,
+    "ch08.full_data_score": {
+        "correct": full_data_score,
         "wrong": {
-            "zeros instead of the identity": virtual_dense_init_zeros,
-            "the previous layer's weight shape (width, in_features), transposed/non-square": (
-                virtual_dense_init_previous_shape
-            ),
-            "identity of in_features instead of the width": virtual_dense_init_in_features,
-            "bias ones instead of zeros": virtual_dense_init_bias_ones,
+            "plain mean over minibatches": full_data_score_plain_mean,
+            "the 1/N forgotten": full_data_score_no_division,
+            "weighted by 1/n_k": full_data_score_inverse_weights,
+            "squared before averaging": full_data_score_square_first,
         },
     },
-    "ch08.site_score": {
-        "correct": site_score,
+    "ch08.reindex_state": {
+        "correct": reindex_state,
         "wrong": {
-            "squares each minibatch multiplier, then averages": site_score_square_then_average,
-            "sums the minibatch multipliers instead of averaging": site_score_sum_over_batches,
-            "fro_scaled divides by the number of rows, not of entries": site_score_scaled_by_rows,
-            "the norm, not its square": site_score_not_squared,
-        },
-    },
-    "ch08.select_abs_max": {
-        "correct": select_abs_max,
-        "wrong": {
-            "the smallest score (abs min)": select_abs_max_argmin,
-            "the last of tied maxima": select_abs_max_last_of_ties,
-            "returns the largest score, not its index": select_abs_max_returns_score,
+            "module position used as parameter index": reindex_state_by_module_position,
+            "state kept at its old index": reindex_state_unchanged,
+            "shifted by the number of modules": reindex_state_shift_by_modules,
+            "off by one (> instead of >=)": reindex_state_off_by_one,
+            "new layer copies the previous layer's state": reindex_state_new_layer_copies,
         },
     },
 }

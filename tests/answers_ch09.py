@@ -1,45 +1,50 @@
 """Answers for the exercises of chapter 9: the correct one and planted wrong ones a student
-would plausibly write (unpaired comparisons, ties counted as wins, difference of medians,
-ordinal ranks for ties, zeros kept in the ranking)."""
+would plausibly write (ties kept in n, one-sided p, ties "up to round-off", ordinal ranks for
+ties, zeros kept in the ranking)."""
+
+import math
 
 import numpy as np
 
 
-def paired_record(a, b):
-    return np.array([np.sum(a < b), np.sum(a > b), np.sum(a == b)])
+def _binomial_tail(n, k):
+    return sum(math.comb(n, i) for i in range(k + 1)) / 2.0**n
 
 
-def paired_record_ties_as_wins(a, b):
-    return np.array([np.sum(a <= b), np.sum(a > b), np.sum(a == b)])
+def sign_test_p(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))  # ties (a == b) carry no sign: dropped
+    return min(1.0, 2 * _binomial_tail(wins + losses, min(wins, losses)))
 
 
-def paired_record_against_the_mean(a, b):
-    return np.array([np.sum(a < b.mean()), np.sum(a > b.mean()), np.sum(a == b.mean())])
+def sign_test_p_ties_kept(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))
+    return min(1.0, 2 * _binomial_tail(len(a), min(wins, losses)))  # n = all seeds, ties included
 
 
-def paired_record_sorted(a, b):
-    a, b = np.sort(a), np.sort(b)
-    return np.array([np.sum(a < b), np.sum(a > b), np.sum(a == b)])
+def sign_test_p_one_sided(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))
+    return _binomial_tail(wins + losses, min(wins, losses))  # the factor 2 of the two-sided test forgotten
 
 
-def paired_record_higher_wins(a, b):
-    return np.array([np.sum(a > b), np.sum(a < b), np.sum(a == b)])
+def sign_test_p_isclose_ties(a, b):
+    tie = np.isclose(a, b)
+    wins, losses = int(np.sum((a < b) & ~tie)), int(np.sum((a > b) & ~tie))  # "equal up to round-off"
+    return min(1.0, 2 * _binomial_tail(wins + losses, min(wins, losses)))
 
 
-def median_paired_difference(a, b):
-    return np.median(a - b)
+def sign_test_p_strict_tail(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))
+    n, k = wins + losses, min(wins, losses)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k)) / 2.0**n)  # P(X < k) instead of P(X <= k)
 
 
-def difference_of_medians(a, b):
-    return np.median(a) - np.median(b)
-
-
-def mean_paired_difference(a, b):
-    return np.mean(a - b)
-
-
-def median_paired_difference_flipped(a, b):
-    return np.median(b - a)
+def sign_test_p_normal(a, b):
+    wins, losses = int(np.sum(a < b)), int(np.sum(a > b))
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    z = abs(wins - losses) / math.sqrt(n)  # the normal approximation: far off for a few seeds
+    return math.erfc(z / math.sqrt(2))
 
 
 def _average_ranks(values):
@@ -71,6 +76,12 @@ def signed_rank_of_d_not_abs(d):
     return ranks[d > 0].sum()
 
 
+def signed_rank_isclose(d):
+    d = d[~np.isclose(d, 0)]  # "zero up to round-off": drops 1e-13, a real (tiny) difference
+    size = np.round(np.abs(d), 9)  # sizes equal to 9 digits treated as ties
+    return _average_ranks(size)[d > 0].sum()
+
+
 def signed_rank_minus(d):
     d = d[d != 0]
     ranks = _average_ranks(np.abs(d))
@@ -78,21 +89,14 @@ def signed_rank_minus(d):
 
 
 ANSWERS = {
-    "ch09.paired_record": {
-        "correct": paired_record,
+    "ch09.sign_test_p": {
+        "correct": sign_test_p,
         "wrong": {
-            "a tie counted as a win (<= instead of <)": paired_record_ties_as_wins,
-            "unpaired: every seed of a against the mean of b": paired_record_against_the_mean,
-            "unpaired: both lists sorted before comparing": paired_record_sorted,
-            "higher loss counted as a win": paired_record_higher_wins,
-        },
-    },
-    "ch09.median_paired_difference": {
-        "correct": median_paired_difference,
-        "wrong": {
-            "median(a) - median(b): unpaired": difference_of_medians,
-            "mean instead of median": mean_paired_difference,
-            "b - a instead of a - b": median_paired_difference_flipped,
+            "ties counted in n": sign_test_p_ties_kept,
+            "one-sided (no factor 2)": sign_test_p_one_sided,
+            "ties by np.isclose": sign_test_p_isclose_ties,
+            "P(X < k) instead of P(X <= k)": sign_test_p_strict_tail,
+            "normal approximation": sign_test_p_normal,
         },
     },
     "ch09.signed_rank_statistic": {
@@ -101,6 +105,7 @@ ANSWERS = {
             "zero differences kept in the ranking": signed_rank_keeps_zeros,
             "ties get ordinal ranks instead of their mean rank": signed_rank_ordinal_ties,
             "ranks of d instead of |d|": signed_rank_of_d_not_abs,
+            "zeros and ties up to round-off (isclose, rounding)": signed_rank_isclose,
             "W- (the negative differences) instead of W+": signed_rank_minus,
         },
     },

@@ -1,6 +1,7 @@
 """Answers for the exercises of chapter 10: the correct one and planted wrong ones a student
-would plausibly write (unscaled scores, the Frobenius norm not squared, max instead of mean,
-the virtual layers left out of the mean, >= instead of >)."""
+would plausibly write (the best site left out of the mean it must beat, the current mean as the
+bar, the other virtual sites forgotten, unscaled scores, max instead of mean, the virtual layers
+left out of the mean, >= instead of >)."""
 
 import numpy as np
 
@@ -9,16 +10,46 @@ def scaled_score(grad):
     return (grad**2).sum() / grad.size
 
 
-def scaled_score_unscaled(grad):
-    return (grad**2).sum()
+def insertion_bar(virtual, existing, tau):
+    # insert at 0 iff s >= every other virtual score and s > tau (s + R) / (P + E), where R sums the
+    # other scaled scores: s (P + E - tau) > tau R, impossible when P + E <= tau
+    others = [scaled_score(g) for g in virtual[1:]]
+    rest = sum(others) + sum(scaled_score(g) for g in existing)
+    count = len(virtual) + len(existing)
+    if count <= tau:
+        return float("inf")
+    return max([tau * rest / (count - tau), *others])
 
 
-def scaled_score_per_row(grad):
-    return (grad**2).sum() / grad.shape[0]
+def insertion_bar_mean_of_others(virtual, existing, tau):
+    others = [scaled_score(g) for g in virtual[1:]]
+    pool = others + [scaled_score(g) for g in existing]
+    return max([tau * np.mean(pool), *others])  # as if site 0 were not part of the mean
 
 
-def scaled_score_not_squared(grad):
-    return np.sqrt((grad**2).sum()) / grad.size
+def insertion_bar_current_mean(virtual, existing, tau):
+    others = [scaled_score(g) for g in virtual[1:]]
+    pool = [scaled_score(g) for g in virtual] + [scaled_score(g) for g in existing]
+    return max([tau * np.mean(pool), *others])  # the bar at site 0's current score, not solved for s
+
+
+def insertion_bar_not_moved_over(virtual, existing, tau):
+    others = [scaled_score(g) for g in virtual[1:]]
+    rest = sum(others) + sum(scaled_score(g) for g in existing)
+    return max([tau * rest / (len(virtual) + len(existing)), *others])  # s dropped from the mean
+
+
+def insertion_bar_without_argmax(virtual, existing, tau):
+    rest = sum(scaled_score(g) for g in virtual[1:]) + sum(scaled_score(g) for g in existing)
+    count = len(virtual) + len(existing)
+    return float("inf") if count <= tau else tau * rest / (count - tau)  # site 0 must also be the best
+
+
+def insertion_bar_unscaled(virtual, existing, tau):
+    others = [float((g**2).sum()) for g in virtual[1:]]
+    rest = sum(others) + sum(float((g**2).sum()) for g in existing)
+    count = len(virtual) + len(existing)
+    return float("inf") if count <= tau else max([tau * rest / (count - tau), *others])
 
 
 def threshold_choice(virtual, existing, tau):
@@ -56,12 +87,14 @@ def threshold_choice_at_least(virtual, existing, tau):
 
 
 ANSWERS = {
-    "ch10.scaled_score": {
-        "correct": scaled_score,
+    "ch10.insertion_bar": {
+        "correct": insertion_bar,
         "wrong": {
-            "not divided by the number of entries": scaled_score_unscaled,
-            "divided by the number of rows": scaled_score_per_row,
-            "Frobenius norm, not squared": scaled_score_not_squared,
+            "site 0 left out of the mean it must beat": insertion_bar_mean_of_others,
+            "the current mean, not solved for s": insertion_bar_current_mean,
+            "s dropped from the mean's numerator only": insertion_bar_not_moved_over,
+            "the other virtual sites forgotten (argmax)": insertion_bar_without_argmax,
+            "unscaled scores": insertion_bar_unscaled,
         },
     },
     "ch10.threshold_choice": {

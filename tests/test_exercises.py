@@ -5,11 +5,14 @@ raising. A checker that cannot fail is a defect; so is one that fails a right an
 Answers live in tests/answers_chNN.py as ANSWERS = {name: {"correct": fn, "wrong": {why: fn}}}.
 """
 
+import ast
 import importlib
 import pathlib
+import re
 import subprocess
 import sys
 
+import jupytext
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -52,7 +55,7 @@ def test_correct_answer_passes(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_planted_wrong_answers_fail(name):
     wrong = ANSWERS[name]["wrong"]
-    assert len(wrong) >= 2, f"{name}: plant at least two wrong answers"
+    assert len(wrong) >= 3, f"{name}: plant at least three wrong answers"
     for why, fn in wrong.items():
         verdict = run_check(name, fn)
         assert verdict.status == "failed", f"{name}: the wrong answer '{why}' was not caught ({verdict})"
@@ -108,7 +111,7 @@ def test_errors_inside_the_answer_are_verdicts(demo_exercise):
     verdict = run_check(demo_exercise, lambda x: np.zeros(3) + x)
     assert verdict.status == "failed" and "shape (3,), expected ()" in verdict.error
     verdict = run_check(demo_exercise, lambda x: undefined_name)  # noqa: F821
-    assert verdict.status == "failed" and verdict.error.startswith("NameError")
+    assert verdict.status == "failed" and "NameError" in verdict.error
     verdict = run_check(demo_exercise, lambda x: None)
     assert "returned None" in verdict.error
     assert run_check(demo_exercise, 3).status == "failed"
@@ -137,3 +140,101 @@ def test_a_near_miss_is_reported_with_the_digits_that_differ():
         assert_close(np.array([-0.000995037]), np.array([-0.000990099]), "new_p")
     with pytest.raises(AssertionError, match=r"is 1.0000001000000001, expected 1 "):
         assert_close(np.array([1.0000001]), np.array([1.0]), "x", rtol=1e-9, atol=0)
+
+
+def test_an_error_raised_in_the_answer_shows_the_readers_line_then_the_error(demo_exercise):
+    def answer(x):
+        values = np.ones(2)
+        return values[5] * x
+
+    verdict = run_check(demo_exercise, answer)
+    where, error = verdict.error.split("\n", 1)
+    assert where.startswith("in answer, line") and "values[5] * x" in where
+    assert error.strip().startswith("IndexError")
+    # a wrong value is the checker's verdict, not an error in the reader's code: no line shown
+    assert run_check(demo_exercise, lambda x: 2 * x).error.startswith("AssertionError: x squared")
+
+
+def test_a_scalar_is_reported_as_a_value_not_an_entry():
+    with pytest.raises(AssertionError, match=r"^w: the value is 2, expected 1$"):
+        assert_close(2.0, 1.0, "w")
+
+
+def test_every_exercise_declares_its_points():
+    for name in NAMES:
+        points = _core._lookup(name).points
+        assert 1 <= points <= 5, f"{name}: {points} points"
+
+
+# --- the chapters' exercises ------------------------------------------------------------------
+
+CHAPTER_FILES = sorted((HERE.parent / "notebooks").glob("ch[0-9][0-9]_*.py"))
+HEADING = re.compile(r"^#+ *Exercise (\d+)[:.—-]+ *(.+?) \((\d+) points?\)\s*$", re.M)
+
+
+class _Erase(ast.NodeTransformer):
+    """Names, argument names and constants erased: two pieces of code that differ only in the
+    names they chose (or a comment, or layout) compare equal."""
+
+    def visit_Name(self, node):  # noqa: N802
+        return ast.copy_location(ast.Name(id="_", ctx=node.ctx), node)
+
+    def visit_arg(self, node):
+        node.arg, node.annotation = "_", None
+        return node
+
+    def visit_Attribute(self, node):  # noqa: N802
+        self.generic_visit(node)
+        return node
+
+
+def _statements(source: str) -> list[list[str]]:
+    """Every block of statements (module level and each function body), normalised."""
+    tree = _Erase().visit(ast.parse(source))
+    blocks = [tree.body] + [n.body for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.For, ast.With))]
+    return [[ast.dump(s) for s in block] for block in blocks]
+
+
+def _solution_bodies(source: str) -> list[list[str]]:
+    tree = _Erase().visit(ast.parse(source))
+    bodies = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+            bodies.append([ast.dump(s) for s in body])
+    return bodies
+
+
+def _contains(block: list[str], body: list[str]) -> bool:
+    return any(block[i : i + len(body)] == body for i in range(len(block) - len(body) + 1))
+
+
+@pytest.mark.parametrize("path", CHAPTER_FILES, ids=lambda p: p.stem)
+def test_no_solution_appears_in_the_chapters_other_cells(path):
+    notebook = jupytext.read(path)
+    solutions = [c for c in notebook.cells if "solution" in c.metadata.get("tags", [])]
+    others = [c for c in notebook.cells if c.cell_type == "code" and c not in solutions]
+    blocks = [b for c in others for b in _statements(c.source)]
+    for cell in solutions:
+        for body in _solution_bodies(cell.source):
+            assert not any(_contains(block, body) for block in blocks), (
+                f"{path.name}: a solution's body appears (up to names) in another cell:\n{cell.source[:400]}"
+            )
+
+
+@pytest.mark.parametrize("path", [p for p in CHAPTER_FILES if int(p.name[2:4]) >= 6], ids=lambda p: p.stem)
+def test_exercise_headings_show_the_checkers_points(path):
+    notebook = jupytext.read(path)
+    cells = notebook.cells
+    headings = [(i, m) for i, c in enumerate(cells) if c.cell_type == "markdown" for m in HEADING.finditer(c.source)]
+    solutions = [i for i, c in enumerate(cells) if "solution" in c.metadata.get("tags", [])]
+    assert len(headings) == len(solutions), (
+        f"{path.name}: {len(headings)} headings with points, {len(solutions)} exercises"
+    )
+    for (index, match), solution in zip(headings, solutions):
+        name = re.search(r'check\("([a-z0-9_.]+)"', cells[solution].source).group(1)
+        assert solution > index, f"{path.name}: heading '{match.group(2)}' after its solution"
+        declared = _core._lookup(name).points
+        assert int(match.group(3)) == declared, (
+            f"{path.name}: '{match.group(2)}' shows {match.group(3)} points, {name} has {declared}"
+        )

@@ -17,6 +17,7 @@ from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = pathlib.Path(__file__).parents[1] / "notebooks"
 CHAPTERS = sorted(NOTEBOOKS.glob("ch[0-9][0-9]_*.py"))
+APPENDICES = sorted(NOTEBOOKS.glob("appendix_*.py"))  # optional chapters: executed, no exercises required
 DRAWS_FIGURE = re.compile(r"\bplt\.(subplots|figure|show)\(")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -47,7 +48,7 @@ def test_chapters_are_numbered_from_one_without_gaps():
     assert len(numbers) >= 5
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CHAPTERS + APPENDICES, ids=lambda p: p.stem)
 def test_chapter_executes_cleanly(path, kernel_environment, record_property):
     notebook, seconds = execute(path)
     record_property("seconds", round(seconds, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,43 @@ def assert_close(got: Any, expected: Any, what: str, rtol: float = 1e-7, atol: f
         got_text, expected_text = f"{got_a[worst]:.6g}", f"{expected_a[worst]:.6g}"
         if got_text == expected_text:  # close but not close enough: show the digits that differ
             got_text, expected_text = f"{got_a[worst]:.17g}", f"{expected_a[worst]:.17g}"
+        if got_a.ndim == 0:  # a scalar has no entries to point at
+            raise AssertionError(f"{what}: the value is {got_text}, expected {expected_text}")
         raise AssertionError(
             f"{what}: entry {tuple(int(i) for i in worst)} is {got_text}, expected {expected_text} "
             f"(max abs difference {np.abs(got_a - expected_a).max():.3g})"
         )
+
+
+def assert_scalar(got: Any, expected: float, what: str, rtol: float = 1e-7, atol: float = 1e-9) -> None:
+    """``got`` is one number (a float, a 0-d or one-entry array) close to ``expected``."""
+    got_a = as_array(got, what)
+    if got_a.size != 1:
+        raise AssertionError(f"{what}: expected one number, got an array of shape {got_a.shape}")
+    assert_close(got_a.reshape(()), np.float64(expected), what, rtol=rtol, atol=atol)
+
+
+def reader_line(exc: BaseException, fn: Any) -> str:
+    """'in name, line N: <source>' for the innermost frame of ``exc``'s traceback that runs the
+    reader's code: from the call of ``fn`` inwards, skipping this package and installed
+    libraries (NumPy's own frames). '' when the error did not pass through ``fn`` (the checker's
+    comparison failed on a returned value)."""
+    import linecache  # noqa: PLC0415 - only when a check fails
+    import sysconfig  # noqa: PLC0415
+
+    target = getattr(fn, "__code__", None)
+    package = str(pathlib.Path(__file__).resolve().parents[1])
+    libraries = [str(pathlib.Path(sysconfig.get_paths()[key]).resolve()) for key in ("stdlib", "purelib", "platlib")]
+    inside, found = False, ""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        inside = inside or code is target
+        if inside:
+            name = code.co_filename
+            path = "" if name.startswith("<frozen") else str(pathlib.Path(name).resolve())
+            if path and not path.startswith(package) and not any(path.startswith(lib) for lib in libraries):
+                source = linecache.getline(name, tb.tb_lineno).strip()
+                found = f"in {code.co_name}, line {tb.tb_lineno}: {source}" if source else f"in {code.co_name}"
+        tb = tb.tb_next
+    return found

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ._asserts import reader_line
+
 STRICT_ENV = "MINISENSLI_STRICT_EXERCISES"
 _NAME = re.compile(r"^(ch\d\d)\.[a-z0-9_]+$")
 
@@ -206,7 +208,9 @@ def run_check(name: str, fn: Callable) -> Verdict:
     except BaseException as exc:  # any error inside the reader's code is a verdict, not a crash
         lines = str(exc).strip().splitlines()[:4]  # hypothesis appends notes; the error's own lines come first
         message = "\n    ".join(lines)
-        return Verdict(name, "failed", inputs=failing, error=f"{type(exc).__name__}: {message}".rstrip(": "))
+        error = f"{type(exc).__name__}: {message}".rstrip(": ")
+        where = reader_line(exc, fn)  # the reader's line that raised, when the error came from their code
+        return Verdict(name, "failed", inputs=failing, error=f"{where}\n    {error}" if where else error)
     return Verdict(name, "passed", cases=passed)
 
 

@@ -52,6 +52,9 @@ def _expected_logsumexp(z: np.ndarray, axis: int) -> np.ndarray:
 # underflows the first row to log(0) = -inf, and a maximum taken without keepdims is subtracted
 # along the wrong axis (the array is square, so that broadcasts without an error)
 _FAR_APART = np.array([[3.0, 5.0], [2000.0, 2003.0]])
+# a spread of 2000 within one slice: a shift by the slice's mean (1000) or first entry still
+# overflows exp, only the slice's maximum is safe
+_SPREAD_WITHIN = np.array([[0.0, 2000.0], [2000.0, 0.0]])
 
 
 def _compare_logsumexp(answer, z: np.ndarray, axis: int) -> None:
@@ -63,6 +66,7 @@ def _compare_logsumexp(answer, z: np.ndarray, axis: int) -> None:
 def logsumexp(answer, case):
     # the fixed case first: when it fails, the report shows this z rather than a shrunk borderline one
     _compare_logsumexp(answer, case.show(_FAR_APART.copy(), "z"), case.show(1, "axis"))
+    _compare_logsumexp(answer, case.show(_SPREAD_WITHIN.copy(), "z"), case.show(1, "axis"))
     case.drawn.clear()
     shape = case.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4), "shape")
     axis = case.draw(st.integers(-len(shape), len(shape) - 1), "axis")

@@ -1,76 +1,88 @@
 """Exercises of chapter 6 (constrained optimisation and Lagrange multipliers).
 
-ch06.kkt_solve        the KKT linear system of min 1/2 x^T A x - b^T x s.t. C x = c
-ch06.newton_kkt_step  one Newton step on the KKT conditions with one curved constraint
+ch06.f_star_curvature  d^2 f*/dc^2 of min 1/2 x^T A x - b^T x s.t. C x = c: (C A^-1 C^T)^-1
+ch06.one_sided_slope   the one-sided directional derivative of the loss at a virtual Dense + ReLU
+                       layer at its identity, switch-on term included
 
-Sign convention (the chapter's): L = f - lam^T (g - c), so grad f = sum_i lam_i grad g_i at a
-solution and lam = df*/dc. The oracles solve the same systems with numpy, written out here.
-The arrays come from a drawn seed (hypothesis then shrinks one integer, not dozens of entries,
-so a wrong answer is reported quickly); they are shown in the report as drawn values.
+Sign convention (the chapter's): L = f - lam^T (g - c), so lam = df*/dc. The oracles are the
+closed forms, written out here; the curvature is also confirmed by re-solving the KKT system
+at c +- eps (second differences of f*), so a checker bug cannot hide behind a shared formula.
+The arrays come from a drawn seed (hypothesis then shrinks one integer, not dozens of entries).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from hypothesis import strategies as st
 
-from ._asserts import as_array, assert_close, unpack
+from ._asserts import as_array, assert_close, assert_scalar
 from ._core import exercise
 
 
-@exercise("ch06.kkt_solve", max_examples=30)
-def kkt_solve(answer, case):
+def _f_star(a_mat: np.ndarray, b: np.ndarray, c_mat: np.ndarray, c: np.ndarray) -> float:
+    n, m = a_mat.shape[0], c_mat.shape[0]
+    kkt = np.block([[a_mat, -c_mat.T], [c_mat, np.zeros((m, m))]])
+    x = np.linalg.solve(kkt, np.concatenate([b, c]))[:n]
+    return float(0.5 * x @ a_mat @ x - b @ x)
+
+
+@exercise("ch06.f_star_curvature", max_examples=30, points=3)
+def f_star_curvature(answer, case):
     n = case.draw(st.integers(2, 4), "n")
     m = case.draw(st.integers(1, n - 1), "m")
     rng = case.rng()
     m_ = rng.uniform(-1, 1, (n, n))
-    # A = M M^T + n I is symmetric positive definite; C = C0 + 4 [I 0] has independent rows
-    a_mat = case.show(m_ @ m_.T + n * np.eye(n), "A")
-    c_mat = case.show(rng.uniform(-1, 1, (m, n)) + 4 * np.eye(m, n), "C")
-    b = case.show(rng.uniform(-3, 3, n), "b")
-    c = case.show(rng.uniform(-3, 3, m), "c")
-    x, lam = unpack(answer(a_mat.copy(), b.copy(), c_mat.copy(), c.copy()), "kkt_solve", ("x", "lam"))
-    kkt = np.block([[a_mat, -c_mat.T], [c_mat, np.zeros((m, m))]])
-    expected = np.linalg.solve(kkt, np.concatenate([b, c]))
-    assert_close(x, expected[:n], "x", rtol=1e-8)
-    assert_close(lam, expected[n:], "lam (convention: A x - b = C^T lam, so that lam = df*/dc)", rtol=1e-8)
+    a_mat = case.show(m_ @ m_.T + 0.5 * np.eye(n), "A (symmetric positive definite)")
+    c_mat = case.show(rng.uniform(-1, 1, (m, n)) + 2 * np.eye(m, n), "C (independent rows)")
+    got = as_array(answer(a_mat.copy(), c_mat.copy()), "d2f*/dc2")
+    expected = np.linalg.inv(c_mat @ np.linalg.solve(a_mat, c_mat.T))
+    # the same matrix from re-solving: f* is quadratic in c, so second differences are exact up to round-off
+    b, c0, eps = rng.uniform(-1, 1, n), rng.uniform(-1, 1, m), 1e-2
+    unit = np.eye(m) * eps
+    resolved = np.array(
+        [
+            [
+                (
+                    _f_star(a_mat, b, c_mat, c0 + unit[i] + unit[j])
+                    - _f_star(a_mat, b, c_mat, c0 + unit[i] - unit[j])
+                    - _f_star(a_mat, b, c_mat, c0 - unit[i] + unit[j])
+                    + _f_star(a_mat, b, c_mat, c0 - unit[i] - unit[j])
+                )
+                / (4 * eps**2)
+                for j in range(m)
+            ]
+            for i in range(m)
+        ]
+    )
+    np.testing.assert_allclose(resolved, expected, rtol=1e-5, atol=1e-6)  # the checker's own sanity check
+    assert_close(got, expected, "d2f*/dc2, an (m, m) matrix (the derivative of lam(c) = df*/dc)", rtol=1e-7)
 
 
-def _problem(p_mat: Any, b_mat: Any, e: Any) -> dict[str, Any]:
-    """f(x) = 1/2 x^T P x + sum cos(x_i); g(x) = 1/2 x^T B x + e^T x (a curved constraint)."""
-    return {
-        "grad_f": lambda x: p_mat @ x - np.sin(x),
-        "hess_f": lambda x: p_mat - np.diag(np.cos(x)),
-        "g": lambda x: float(0.5 * x @ b_mat @ x + e @ x),
-        "grad_g": lambda x: b_mat @ x + e,
-        "hess_g": lambda x: b_mat.copy(),
-    }
+def _relu_output(rng: np.random.Generator, n: int, w: int) -> np.ndarray:
+    """A ReLU output: about half the entries exactly 0 (always a[0, 0]), the others positive."""
+    a = np.maximum(rng.standard_normal((n, w)), 0.0)
+    a[0, 0] = 0.0
+    return a
 
 
-@exercise("ch06.newton_kkt_step", max_examples=30)
-def newton_kkt_step(answer, case):
-    n = case.draw(st.integers(2, 4), "n")
+def one_sided_slope_formula(a: np.ndarray, d: np.ndarray, dv: np.ndarray, dc: np.ndarray) -> float:
+    u = a @ dv.T + dc  # d/dt of the pre-activation a (I + t D)^T + t e
+    return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
+
+
+@exercise("ch06.one_sided_slope", max_examples=30, points=3)
+def one_sided_slope(answer, case):
+    n = case.draw(st.integers(2, 6), "N")
+    w = case.draw(st.integers(2, 5), "w")
     rng = case.rng()
-    m_, b0 = rng.uniform(-1, 1, (n, n)), rng.uniform(-0.5, 0.5, (n, n))
-    # P = M M^T + 10 I, |B_ij| <= 1 and |lam| <= 1 keep the Lagrangian's Hessian positive definite;
-    # e_0 >= 5 keeps grad g = B x + e away from zero: the KKT matrix is always invertible.
-    p_mat = case.show(m_ @ m_.T + 10 * np.eye(n), "P")
-    b_mat = case.show(b0 + b0.T, "B")
-    e = case.show(rng.uniform(-1, 1, n) + 6 * np.eye(n)[0], "e")
-    x = case.show(rng.uniform(-1, 1, n), "x")
-    lam = case.show(float(rng.uniform(-1, 1)), "lam")
-    c = case.show(float(rng.uniform(-2, 2)), "c")
-    fns = _problem(p_mat, b_mat, e)
-    got = answer(x.copy(), lam, fns["grad_f"], fns["hess_f"], fns["g"], fns["grad_g"], fns["hess_g"], c)
-    x_new, lam_new = unpack(got, "newton_kkt_step", ("x_new", "lam_new"))
-    a = fns["grad_g"](x)
-    jac = np.block([[fns["hess_f"](x) - lam * b_mat, -a[:, None]], [a[None, :], np.zeros((1, 1))]])
-    residual = np.concatenate([fns["grad_f"](x) - lam * a, [fns["g"](x) - c]])
-    delta = np.linalg.solve(jac, -residual)
-    assert_close(x_new, x + delta[:n], "x_new", rtol=1e-8)
-    lam_new = as_array(lam_new, "lam_new")
-    if lam_new.size != 1:
-        raise AssertionError(f"lam_new: expected a float, got an array of shape {lam_new.shape}")
-    assert_close(lam_new.reshape(()), lam + delta[n], "lam_new (convention: grad f = lam grad g)", rtol=1e-8)
+    a = case.show(_relu_output(rng, n, w), "a")
+    d = case.show(rng.standard_normal((n, w)) / n, "d")
+    dv = case.show(rng.standard_normal((w, w)), "D")
+    dc = case.show(rng.standard_normal(w), "e")
+    got = answer(a.copy(), d.copy(), dv.copy(), dc.copy())
+    expected = one_sided_slope_formula(a, d, dv, dc)
+    # the oracle against a one-sided difference of the linearised loss sum(d * relu(a V^T + c))
+    t = 1e-7
+    moved = (d * np.maximum(a @ (np.eye(w) + t * dv).T + t * dc, 0.0)).sum() - (d * a).sum()
+    np.testing.assert_allclose(moved / t, expected, rtol=1e-5, atol=1e-9)
+    assert_scalar(got, expected, "the slope lim (l(I + tD, te) - l(I, 0)) / t for t -> 0+", rtol=1e-8, atol=1e-12)

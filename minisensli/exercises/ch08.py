@@ -1,10 +1,14 @@
 """Chapter 8 exercises: the insertion algorithm.
 
-ch08.virtual_dense_init   the identity values of a virtual Dense layer (function preserving)
-ch08.site_score           a site's score from per-minibatch multipliers ('fro' or 'fro_scaled')
-ch08.select_abs_max       the "abs max" selection rule on a list of scores
+ch08.full_data_score  the score of the whole training set's multiplier from per-minibatch
+                      multipliers of unequal minibatches (sum_k n_k G_k / N, then the norm)
+ch08.reindex_state    an optimizer's per-parameter state carried over an insertion: the old
+                      parameters keep their state under their new index, the new ones start empty
 
-The package is the oracle: sensli.virtual_modules, sensli.score and sensli.select.
+Oracles: the gradient of the full-data mean loss (each minibatch gradient is the mean of
+per-sample gradients drawn here, so the truth is the mean over all samples) with
+sensli.score; and a real nn.Sequential grown with Sequential.with_inserted, whose parameters
+are the old model's own objects (with_inserted shares modules), matched by identity.
 """
 
 from __future__ import annotations
@@ -13,45 +17,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import nn, sensli
-from ..autograd import Tensor, no_grad
-from ._asserts import as_array, assert_close, unpack
+from ._asserts import as_array, assert_scalar
 from ._core import exercise
-
-
-@exercise("ch08.virtual_dense_init", max_examples=25)
-def virtual_dense_init(answer, case):
-    in_features = case.draw(st.integers(1, 5), "in_features")
-    width = case.draw(st.integers(1, 5), "width")
-    seed = case.draw(st.integers(0, 2**16), "seed")
-    rng = np.random.default_rng(seed)
-    previous = nn.Dense(in_features, width, rng=rng).to(dtype="float64")
-    model = nn.Sequential(previous, nn.ReLU(), nn.Dense(width, 3, rng=rng).to(dtype="float64"))
-    weight, bias = unpack(answer(previous), "virtual_dense_init(previous)", ("weight", "bias"))
-    for value, what in ((weight, "weight"), (bias, "bias")):
-        if value is None:
-            raise AssertionError(f"{what} is None: return arrays for both the weight and the bias")
-    weight, bias = as_array(weight, "weight"), as_array(bias, "bias")
-    if weight.shape != (width, width) or bias.shape != (width,):
-        raise AssertionError(
-            f"shapes: weight {weight.shape} and bias {bias.shape}, expected ({width}, {width}) "
-            f"and ({width},): the new layer maps the {width} hidden units to {width} units"
-        )
-    new_layer = nn.Dense(width, width, rng=rng).to(dtype="float64")
-    with no_grad():
-        new_layer.weight.data, new_layer.bias.data = weight.copy(), bias.copy()
-    grown = model.with_inserted(2, new_layer, nn.ReLU())
-    x = Tensor(rng.standard_normal((8, in_features)) * 2)
-    assert_close(
-        grown(x).data,
-        model(x).data,
-        "outputs of the network with the new layer (they must not change)",
-        rtol=1e-10,
-        atol=1e-12,
-    )
-    site = sensli.candidate_sites(model)[0]
-    expected = sensli.virtual_modules(site, "float64")[0]
-    assert_close(weight, expected.weight.data, "weight (the values sensli.virtual_modules uses)")
-    assert_close(bias, expected.bias.data, "bias (the values sensli.virtual_modules uses)")
 
 
 def _weight_shapes() -> st.SearchStrategy:
@@ -60,42 +27,69 @@ def _weight_shapes() -> st.SearchStrategy:
     return st.one_of(dense, conv)
 
 
-@exercise("ch08.site_score", max_examples=40)
-def site_score(answer, case):
+@exercise("ch08.full_data_score", max_examples=40, points=3)
+def full_data_score(answer, case):
     shape = case.draw(_weight_shapes(), "shape")
-    batches = case.draw(st.integers(2, 4), "batches")
-    seed = case.draw(st.integers(0, 2**32 - 1), "seed")  # a seed, not arrays: shrinking stays fast
-    grads = list(np.random.default_rng(seed).uniform(-1, 1, (batches, *shape)))
+    sizes = case.draw(st.lists(st.integers(1, 12), min_size=2, max_size=4), "sizes")
+    if len(set(sizes)) == 1:  # unequal minibatches are the point: make the last one smaller
+        sizes = [*sizes[:-1], max(1, sizes[-1] // 2)] if sizes[-1] > 1 else [*sizes[:-1], 2]
+        case.drawn["sizes"] = sizes
     norm = case.draw(st.sampled_from(["fro", "fro_scaled"]), "norm")
-    got = as_array(answer([g.copy() for g in grads], norm), "score")
-    if got.ndim != 0:
-        raise AssertionError(f"the score is one number, got an array of shape {got.shape}")
-    averaged = sum(grads) / batches
-    assert_close(got, sensli.score(averaged, norm), f"score ({norm}) of the averaged multiplier", rtol=1e-9, atol=1e-12)
+    rng = case.rng()
+    # per-sample gradients with a common signal, so the batch means differ by their sizes' weights
+    samples = [rng.uniform(-1, 1, (k, *shape)) + rng.uniform(0, 1) for k in sizes]
+    grads = case.show([s.mean(axis=0) for s in samples], "grads (G_k, the gradient of minibatch k's mean loss)")
+    full = np.concatenate(samples).mean(axis=0)  # the gradient of the mean loss over all N samples
+    got = as_array(answer([g.copy() for g in grads], list(sizes), norm), "score")
+    assert_scalar(got, sensli.score(full, norm), f"the {norm} score of the full-data multiplier", rtol=1e-9)
 
 
-def _score_lists() -> st.SearchStrategy:
-    tied = st.sampled_from([0.0, 0.25, 1.0, 2.0])
-    spread = st.floats(0, 10, allow_nan=False, allow_infinity=False)
-    return st.lists(st.one_of(tied, spread), min_size=1, max_size=6)
+def _small_sequential(rng: np.random.Generator, widths: list[int]) -> nn.Sequential:
+    """Dense + ReLU layers; some Dense layers without bias, so module and parameter indices differ."""
+    layers: list = [nn.Flatten()] if rng.random() < 0.5 else []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Dense(a, b, bias=bool(rng.random() < 0.6), rng=rng), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
 
 
-def _result(scores: list[float]) -> sensli.SensitivityResult:
-    sites = [sensli.Site(2 * i + 2, "dense", 3, "relu") for i in range(len(scores))]
-    entries = [sensli.SiteScore(site, s, "fro", s / 9, {}) for site, s in zip(sites, scores)]
-    return sensli.SensitivityResult(entries, None, "closed_form", 1, 0.0)
-
-
-@exercise("ch08.select_abs_max", max_examples=40)
-def select_abs_max(answer, case):
-    scores = case.draw(_score_lists(), "scores")
-    got = answer(list(scores))
-    if isinstance(got, bool) or not isinstance(got, (int, np.integer)):
-        raise AssertionError(f"return the index (an int) of the chosen site, got {got!r} ({type(got).__name__})")
-    result = _result(scores)
-    chosen = sensli.select(result, "abs max")
-    expected = next(i for i, entry in enumerate(result) if entry is chosen)
-    if int(got) != expected:
-        raise AssertionError(
-            f"chose site {int(got)}, expected site {expected} (the largest score; on a tie, the first site with it)"
-        )
+@exercise("ch08.reindex_state", max_examples=30, points=2)
+def reindex_state(answer, case):
+    hidden = case.draw(st.integers(1, 3), "hidden layers")
+    seed = case.draw(st.integers(0, 2**16), "seed")
+    rng = np.random.default_rng(seed)
+    widths = [2, *rng.integers(2, 5, hidden).tolist(), 2]
+    model = _small_sequential(rng, widths)
+    sites = [i + 1 for i, m in enumerate(model) if isinstance(m, nn.ReLU)]  # after each hidden ReLU
+    position = case.draw(st.sampled_from(sites), "position")
+    width = model[position - 2].out_features  # the Dense before that ReLU
+    new_dense = nn.Dense(width, width, bias=bool(rng.random() < 0.5), rng=rng)
+    grown = model.with_inserted(position, new_dense, nn.ReLU())
+    counts = case.show([len(m.parameters()) for m in model], "params_per_module")
+    case.show(f"{len(model)} modules: {[type(m).__name__ for m in model]}", "model")
+    # a momentum buffer per old parameter, tagged by a value no other parameter's buffer has
+    old = model.parameters()
+    state = {i: {"momentum_buffer": np.full(p.shape, float(i + 1))} for i, p in enumerate(old)}
+    got = answer({i: dict(s) for i, s in state.items()}, list(counts), position, [len(new_dense.parameters()), 0])
+    if not isinstance(got, dict):
+        raise AssertionError(f"return a dict (new parameter index -> state), got {type(got).__name__}")
+    new = grown.parameters()
+    old_index = {id(q): k for k, q in enumerate(old)}  # with_inserted shares the old modules
+    new_layer = {id(p) for p in grown[position].parameters()}
+    for j, p in enumerate(new):
+        if id(p) in new_layer:
+            if j in got:
+                raise AssertionError(f"index {j} is a parameter of the inserted layer: it must start with no state")
+            continue
+        i = old_index[id(p)]
+        if j not in got:
+            raise AssertionError(f"new index {j} (old parameter {i}, shape {p.shape}) lost its state")
+        buffer = as_array(got[j].get("momentum_buffer"), f"state[{j}]['momentum_buffer']")
+        if buffer.shape != p.shape or not np.all(buffer == i + 1):
+            found = sorted({float(v) - 1 for v in np.ravel(buffer)})[:3] if buffer.size else []
+            raise AssertionError(
+                f"new index {j} holds the parameter that was old index {i} (shape {p.shape}), "
+                f"but got the state of old index {found} (shape {buffer.shape})"
+            )
+    extra = sorted(set(got) - set(range(len(new))))
+    if extra:
+        raise AssertionError(f"indices {extra} do not exist in the grown network ({len(new)} parameters)")

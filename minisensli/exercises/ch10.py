@@ -1,12 +1,14 @@
 """Exercises of chapter 10 (when to insert): the threshold rule.
 
-ch10.scaled_score      ||G||_F^2 / (number of entries) of an averaged gradient G
+ch10.insertion_bar     how large site 0's scaled score must be for the rule to insert there (the best
+                       site's own score is part of the mean it must exceed)
 ch10.threshold_choice  which virtual site the threshold rule inserts at (an index), or None
 
 The oracle is the package: minisensli.sensli.score(G, "fro_scaled") and
 minisensli.sensli.select(..., "threshold") on a SensitivityResult built from the same
 gradients. Layers have different numbers of entries (so unscaled scores choose differently),
-and every example first makes every layer exactly equally sensitive (so ">=" and ">" differ).
+and every example first makes every layer exactly equally sensitive (so ">=" and ">" differ),
+then meets a fixed case where the mean over the existing weights alone decides differently.
 """
 
 from __future__ import annotations
@@ -15,24 +17,54 @@ import operator
 
 import numpy as np
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 
 from ..sensli import SensitivityResult, Site, SiteScore, score, select
-from ._asserts import assert_close
+from ._asserts import assert_scalar
 from ._core import exercise
 
-_ENTRIES = st.floats(-2, 2, allow_nan=False, allow_infinity=False)
+
+def _scaled(g: np.ndarray) -> float:
+    return float((g**2).sum() / g.size)
 
 
-@exercise("ch10.scaled_score", max_examples=30)
-def scaled_score(answer, case):
-    ndim = case.draw(st.sampled_from([2, 4]), "dense (2) or conv (4) weight")
-    if ndim == 2:
-        shape = case.draw(st.tuples(st.integers(1, 6), st.integers(2, 6)), "shape")
-    else:
-        shape = case.draw(st.tuples(st.integers(1, 4), st.integers(1, 4), st.just(3), st.just(3)), "shape")
-    grad = case.draw(hnp.arrays(np.float64, shape, elements=_ENTRIES), "G")
-    assert_close(answer(grad.copy()), score(grad, "fro_scaled"), "scaled score ||G||_F^2 / G.size")
+def _bar(virtual: list, existing: list, tau: float) -> float:
+    """The infimum of site 0's scaled score s at which the rule inserts at site 0, all other
+    scores fixed: s >= every other virtual score (ties go to the first site) and
+    s > tau (s + R) / (P + E), i.e. s (P + E - tau) > tau R; never (inf) when P + E <= tau."""
+    others = [_scaled(g) for g in virtual[1:]]
+    rest = sum(others) + sum(_scaled(g) for g in existing)
+    count = len(virtual) + len(existing)
+    if count <= tau:
+        return float("inf")
+    return max([tau * rest / (count - tau), *others])
+
+
+@exercise("ch10.insertion_bar", max_examples=40, points=3, forbid=("minisensli.sensli.selection.select",))
+def insertion_bar(answer, case):
+    widths = case.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3), "virtual widths")
+    shapes = case.draw(
+        st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=3), "existing shapes"
+    )
+    levels = st.sampled_from([0.05, 0.3, 1.0, 3.0])
+    v_levels = case.draw(st.lists(levels, min_size=len(widths), max_size=len(widths)), "virtual magnitudes")
+    e_levels = case.draw(st.lists(levels, min_size=len(shapes), max_size=len(shapes)), "existing magnitudes")
+    tau = case.draw(st.sampled_from([1.0, 0.5, 1.5, 2.0, 3.0]), "tau")
+    virtual = case.show([_gradient((w, w), m) for w, m in zip(widths, v_levels)], "virtual")
+    existing = case.show([_gradient(s, m) for s, m in zip(shapes, e_levels)], "existing")
+    got = answer([g.copy() for g in virtual], [g.copy() for g in existing], tau)
+    expected = _bar(virtual, existing, tau)
+    what = "the smallest scaled score of site 0 at which the rule inserts there"
+    if np.isinf(expected):
+        if not (isinstance(got, (int, float, np.floating)) and np.isposinf(got)):
+            raise AssertionError(f"{what}: no score is enough here (return float('inf')), got {got!r}")
+        return
+    assert_scalar(got, expected, what, rtol=1e-9, atol=1e-12)
+    # the checker's own sanity check against the package: just above the bar it inserts at site 0,
+    # just below it does not (the other sites' gradients unchanged)
+    base = virtual[0] / np.sqrt(_scaled(virtual[0]))  # scaled score 1
+    for factor, inserts in ((1 + 1e-6, True), (1 - 1e-6, False)):
+        moved = [base * np.sqrt(expected * factor), *virtual[1:]]
+        assert (_package_choice(moved, existing, tau) == 0) == inserts, "checker: bar disagrees with sensli.select"
 
 
 def _package_choice(virtual, existing, tau):
@@ -77,8 +109,17 @@ def _gradient(shape, magnitude):
     return magnitude * np.cos(1.0 + 2.0 * np.arange(size)).reshape(shape)
 
 
-@exercise("ch10.threshold_choice", max_examples=40)
+@exercise("ch10.threshold_choice", max_examples=40, points=2, forbid=("minisensli.sensli.selection.select",))
 def threshold_choice(answer, case):
+    # a case the mean over the existing weights alone gets wrong: best virtual 1.0, the other 0.01,
+    # existing 1.2 -> mean of the pool 0.737, insert at site 0 (the existing-only mean 1.2 says no)
+    _compare(
+        answer,
+        [np.full((2, 2), 1.0), np.full((3, 3), 0.1)],
+        [np.full((2, 3), np.sqrt(1.2))],
+        1.0,
+        "with virtual scaled scores [1.0, 0.01], existing [1.2] and tau = 1, ",
+    )
     widths = case.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "virtual widths")
     shapes = case.draw(
         st.lists(st.tuples(st.integers(1, 5), st.integers(1, 5)), min_size=1, max_size=4), "existing shapes"

@@ -29,7 +29,7 @@ from collections import Counter
 from typing import Any
 
 from ..files import atomic_write
-from ..sensli.plotting import new_figure, plain_log_ticks
+from ..sensli.plotting import new_figure, norm_name, plain_log_ticks
 from .quantiles import quantiles_by_position
 
 FIGURES = ("loss_vs_iterations.png", "loss_vs_time.png", "test_error.png", "sensitivities.png", "architecture.png")
@@ -302,7 +302,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     ax.set_xlim(-0.6, slot)
     scale = _score_scale(ax, scores_seen)
     norms = sorted({rec["norm"] for _, runs in groups for _, _, rec in runs})
-    ax.set_ylabel(f"score ({', '.join(norms)} norm of the multiplier;\n{scale})", fontsize=8)
+    ax.set_ylabel(f"score: {', '.join(norm_name(n) for n in norms)}\nof the averaged multiplier ({scale})", fontsize=8)
     after = "/".join(str(e) for e in sorted(epochs))
     ax.set_title(
         f"selection {k + 1} (after epoch {after}): one dot per seed and candidate site; ring: the site "

@@ -27,16 +27,33 @@ def plain_number(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+# what each score norm is, in words, for axis labels and legends
+NORM_NAMES = {
+    "fro": "squared Frobenius norm",
+    "fro_scaled": "squared Frobenius norm / entries",
+    "spectral": "squared spectral norm",
+}
+
+
+def norm_name(norm: str) -> str:
+    """'squared Frobenius norm' for 'fro', and so on; an unknown name is returned as it is."""
+    return NORM_NAMES.get(norm, norm)
+
+
 def plain_log_ticks(axis: Any) -> None:
-    """Plain decimal labels on a log-scaled axis: every decade, and on an axis spanning fewer
-    than two decades also the 2s and 5s (so a short axis is not left with one or no label)."""
+    """Plain decimal labels on a log-scaled axis: every decade; on an axis spanning fewer than
+    two decades also the 2s and 5s, and on one spanning less than a decade every minor tick
+    (so a short axis is never left with one or no label)."""
     from matplotlib.ticker import FuncFormatter  # noqa: PLC0415
 
     def minor(value: float, _: Any) -> str:
         low, high = sorted(axis.get_view_interval())
-        few_decades = low > 0 and high / low < 100
+        if low <= 0:
+            return ""
         mantissa = round(value / 10 ** _decade(value), 6)
-        return plain_number(value) if few_decades and mantissa in (2.0, 5.0) else ""
+        if high / low < 10 or (high / low < 100 and mantissa in (2.0, 5.0)):
+            return plain_number(value)
+        return ""
 
     axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value)))
     axis.set_minor_formatter(FuncFormatter(minor))
@@ -48,9 +65,10 @@ def _decade(value: float) -> int:
 
 def plot_growth(result: Any, path: Any = None) -> Any:
     """Left: minibatch loss per iteration (log scale) with a dotted line at each insertion.
-    Right: the score of every candidate site at each selection, the chosen one filled. Each
-    selection has its own group of bars labelled with its own sites: after an insertion the
-    network has more sites, and a label such as dense@4 names the position in that network.
+    Right: the score of every candidate site at each selection, as dots on a linear axis from 0
+    (so that a 1.7x difference looks like one), the chosen site filled and ringed. Each
+    selection has its own group labelled with its own sites: after an insertion the network has
+    more sites, and a label such as dense@4 names the position in that network.
     Saved to ``path`` when given (and then not shown in a notebook); returns the Figure."""
     fig = new_figure(path is not None, figsize=(11, 4.2))
     ax_loss, ax_scores = fig.subplots(1, 2)
@@ -65,33 +83,39 @@ def plot_growth(result: Any, path: Any = None) -> Any:
     ax_loss.set_ylabel("training loss (log scale)")
     ax_loss.set_title("loss vs iterations; dotted: insertion")
 
-    ticks, labels, start, all_scores = [], [], 0, []
-    for j, record in enumerate(result.insertions):
-        xs = [start + i for i in range(len(record.scores))]
-        colours = [f"C{j % 10}" if site == record.chosen else "none" for site in record.sites]
-        ax_scores.bar(
-            xs,
-            record.scores,
-            width=0.7,
-            color=colours,
-            edgecolor=f"C{j % 10}",
-            label=f"selection {j + 1} (epoch {record.epoch})",
-        )
-        ticks += xs
-        labels += [site.label for site in record.sites]
-        all_scores += list(record.scores)
-        start += len(record.scores) + 1  # a gap between selections
-    if result.insertions:
-        ax_scores.set_xticks(ticks, labels, rotation=30, fontsize=8)
-        ax_scores.legend(fontsize=8)
-        if all(s > 0 for s in all_scores):
-            ax_scores.set_yscale("log")
-            plain_log_ticks(ax_scores.yaxis)
-    scale = ax_scores.get_yscale()
-    norm = result.insertions[0].norm if result.insertions else ""
-    ax_scores.set_ylabel(f"score ({norm}; {scale} scale)")
-    ax_scores.set_title("sensitivity per site at each selection (filled: chosen)")
+    _draw_scores(ax_scores, result.insertions)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=150)
     return fig
+
+
+def _draw_scores(ax: Any, insertions: list) -> None:
+    """One group of dots per selection on a linear axis from 0; the chosen site filled and ringed."""
+    ticks, labels, start = [], [], 0
+    for j, record in enumerate(insertions):
+        colour = f"C{j % 10}"
+        xs = [start + i for i in range(len(record.scores))]
+        ax.vlines(xs, 0, record.scores, color=colour, lw=1, alpha=0.5)
+        ax.plot(
+            xs, record.scores, "o", mfc="white", mec=colour, ms=8, label=f"selection {j + 1} (epoch {record.epoch})"
+        )
+        for x, site, value in zip(xs, record.sites, record.scores):
+            if site == record.chosen:
+                ax.plot(x, value, "o", color=colour, ms=8)
+                ax.plot(x, value, "o", mfc="none", mec="k", ms=15, mew=1.5)
+                ax.annotate("chosen", (x, value), textcoords="offset points", xytext=(0, 11), ha="center", fontsize=8)
+        ticks += xs
+        labels += [site.label for site in record.sites]
+        start += len(record.scores) + 1  # a gap between selections
+    if insertions:
+        ax.set_xticks(ticks, labels, rotation=30, fontsize=8)
+        ax.set_xlim(-0.7, start - 1.3)  # start - 2 is the last dot
+        ax.legend(fontsize=8, loc="best")
+        top = max((max(r.scores) for r in insertions if len(r.scores)), default=0.0)
+        ax.set_ylim(0, 1.25 * top if top > 0 else 1.0)
+    ax.grid(axis="y", alpha=0.3)
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
+    norm = insertions[0].norm if insertions else "fro"
+    ax.set_ylabel(f"score: {norm_name(norm)}\nof the averaged multiplier")
+    ax.set_title("sensitivity per site at each selection (ringed: chosen)", pad=14)  # clear of the 1e-3
