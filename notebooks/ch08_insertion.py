@@ -401,7 +401,9 @@ model = start.copy()
 optimizer = optim.SGD(model.parameters(), lr=LR)
 history = ms.fit(model, train_loader, optimizer, EPOCHS[0], test_loader=test_loader, progress=False)
 print(f"after {EPOCHS[0]} epochs: train loss {history.train_loss[-1]:.4f}, test error {history.test_error[-1]:.3f}")
-print(f"(first epoch: train loss {history.train_loss[0]:.4f}; chance level on two balanced classes: ln 2 = {np.log(2):.4f})")
+print(
+    f"(first epoch: train loss {history.train_loss[0]:.4f}; chance level on two balanced classes: ln 2 = {np.log(2):.4f})"
+)
 assert 0.6 < history.train_loss[-1] < 0.66 and history.train_loss[0] - history.train_loss[-1] < 0.1
 assert 0.45 < history.test_error[-1] < 0.6  # about chance: the prose below says "53 %"
 

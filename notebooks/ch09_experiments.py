@@ -473,10 +473,16 @@ def mean_loss(key, method, column):
 assert "180/180" in reference["agreement"]
 for column in ("reference", "minisensli"):
     assert record("exp2", "abs max", "small", 30, column)[:2] == (28, 2)
-assert (record("exp2", "abs max", "big", 30, "reference")[2], record("exp2", "abs max", "big", 30, "minisensli")[2]) == (0.9, 0.5)
+assert (
+    record("exp2", "abs max", "big", 30, "reference")[2],
+    record("exp2", "abs max", "big", 30, "minisensli")[2],
+) == (0.9, 0.5)
 assert record("exp6", "abs max", "abs min", 30, "reference")[:2] == (12, 17)
 assert record("exp6", "abs max", "abs min", 30, "minisensli")[:2] == (10, 20)
-assert (record("exp6", "abs max", "abs min", 90, "reference")[2], record("exp6", "abs max", "abs min", 90, "minisensli")[2]) == (0.002, 0.045)
+assert (
+    record("exp6", "abs max", "abs min", 90, "reference")[2],
+    record("exp6", "abs max", "abs min", 90, "minisensli")[2],
+) == (0.002, 0.045)
 assert record("exp7", "abs max", "abs min", 30, "minisensli") == (22, 8, 0.04)
 exp7_gap = mean_loss("exp7", "abs max", "minisensli") - mean_loss("exp7", "abs min", "minisensli")
 print(f"exp7, minisensli: mean final loss abs max minus abs min = {exp7_gap:+.4f}")
