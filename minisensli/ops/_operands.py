@@ -83,9 +83,9 @@ def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))

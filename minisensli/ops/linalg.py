@@ -24,13 +24,14 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         a, b = ctx.saved_arrays
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        # reshape (not [None, :]) adds the axes: it is the same call on arrays and on Tensors
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g2 = grad
         if a.ndim == 1:
-            g2 = g2[..., None, :] if b.ndim > 1 else g2[..., None]
+            g2 = g2.reshape(g2.shape[:-1] + (1, g2.shape[-1])) if b.ndim > 1 else g2.reshape(g2.shape + (1,))
         if b.ndim == 1:
-            g2 = g2[..., None]
+            g2 = g2.reshape(g2.shape + (1,))
         da = db = None
         if ctx.needs_input_grad[0]:
             da = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)

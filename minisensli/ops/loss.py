@@ -7,47 +7,58 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .activation import log_softmax_array
+from .activation import log_softmax_array, softmax
+from .elementwise import Exp
 
 
 class CrossEntropy(Function):
     """L = -(1/N) sum_n log softmax(z_n)[y_n] for logits z (N, C) and labels y (N,).
 
     Uses the stable log-softmax (z - max - log sum exp(z - max)), so logits of size 1e4 stay
-    finite. Backward: dz = (softmax(z) - onehot(y)) / N, times the upstream scalar gradient.
+    finite; float16 logits are computed in float32 and the loss cast back. Backward:
+    dz = (softmax(z) - onehot(y)) * g / N for the upstream scalar gradient g. The softmax comes
+    from the forward's log-probabilities on arrays, or as a recorded op on Tensors (then the
+    second derivative, the softmax Jacobian, follows from it).
     """
 
     @staticmethod
     def forward(ctx: Context, logits: Any, labels: Any) -> Any:
         xp = backend.get_array_module(logits)
-        log_probs = log_softmax_array(logits, axis=1)
+        wide = logits.astype(xp.float32) if logits.dtype.itemsize < 4 else logits
+        log_probs = log_softmax_array(wide, axis=1)
         rows = xp.arange(logits.shape[0])
-        ctx.save_for_backward(log_probs, rows, labels)
+        onehot = xp.zeros(log_probs.shape, dtype=log_probs.dtype)
+        onehot[rows, labels] = 1
+        ctx.save_for_backward(logits, log_probs)
+        ctx.onehot = onehot  # a constant of the formula: an attribute, not a saved array
         # sum / N rather than mean(): the same float operations without NumPy's Python-level wrapper
-        return -(log_probs[rows, labels].sum() / logits.shape[0])
+        return (-(log_probs[rows, labels].sum() / logits.shape[0])).astype(logits.dtype, copy=False)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        log_probs, rows, labels = ctx.saved_arrays
-        dz = backend.get_array_module(log_probs).exp(log_probs)
-        dz[rows, labels] -= 1
-        dz *= grad / log_probs.shape[0]  # in place: dz is a fresh array
-        return (dz,)
+        logits, log_probs = ctx.saved_arrays
+        probs = softmax(logits, axis=1) if isinstance(logits, Tensor) else Exp.call(log_probs)
+        dz = (probs - ctx.onehot) * (grad / logits.shape[0])
+        return (dz if dz.dtype == logits.dtype else dz.astype(logits.dtype),)
 
 
 class MSE(Function):
-    """L = mean((p - t)^2) over all entries;  dp = 2 (p - t) / size, dt = -dp."""
+    """L = mean((p - t)^2) over all entries;  dp = 2 (p - t) g / size, dt = -dp (float16 is
+    squared and averaged in float32, then cast back)."""
 
     @staticmethod
     def forward(ctx: Context, prediction: Any, target: Any) -> Any:
         diff = prediction - target
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(prediction, target)
+        if diff.dtype.itemsize < 4:
+            wide = diff.astype(backend.get_array_module(diff).float32)
+            return (wide * wide).mean().astype(diff.dtype)
         return (diff * diff).mean()
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        (diff,) = ctx.saved_arrays
-        d = diff * (2 * grad / diff.size)
+        prediction, target = ctx.saved_arrays
+        d = (prediction - target) * (2 * grad / prediction.size)
         return d, -d
 
 
@@ -69,6 +80,8 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
         )
     if shape[0] == 0:
         raise ValueError("cross_entropy: empty batch (N = 0)")
+    if shape[1] == 0:
+        raise ValueError(f"cross_entropy: logits of shape {shape} have no classes (C = 0)")
     if type(labels_data) is not type(logits.data) and backend.device_of(labels_data) != logits.device:
         raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
     classes = logits.shape[1]
