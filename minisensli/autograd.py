@@ -188,7 +188,7 @@ class Function:
         out = cls.forward(ctx, *[t._data for t in inputs], **params)
         result = Tensor._wrap(out, record, ctx if record else None)
         if cls.returns_view and getattr(out, "base", None) is not None:
-            result._version = inputs[0]._version
+            result._base = _owner(inputs[0])
         return result
 
     @classmethod
@@ -205,6 +205,11 @@ def _data_of(value: Any) -> Any:
     return value._data if isinstance(value, Tensor) else value
 
 
+def _owner(t: Tensor) -> Tensor:
+    """The tensor that owns ``t``'s memory and version counter (``t`` itself unless it is a view)."""
+    return t if t._base is None else t._base
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -217,7 +222,7 @@ class Tensor:
     device: "cpu" (numpy) or "gpu" (cupy); None keeps an array where it is.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retains_grad", "_version", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retains_grad", "_version", "_base", "__weakref__")
     __array_priority__ = 100  # numpy_array * tensor calls Tensor.__rmul__, not numpy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None) -> None:
@@ -232,8 +237,9 @@ class Tensor:
                 + (f" ({what})" if what else "")
             )
         self._data = array
+        self._version = 0
         # a tensor made from another one without a copy shares its memory, hence its version counter
-        self._version = source._version if source is not None and array is data else [0]
+        self._base = _owner(source) if source is not None and array is data else None
         self.grad: Any = None
         self._ctx: Context | None = None
         self._retains_grad = False
@@ -250,7 +256,8 @@ class Tensor:
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._retains_grad = False
-        t._version = [0]
+        t._version = 0  # no allocation here: op results are made by the thousand per step
+        t._base = None
         return t
 
     # ------------------------------------------------------------------ properties
@@ -264,7 +271,7 @@ class Tensor:
     def data(self, value: Any) -> None:
         self._data = value
         _clock[0] += 1
-        self._version[0] = _clock[0]
+        (self if self._base is None else self._base)._version = _clock[0]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -313,7 +320,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new leaf tensor sharing the data (and its version counter), cut off from the graph."""
         t = Tensor._wrap(self._data, False, None)
-        t._version = self._version
+        t._base = _owner(self)
         return t
 
     def numpy(self) -> Any:
@@ -369,7 +376,7 @@ class Tensor:
             )
         seed = _seed_gradient("backward", self, gradient, create_graph)
         keep = create_graph if retain_graph is None else retain_graph
-        _run_backward([self], [seed], retain_graph=keep, create_graph=create_graph, user_seeds=gradient is not None)
+        _run_backward((self,), (seed,), retain_graph=keep, create_graph=create_graph, user_seeds=gradient is not None)
 
     # ------------------------------------------------------------------ operators (see minisensli.ops)
 
@@ -540,20 +547,22 @@ def _run_backward(
     Tensors with grad mode on (see the module docstring); else on arrays with grad mode off.
     """
     global _grad_enabled
-    handed: set[int] = {id(s) for s in seeds} if user_seeds else set()  # arrays the caller owns or a leaf got
+    handed: set[int] = set(map(id, seeds)) if user_seeds else set()  # arrays the caller owns or a leaf got
     grads: dict[Tensor, Any] = {}
+    inner = []  # the roots made by ops (a leaf root is its own gradient)
     for root, seed in zip(roots, seeds):
-        if root._ctx is None:  # backward of a leaf: d(root)/d(root)
+        if root._ctx is None:
             _deliver(root, seed, captured, handed)
         else:
             grads[root] = seed if root not in grads else grads[root] + seed
-    if not grads:
+            inner.append(root)
+    if not inner:
         return
     clock = _clock[0]
     previous_mode = _grad_enabled
     _grad_enabled = create_graph
     try:
-        for node in _topological_order([r for r in roots if r._ctx is not None]):
+        for node in _topological_order(inner):
             # Tensors hash by identity (Tensor defines no __eq__), so they key the gradient table.
             grad = grads.pop(node, None)
             if grad is None:  # every path to it ended in an op that returned None for it
@@ -590,8 +599,11 @@ def _run_backward(
                         f"{ctx.function.__name__}.backward returned a gradient of shape {pgrad.shape} "
                         f"for an input of shape {parent.shape}"
                     )
-                if parent._ctx is None:
-                    _deliver(parent, pgrad, captured, handed)
+                if parent._ctx is None:  # a leaf (inlined _deliver: this runs once per parameter and step)
+                    if captured is not None:
+                        _deliver(parent, pgrad, captured, handed)
+                    elif parent.requires_grad:
+                        parent.grad = _own(pgrad, handed) if parent.grad is None else parent.grad + pgrad
                 else:
                     grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
             if not retain_graph:
@@ -628,7 +640,7 @@ def _check_versions(ctx: Context, node: Tensor, recording: bool) -> None:
     if not ctx.saved_arrays:
         return
     for role, t in [*((f"input {i}", p) for i, p in enumerate(ctx.parents)), ("output", node)]:
-        if t._version[0] <= ctx.stamp:
+        if _owner(t)._version <= ctx.stamp:
             continue
         data = t._data
         xp = backend.get_array_module(data)
@@ -685,7 +697,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """
     order: list[Tensor] = []
     visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False) for root in reversed(roots)]
+    stack: list[tuple[Tensor, bool]] = [(roots[0], False)] if len(roots) == 1 else [(r, False) for r in roots[::-1]]
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:

@@ -61,9 +61,9 @@ def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
             )
         # an integer or boolean constant meeting a float tensor takes the float dtype
         if fa and not b.requires_grad:
-            b = Tensor._wrap(b.data.astype(a.dtype), False, None)
+            b = Tensor._wrap(b._data.astype(a.dtype), False, None)
         elif fb and not a.requires_grad:
-            a = Tensor._wrap(a.data.astype(b.dtype), False, None)
+            a = Tensor._wrap(a._data.astype(b.dtype), False, None)
     return a, b
 
 

@@ -17,7 +17,7 @@ from .elementwise import Exp
 
 def _float_tensor(op: str, x: Any) -> Tensor:
     x = as_tensor(x)
-    if x.data.dtype.kind != "f":  # read off the array: activations run once per layer and step
+    if x._data.dtype.kind != "f":  # read off the array: activations run once per layer and step
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
     return x
 

@@ -174,7 +174,7 @@ def _as_float(a: Tensor) -> Tensor:
     """Integer constants become default-dtype floats (integer tensors never require grad)."""
     if backend.is_floating(a.dtype):
         return a
-    return Tensor._wrap(a.data.astype(backend.get_default_dtype()), False, None)
+    return Tensor._wrap(a._data.astype(backend.get_default_dtype()), False, None)
 
 
 def _binary(function: type, op: str, a: Any, b: Any) -> Tensor:

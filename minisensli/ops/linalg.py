@@ -105,19 +105,19 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     x, weight = as_tensor(x), as_tensor(weight)
     tensors = [x, weight] + ([as_tensor(bias)] if bias is not None else [])
     # The checks read the arrays directly: on a small net they run as often as the arithmetic.
-    xd, wd = x.data, weight.data
+    xd, wd = x._data, weight._data
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
             "(expected input (..., in_features) and weight (out_features, in_features))"
         )
-    if bias is not None and tensors[2].data.shape != (wd.shape[0],):
+    if bias is not None and tensors[2]._data.shape != (wd.shape[0],):
         raise ValueError(
             f"linear: bias of shape {tensors[2].shape} does not fit weight of shape {weight.shape} "
             f"(expected ({weight.shape[0]},))"
         )
     for t in tensors[1:]:  # the identity tests settle the common case without a call
-        td = t.data
+        td = t._data
         if (type(td) is not type(xd) and backend.device_of(td) != backend.device_of(xd)) or (
             td.dtype is not xd.dtype and td.dtype != xd.dtype
         ):

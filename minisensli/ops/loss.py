@@ -8,7 +8,6 @@ from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
 from .activation import log_softmax_array, softmax
-from .elementwise import Exp
 
 
 class CrossEntropy(Function):
@@ -27,19 +26,36 @@ class CrossEntropy(Function):
         wide = logits.astype(xp.float32) if logits.dtype.itemsize < 4 else logits
         log_probs = log_softmax_array(wide, axis=1)
         rows = xp.arange(logits.shape[0])
-        onehot = xp.zeros(log_probs.shape, dtype=log_probs.dtype)
-        onehot[rows, labels] = 1
         ctx.save_for_backward(logits, log_probs)
-        ctx.onehot = onehot  # a constant of the formula: an attribute, not a saved array
+        ctx.rows, ctx.labels = rows, labels  # indices, not values to differentiate: attributes
         # sum / N rather than mean(): the same float operations without NumPy's Python-level wrapper
-        return (-(log_probs[rows, labels].sum() / logits.shape[0])).astype(logits.dtype, copy=False)
+        loss = -(log_probs[rows, labels].sum() / logits.shape[0])
+        return loss if wide is logits else loss.astype(logits.dtype)  # float16 logits: cast back
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         logits, log_probs = ctx.saved_arrays
-        probs = softmax(logits, axis=1) if isinstance(logits, Tensor) else Exp.call(log_probs)
-        dz = (probs - ctx.onehot) * (grad / logits.shape[0])
+        dz = _minus_onehot(_probabilities(logits, log_probs), ctx.rows, ctx.labels) * (grad / logits.shape[0])
         return (dz if dz.dtype == logits.dtype else dz.astype(logits.dtype),)
+
+
+def _probabilities(logits: Any, log_probs: Any) -> Any:
+    """softmax(logits) over the classes: exp of the forward's log-probabilities for arrays, a
+    recorded softmax of the logits for Tensors (its derivative is the second one of the loss)."""
+    if isinstance(logits, Tensor):
+        return softmax(logits, axis=1)
+    return backend.get_array_module(log_probs).exp(log_probs)
+
+
+def _minus_onehot(probs: Any, rows: Any, labels: Any) -> Any:
+    """probs - onehot(labels): in place on a fresh array (the training path: no one-hot array, and
+    the batch-contiguous layout of the logits is kept), as a recorded subtraction on a Tensor."""
+    if isinstance(probs, Tensor):
+        onehot = backend.get_array_module(probs._data).zeros_like(probs._data)
+        onehot[rows, labels] = 1
+        return probs - onehot
+    probs[rows, labels] -= 1
+    return probs
 
 
 class MSE(Function):
@@ -65,8 +81,8 @@ class MSE(Function):
 def cross_entropy(logits: Any, labels: Any) -> Tensor:
     """Mean cross-entropy of raw logits (N, C) against integer class labels (N,) in [0, C)."""
     logits = as_tensor(logits)
-    labels_data = labels.data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
-    shape, dtype = logits.data.shape, logits.data.dtype
+    labels_data = labels._data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
+    shape, dtype = logits._data.shape, logits._data.dtype
     if len(shape) != 2:
         raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {shape}")
     if dtype.kind != "f":
@@ -82,7 +98,7 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
         raise ValueError("cross_entropy: empty batch (N = 0)")
     if shape[1] == 0:
         raise ValueError(f"cross_entropy: logits of shape {shape} have no classes (C = 0)")
-    if type(labels_data) is not type(logits.data) and backend.device_of(labels_data) != logits.device:
+    if type(labels_data) is not type(logits._data) and backend.device_of(labels_data) != logits.device:
         raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
     classes = logits.shape[1]
     # The label range is checked on the CPU only (reading a check back from the GPU would make
@@ -112,5 +128,5 @@ def mse_loss(prediction: Any, target: Any) -> Tensor:
     if target.dtype != prediction.dtype:
         if target.requires_grad:
             raise TypeError(f"mse_loss: dtype mismatch {prediction.dtype} and {target.dtype}")
-        target = Tensor._wrap(target.data.astype(prediction.dtype), False, None)
+        target = Tensor._wrap(target._data.astype(prediction.dtype), False, None)
     return MSE.apply(prediction, target)

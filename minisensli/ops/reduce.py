@@ -119,7 +119,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (None: all axes)."""
     x = as_tensor(x)
     if not backend.is_floating(x.dtype):
-        x = Tensor._wrap(x.data.astype(backend.get_default_dtype()), False, None)
+        x = Tensor._wrap(x._data.astype(backend.get_default_dtype()), False, None)
     return _reduce(Mean, "mean", x, axis, keepdims)
 
 

@@ -185,7 +185,7 @@ def _plain_index(index: Any, xp: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_plain_index(i, xp) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, list):
         return xp.asarray(index)
     return index
@@ -194,7 +194,7 @@ def _plain_index(index: Any, xp: Any) -> Any:
 def getitem(x: Any, index: Any) -> Tensor:
     """x[index] with NumPy semantics; differentiable w.r.t. x."""
     x = as_tensor(x)
-    index = _plain_index(index, backend.get_array_module(x.data))
+    index = _plain_index(index, backend.get_array_module(x._data))
     try:
         return GetItem.apply(x, index=index)
     except IndexError as err:
