@@ -671,8 +671,8 @@ def _own(grad: Any, handed: set[int]) -> Any:
     if isinstance(grad, Tensor):
         if id(grad) in handed or getattr(grad._data, "base", None) is not None:
             grad = ops.convert.AsType.apply(grad, dtype=grad.dtype)  # a copy that stays in the graph
-    elif grad.base is not None or id(grad) in handed:
-        grad = grad.copy()
+    elif grad.base is not None or id(grad) in handed or grad.ndim == 0:  # 0-d: maybe a NumPy scalar, not an array
+        grad = backend.get_array_module(grad).array(grad)
     handed.add(id(grad))
     return grad
 

@@ -79,7 +79,7 @@ class Max(Function):
         # move the reduced axes to the end and merge them, so one argmax covers each slice
         perm = kept + axes
         moved = x.transpose(perm)
-        slices = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        slices = moved.reshape(moved.shape[: len(kept)] + (math.prod(x.shape[a] for a in axes),))  # no -1: N may be 0
         arg = slices.argmax(axis=-1)
         ctx.in_shape, ctx.axes, ctx.keepdims, ctx.perm = x.shape, axes, keepdims, perm
         ctx.moved_shape = moved.shape
