@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import backend
 
@@ -123,13 +123,19 @@ class Context:
 
     __slots__ = ("function", "parents", "needs_input_grad", "saved_arrays", "released", "stamp", "__dict__")
 
-    def __init__(self, function: type, parents: tuple, needs_input_grad: tuple[bool, ...]) -> None:
+    def __init__(self, function: type[Function], parents: tuple, needs_input_grad: tuple[bool, ...]) -> None:
         self.function = function
         self.parents = parents
         self.needs_input_grad = needs_input_grad
         self.saved_arrays: tuple = ()
         self.released = False
         self.stamp = _clock[0]
+
+    if TYPE_CHECKING:  # ops keep their settings as attributes of their own choosing (ctx.axis, ctx.shapes)
+
+        def __getattr__(self, name: str) -> Any: ...
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def save_for_backward(self, *arrays: Any) -> None:
         self.saved_arrays = arrays
@@ -223,6 +229,13 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_retains_grad", "_version", "_base", "__weakref__")
+    _data: Any
+    grad: Any
+    requires_grad: bool
+    _ctx: Context | None
+    _retains_grad: bool
+    _version: int  # the in-place clock at the last write to .data (0: never written)
+    _base: Tensor | None  # the tensor whose memory this one views, if any
     __array_priority__ = 100  # numpy_array * tensor calls Tensor.__rmul__, not numpy's loop
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None, device: str | None = None) -> None:
@@ -240,8 +253,8 @@ class Tensor:
         self._version = 0
         # a tensor made from another one without a copy shares its memory, hence its version counter
         self._base = _owner(source) if source is not None and array is data else None
-        self.grad: Any = None
-        self._ctx: Context | None = None
+        self.grad = None
+        self._ctx = None
         self._retains_grad = False
         self.requires_grad = False
         if requires_grad:
@@ -572,7 +585,7 @@ def _run_backward(
                     captured[node] = grad if captured[node] is None else captured[node] + grad
             elif node._retains_grad:
                 _accumulate(node, grad, handed)
-            ctx = node._ctx
+            ctx: Context = node._ctx  # type: ignore[assignment]  # every node in the order was made by an op
             if ctx.released:
                 raise RuntimeError(
                     f"backward: the graph through {ctx.function.__name__} was already freed by an earlier "
@@ -616,7 +629,7 @@ def _recorded_backward(ctx: Context, node: Tensor, grad: Tensor) -> tuple:
     """Run one op's backward on Tensors, so that the gradient it returns has a graph."""
     name = ctx.function.__name__
     try:
-        input_grads = ctx.function.backward(_RecordingContext(ctx, node), grad)  # type: ignore[arg-type]
+        input_grads = ctx.function.backward(_RecordingContext(ctx, node), grad)  # type: ignore[arg-type]  # duck-typed
     except (TypeError, AttributeError, ValueError) as err:
         raise RuntimeError(
             f"double backward is not supported by {name}: its backward failed on Tensors ({type(err).__name__}: "
@@ -707,7 +720,7 @@ def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
             continue
         visited.add(node)
         stack.append((node, True))
-        ctx = node._ctx
+        ctx: Context = node._ctx  # type: ignore[assignment]  # only op results are pushed
         for parent, needed in zip(ctx.parents, ctx.needs_input_grad):
             if needed and parent._ctx is not None and parent not in visited:
                 stack.append((parent, False))

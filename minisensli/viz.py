@@ -72,6 +72,7 @@ def graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, show_values
         return tensor_ids[id(t)]
 
     op_of: dict[str, str] = {}  # result tensor id -> op id
+    op: str | None
     inputs_of: dict[str, list[str]] = {}  # op id -> input tensor ids
     stack = [tensor]
     result.root = tid(tensor)
@@ -84,11 +85,11 @@ def graph(tensor: Tensor, names: Mapping[str, Tensor] | None = None, show_values
         ctx = t._ctx
         if ctx is None:
             continue
-        op = f"f{len(op_of)}"
-        op_of[tid(t)] = op
-        inputs_of[op] = [tid(p) for p in ctx.parents]
-        result.edges.extend((i, op) for i in inputs_of[op])
-        result.edges.append((op, tid(t)))
+        new_op = f"f{len(op_of)}"
+        op_of[tid(t)] = new_op
+        inputs_of[new_op] = [tid(p) for p in ctx.parents]
+        result.edges.extend((i, new_op) for i in inputs_of[new_op])
+        result.edges.append((new_op, tid(t)))
         stack.extend(p for p in ctx.parents if id(p) not in seen)
 
     # layers: the longest path from a leaf, computed in an order where inputs come first

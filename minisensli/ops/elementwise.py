@@ -177,14 +177,14 @@ def _as_float(a: Tensor) -> Tensor:
     return Tensor._wrap(a._data.astype(backend.get_default_dtype()), False, None)
 
 
-def _binary(function: type, op: str, a: Any, b: Any) -> Tensor:
+def _binary(function: type[Function], op: str, a: Any, b: Any) -> Tensor:
     a, b = binary_operands(op, a, b)
     if a.shape != b.shape:
         broadcast_shape(op, a.shape, b.shape)
     return function.apply(a, b)
 
 
-def _floating_unary(function: type, a: Any, **params: Any) -> Tensor:
+def _floating_unary(function: type[Function], a: Any, **params: Any) -> Tensor:
     return function.apply(_as_float(a if isinstance(a, Tensor) else Tensor(a)), **params)
 
 

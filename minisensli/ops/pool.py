@@ -80,7 +80,7 @@ class AvgPool2d(Function):
         return (AvgPoolSpread.call(grad, geometry=geometry_of(ctx)),)
 
 
-def _pool(function: type, op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
+def _pool(function: type[Function], op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
     x = as_tensor(x)
     kernel = pair(kernel_size, "kernel_size", op, 1)
     stride = kernel if stride is None else pair(stride, "stride", op, 1)

@@ -102,7 +102,7 @@ class Max(Function):
         return (moved.transpose(inverse),)
 
 
-def _reduce(function: type, op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+def _reduce(function: type[Function], op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = as_tensor(x)
     axes = normalize_axes(op, axis, x.ndim)
     if op in ("max", "min", "mean") and any(x.shape[a] == 0 for a in axes):
