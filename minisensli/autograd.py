@@ -700,14 +700,16 @@ def _accumulate(tensor: Tensor, grad: Any, handed: set[int]) -> None:
         tensor.grad = tensor.grad + grad
 
 
-def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
-    """Results of recorded ops reachable from ``roots`` through inputs that need gradients,
+def _topological_order(roots: Tensor | Sequence[Tensor]) -> list[Tensor]:
+    """Results of recorded ops reachable from ``roots`` (a tensor or several) through inputs that need gradients,
     outputs before inputs; leaves are left out (backward adds to their ``.grad`` directly).
 
     Iterative depth-first search: a node is appended after all of its inputs (post-order),
     and the reversed list visits every node before the inputs it consumed. Each node is
     visited once, however many paths lead to it (residual nets make many diamonds).
     """
+    if isinstance(roots, Tensor):
+        roots = (roots,)
     order: list[Tensor] = []
     visited: set[Tensor] = set()
     stack: list[tuple[Tensor, bool]] = [(roots[0], False)] if len(roots) == 1 else [(r, False) for r in roots[::-1]]
