@@ -30,6 +30,7 @@ def check(fn, *inputs):
 
 
 @pytest.mark.parametrize("name", ["add", "sub", "mul", "div"])
+@settings(max_examples=10)
 @given(data=st.data())
 def test_binary_ops_second_derivatives_with_broadcasting(name, data):
     shape_a, shape_b = data.draw(broadcastable_pair(max_dims=2))
@@ -68,6 +69,7 @@ UNARY = {
 
 
 @pytest.mark.parametrize("name", sorted(UNARY))
+@settings(max_examples=10)
 @given(data=st.data())
 def test_unary_ops_second_derivatives(name, data):
     fn, values = UNARY[name]
