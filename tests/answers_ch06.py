@@ -49,6 +49,41 @@ def one_sided_slope_transposed(a, d, dv, e):
     return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
 
 
+def best_quadratic_step(s, kappa, t_max):
+    # m(t) = t s - t^2 kappa / 2: for kappa > 0 a parabola with its top at s / kappa (clipped to
+    # the bound); for kappa <= 0 it grows on the whole ray, so the bound is the best step
+    t = min(s / kappa, t_max) if kappa > 0 else t_max
+    return t, t * s - 0.5 * t * t * kappa
+
+
+def best_quadratic_step_unbounded(s, kappa, t_max):
+    t = s / kappa if kappa > 0 else t_max  # the bound forgotten when the top lies beyond it
+    return t, t * s - 0.5 * t * t * kappa
+
+
+def best_quadratic_step_no_half(s, kappa, t_max):
+    t = min(s / kappa, t_max) if kappa > 0 else t_max
+    return t, t * s - t * t * kappa  # the 1/2 of Taylor's second-order term dropped
+
+
+def best_quadratic_step_abs_curvature(s, kappa, t_max):
+    k = abs(kappa) if kappa != 0 else 1e-300
+    t = min(s / k, t_max)  # negative curvature treated as positive: stops where the model keeps rising
+    return t, t * s - 0.5 * t * t * kappa
+
+
+def best_quadratic_step_stay_put(s, kappa, t_max):
+    if kappa <= 0:
+        return 0.0, 0.0  # "no minimum, no step": but the model rises along the whole ray
+    t = min(s / kappa, t_max)
+    return t, t * s - 0.5 * t * t * kappa
+
+
+def best_quadratic_step_s_squared(s, kappa, t_max):
+    t = min(s / kappa, t_max) if kappa > 0 else t_max
+    return t, s * s / (2 * kappa) if kappa > 0 else t * s  # the unclipped top's value, also when clipped
+
+
 ANSWERS = {
     "ch06.f_star_curvature": {
         "correct": f_star_curvature,
@@ -66,6 +101,16 @@ ANSWERS = {
             "central difference at the kink (u / 2)": one_sided_slope_central,
             "sign of the switch-on argument": one_sided_slope_sign,
             "transposed direction a dv": one_sided_slope_transposed,
+        },
+    },
+    "ch06.best_quadratic_step": {
+        "correct": best_quadratic_step,
+        "wrong": {
+            "bound ignored when s / kappa > t_max": best_quadratic_step_unbounded,
+            "the 1/2 dropped": best_quadratic_step_no_half,
+            "|kappa| for negative curvature": best_quadratic_step_abs_curvature,
+            "no step when kappa <= 0": best_quadratic_step_stay_put,
+            "s^2 / (2 kappa) even when clipped": best_quadratic_step_s_squared,
         },
     },
 }

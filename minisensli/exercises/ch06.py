@@ -3,6 +3,8 @@
 ch06.f_star_curvature  d^2 f*/dc^2 of min 1/2 x^T A x - b^T x s.t. C x = c: (C A^-1 C^T)^-1
 ch06.one_sided_slope   the one-sided directional derivative of the loss at a virtual Dense + ReLU
                        layer at its identity, switch-on term included
+ch06.best_quadratic_step  the best step of the quadratic model t s - t^2 kappa / 2 on [0, t_max],
+                       for every sign of the curvature kappa
 
 Sign convention (the chapter's): L = f - lam^T (g - c), so lam = df*/dc. The oracles are the
 closed forms, written out here; the curvature is also confirmed by re-solving the KKT system
@@ -86,3 +88,34 @@ def one_sided_slope(answer, case):
     moved = (d * np.maximum(a @ (np.eye(w) + t * dv).T + t * dc, 0.0)).sum() - (d * a).sum()
     np.testing.assert_allclose(moved / t, expected, rtol=1e-5, atol=1e-9)
     assert_scalar(got, expected, "the slope lim (l(I + tD, te) - l(I, 0)) / t for t -> 0+", rtol=1e-8, atol=1e-12)
+
+
+def best_quadratic_step_formula(s: float, kappa: float, t_max: float) -> tuple[float, float]:
+    """argmax and max of m(t) = t s - t^2 kappa / 2 over 0 <= t <= t_max (s > 0)."""
+    t = min(s / kappa, t_max) if kappa > 0 else t_max
+    return t, t * s - 0.5 * t * t * kappa
+
+
+@exercise("ch06.best_quadratic_step", max_examples=40, points=2)
+def best_quadratic_step(answer, case):
+    rng = case.rng()
+    s = case.show(float(10 ** rng.uniform(-6, 0)), "s")
+    regime = case.draw(st.sampled_from(["inside", "bounded", "flat", "concave up"]), "regime")
+    t_max = case.show(float(10 ** rng.uniform(-1, 2)), "t_max")
+    # the curvature puts s / kappa inside [0, t_max], beyond it, or makes the model unbounded
+    kappa = {
+        "inside": s / (t_max * rng.uniform(0.1, 0.9)),
+        "bounded": s / (t_max * rng.uniform(1.5, 10)),
+        "flat": 0.0,
+        "concave up": -s * rng.uniform(0.01, 2),
+    }[regime]
+    case.show(kappa, "kappa")
+    got = answer(s, kappa, t_max)
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise AssertionError(f"expected a pair (t, decrease), got {type(got).__name__}")
+    t, decrease = best_quadratic_step_formula(s, kappa, t_max)
+    # the oracle against a fine grid of the model over [0, t_max]
+    grid = np.linspace(0.0, t_max, 20001)
+    assert abs((grid * s - 0.5 * grid**2 * kappa).max() - decrease) <= 1e-6 * abs(decrease) + 1e-15
+    assert_scalar(got[0], t, "the best step t in [0, t_max]", rtol=1e-9, atol=1e-15)
+    assert_scalar(got[1], decrease, "the decrease t s - t^2 kappa / 2 at that step", rtol=1e-9, atol=1e-18)
