@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Chapter 3 — Gradient checking and property-based tests
 #
-# *Reading time: about 40 min; exercises: about 45 min.*
+# *Reading time: about 55 min; exercises: about 60 min.*
 #
 # Every `backward` in chapters 1 and 2 was written by hand, and a wrong one does not crash: the
 # network trains a little worse, or not at all, and nothing tells you why. This chapter builds
@@ -15,14 +15,18 @@
 # - meet kinks (ReLU at 0), where finite differences and autograd legitimately disagree;
 # - rebuild `ms.numerical_gradients` and check it against the package, then use `ms.gradcheck`;
 # - write a **property-based test** with hypothesis and watch it shrink a failure to a minimal
-#   counter-example.
+#   counter-example;
+# - record the backward pass to get second and third derivatives, draw the gradient's graph,
+#   check second derivatives with `ms.gradgradcheck`, and compute Hessian-vector products.
 #
 # **Prerequisites:** chapter 1 (the autograd engine, `Tensor.backward(gradient)`) and chapter 2
 # (a new op as a `Function` with `forward` and `backward`).
 #
 # **Package modules:** `minisensli/gradcheck.py` (`ms.numerical_gradients`, `ms.gradcheck`), and
 # in the test suite `tests/strategies.py` (shared hypothesis strategies) with the property tests
-# that use them, e.g. `tests/test_ops_elementwise.py`.
+# that use them, e.g. `tests/test_ops_elementwise.py`; for section 7 `ms.grad` (in
+# `minisensli/autograd.py`), `minisensli/higher_order.py` (`ms.hvp`, `ms.hessian`),
+# `ms.gradgradcheck` and `minisensli/viz.py` (`ms.viz.draw`).
 
 # %%
 import matplotlib.pyplot as plt
@@ -525,7 +529,166 @@ except AssertionError as failure:
 # - **invariant**: something that must hold whatever the answer is (softmax rows sum to 1, a
 #   layer inserted by SensLI leaves the network's outputs unchanged);
 # - **round trip**: save then load gives the same model.
+
+# %% [markdown]
+# ## 7. Higher-order derivatives
 #
+# Everything so far checked first derivatives. Some uses need the derivative of a derivative:
+# Newton's method (chapter 6 solves a KKT system with it), the curvature of the loss along a
+# direction (chapter 6 asks it of SensLI's multiplier), gradient penalties. The engine gets
+# them from one idea, DeZero's and PyTorch's: **record the backward pass**. Every op's
+# `backward` is a formula such as `grad * (1 - y * y)` for tanh, written with operations that
+# arrays and Tensors both have. `loss.backward(create_graph=True)` runs those formulas on
+# Tensors, so they build a graph like any forward computation, and `x.grad` is a Tensor that
+# can be differentiated again. Without `create_graph` (training) the same formulas run on
+# raw arrays and record nothing.
+#
+# ### The gradient's graph, drawn
+#
+# `ms.viz.draw(t)` draws the recorded graph of a Tensor (left to right, from the leaves to the
+# result): on the left the forward graph of $y = \tanh(x)$, on the right the graph that the
+# recorded backward built for $\mathrm{d}y/\mathrm{d}x = 1 \cdot (1 - y^2)$.
+
+# %%
+x = ms.Tensor(np.array(0.5), requires_grad=True)
+y = x.tanh()
+y.backward(create_graph=True)
+dy_dx = x.grad  # a Tensor with a graph, not a raw array
+print("dy/dx =", dy_dx, "  ops of its graph:", ms.viz.graph(dy_dx).ops())
+np.testing.assert_allclose(dy_dx.data, 1 - np.tanh(0.5) ** 2, rtol=1e-15)
+assert ms.viz.graph(dy_dx).ops().count("Tanh") == 1  # the backward reuses y = tanh(x): the forward is in its graph
+fig, axes = plt.subplots(1, 2, figsize=(10, 3), gridspec_kw={"width_ratios": [1, 2]})
+ms.viz.draw(y, ax=axes[0], show_values=True, names={"x": x})
+ms.viz.draw(dy_dx, ax=axes[1], show_values=True, names={"x": x})
+plt.show()
+
+# %% [markdown]
+# The gradient's graph contains the forward graph (the saved output $y$ is a Tensor with its
+# own history), then the backward formula: `y * y`, `1 - ...`, times the upstream gradient 1.
+# Differentiating it again is an ordinary backward through that graph.
+#
+# ### The third derivative of tanh, as DeZero shows it
+#
+# With $y = \tanh x$: $y' = 1 - y^2$, $y'' = -2 y\,(1 - y^2)$, and
+# $y''' = -2\,(1 - y^2)(1 - 3 y^2)$. `ms.grad(outputs, inputs, create_graph=True)` returns
+# the gradient as a Tensor with a graph (PyTorch's `torch.autograd.grad`); three nested calls
+# give the third derivative, which the cell compares with the closed forms, and the figure
+# shows DeZero's picture of tanh and its derivatives.
+
+# %%
+xs = ms.Tensor(np.linspace(-4, 4, 201), requires_grad=True)
+derivatives = [xs.tanh()]
+for _ in range(3):  # the sum's gradient is the elementwise derivative: each entry depends on its own x only
+    (d_next,) = ms.grad(derivatives[-1].sum(), [xs], create_graph=True)
+    derivatives.append(d_next)
+t = np.tanh(xs.data)
+closed_forms = [t, 1 - t**2, -2 * t * (1 - t**2), -2 * (1 - t**2) * (1 - 3 * t**2)]
+for engine, exact in zip(derivatives, closed_forms):
+    np.testing.assert_allclose(engine.data, exact, rtol=1e-12, atol=1e-14)
+print("graph sizes (ops) of tanh and its three derivatives:", [len(ms.viz.graph(d).ops()) for d in derivatives])
+fig, ax = plt.subplots(figsize=(6.5, 3.5))
+for k, d in enumerate(derivatives):
+    ax.plot(xs.data, d.data, label=["y = tanh(x)", "y'", "y''", "y'''"][k])
+ax.set(xlabel="x", title="tanh and its derivatives, by recording the backward pass three times")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# Each derivative's graph is larger than the last (printed above): the backward of a backward
+# differentiates every op the first backward recorded.
+#
+# ### `gradgradcheck`: finite differences of first derivatives
+#
+# Second derivatives are checked the way first ones are, one level up. Fix a random upstream
+# gradient $u$; the first derivative $G(x, u) = \nabla_x \sum u \odot f(x)$ is itself a
+# function, computed by the recorded backward, and `ms.gradgradcheck(f, inputs)` runs
+# `gradcheck` on it: the double backward against central differences of $G$, with its own
+# random upstream gradient. A backward can be right at first order and wrong at second: the
+# classic slip is to use a saved input as a **constant** (here `detach()`), which cuts the
+# path through which the second derivative flows. `gradcheck` passes, `gradgradcheck` fails.
+
+
+# %%
+class SquareSavedAsConstant(ms.Function):
+    """y = x^2 with backward 2 x grad, but x detached: right values, a wrong second derivative."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays  # Tensors when the backward is recorded, arrays otherwise
+        constant = x.detach() if isinstance(x, ms.Tensor) else x
+        return (2 * constant * grad,)
+
+
+z = ms.Tensor(rng.standard_normal(3), requires_grad=True)
+print("gradcheck:", ms.gradcheck(SquareSavedAsConstant.apply, [z]))
+try:
+    ms.gradgradcheck(SquareSavedAsConstant.apply, [z])
+except ms.GradcheckError as error:
+    print("gradgradcheck:", error)
+W3 = ms.Tensor(rng.standard_normal((3, 3)), requires_grad=True)
+a3 = ms.Tensor(rng.standard_normal((2, 3)), requires_grad=True)
+print("gradgradcheck of tanh(a @ W):", ms.gradgradcheck(lambda a, w: (a @ w).tanh(), [a3, W3]))
+
+# %% [markdown]
+# The failure names an entry whose analytic second derivative is 0: the detached $x$ made the
+# gradient look constant in $x$, where the true one is $2u$.
+#
+# ### Hessian-vector products in about the cost of two gradients
+#
+# For a scalar $f$ with gradient $g(x)$ and a vector $v$, the Hessian-vector product is the
+# gradient of a scalar:
+#
+# $$H v = \nabla_x \bigl( g(x)^\top v \bigr),$$
+#
+# because $\partial_i (\sum_j g_j v_j) = \sum_j \partial_i \partial_j f\, v_j$. So one
+# backward with `create_graph=True` (giving $g$ with its graph), a dot product with $v$, and
+# one more backward: a small constant times the cost of one gradient, whatever $n$ is, and $H$
+# ($n \times n$ entries) is never formed. `ms.hvp(f, x, v)` does exactly that. The full
+# Hessian `ms.hessian(f, x)` needs one such backward per entry of $x$, $n$ in all: fine for
+# the 30 virtual parameters of chapter 6, out of the question for a network's weights. The
+# cell checks the product against the full Hessian (exercise 4 of chapter 6 checks it with
+# finite differences of gradients instead) and counts the backward passes each takes, on a
+# function of $n = 100$ variables.
+
+# %%
+n = 100
+A_mat = rng.standard_normal((n, n)) / np.sqrt(n)
+
+
+def smooth(v):
+    return ((ms.Tensor(A_mat) @ v).tanh() ** 2).sum()
+
+
+point = ms.Tensor(rng.standard_normal(n))
+direction = rng.standard_normal(n)
+backward_passes = []  # count the engine's backward passes by wrapping the `grad` that hvp and hessian call
+engine_grad = ms.higher_order.grad
+ms.higher_order.grad = lambda *args, **kwargs: backward_passes.append(1) or engine_grad(*args, **kwargs)
+try:
+    _, Hv = ms.hvp(smooth, point, direction)
+    hvp_passes = len(backward_passes)
+    H = ms.hessian(smooth, point)
+    hessian_passes = len(backward_passes) - hvp_passes
+finally:
+    ms.higher_order.grad = engine_grad
+np.testing.assert_allclose(Hv.data, H.data @ direction, rtol=1e-10, atol=1e-12)
+np.testing.assert_allclose(H.data, H.data.T, rtol=1e-10, atol=1e-12)  # a Hessian is symmetric
+print(f"n = {n}: hvp ran {hvp_passes} backward passes, the full Hessian {hessian_passes}")
+assert (hvp_passes, hessian_passes) == (2, n + 1)
+
+# %% [markdown]
+# The product takes two backward passes (the recorded one and its backward); the Hessian one
+# recorded pass and then one backward per variable, $n + 1$ in all, each about as costly as a
+# product's second pass. Chapter 6 uses both: the Hessian of a
+# two-variable Lagrangian, column by column, and one product per SensLI site for the
+# curvature along the multiplier.
+
+# %% [markdown]
 # ## Summary
 #
 # - Central differences have truncation error $\tfrac{\varepsilon^2}{6}f'''$, one-sided ones
@@ -542,6 +705,12 @@ except AssertionError as failure:
 #   with `mode="backward"` and random inputs are kept away from them.
 # - Property-based tests state what holds for all inputs; hypothesis draws them, and shrinks a
 #   failure to a minimal counter-example that points at the bug.
+# - Recording the backward pass (`create_graph=True`, `ms.grad`) makes a gradient a Tensor
+#   with a graph (`ms.viz.draw` shows it), so derivatives of any order come from the same
+#   formulas; `ms.gradgradcheck` checks the second ones against differences of first ones and
+#   catches a saved input used as a constant.
+# - A Hessian-vector product $Hv = \nabla(g^\top v)$ costs a few gradients and never forms $H$;
+#   the full Hessian costs one product per variable.
 #
 # ## Exercises
 #
@@ -636,6 +805,36 @@ def backward_is_correct(f, f_backward, x):
 
 
 check("ch03.backward_is_correct", backward_is_correct)
+
+# %% [markdown]
+# ### Exercise 4: the backward of tanh's backward (2 points)
+#
+# tanh's backward maps the upstream gradient $g$ to $G(x, g) = g \odot (1 - \tanh^2 x)$.
+# When the backward is recorded, $G$ is a function of $x$ **and** of $g$, and the double
+# backward receives an upstream gradient $v$ for it. Write `tanh_double_backward(x, g, v)`
+# (three float64 arrays of one shape) returning the pair
+# $\bigl(\nabla_x \textstyle\sum v \odot G,\ \nabla_g \sum v \odot G\bigr)$, in NumPy.
+# Derive it on paper from section 7's $y'$ and $y''$; the check compares with the engine's
+# recorded backward (with `ms.grad` and `ms.hvp` switched off while your function runs).
+
+
+# %%
+def tanh_double_backward(x, g, v):
+    """(d/dx, d/dg) of sum(v * g * (1 - tanh(x)**2)), each of the shape of x."""
+    raise NotImplementedError  # your code here
+
+
+check("ch03.tanh_double_backward", tanh_double_backward)
+
+
+# %% tags=["solution", "hide-input"]
+def tanh_double_backward(x, g, v):
+    y = np.tanh(x)
+    local = 1 - y**2  # dy/dx
+    return v * g * (-2 * y) * local, v * local  # d(1 - y^2)/dx = -2 y dy/dx; G is linear in g
+
+
+check("ch03.tanh_double_backward", tanh_double_backward)
 
 # %% [markdown]
 # ## Open questions

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Chapter 6 — Constrained optimisation and Lagrange multipliers
 #
-# *Reading time: about 65 min; exercises: about 45 min.*
+# *Reading time: about 65 min; exercises: about 60 min.*
 #
 # SensLI decides where to insert a layer by reading off a **Lagrange multiplier**. This
 # chapter builds the idea from the ground up, away from networks first:
@@ -909,6 +909,40 @@ def best_quadratic_step(s, kappa, t_max):
 
 
 check("ch06.best_quadratic_step", best_quadratic_step)
+
+
+# %% [markdown]
+# ### Exercise 4: a Hessian-vector product by differences of gradients (3 points)
+#
+# Section 6 took the curvature $G^\top H G$ from `ms.hvp`, which needs an engine that records
+# its backward pass. With gradients alone, $Hv$ is the directional derivative of the gradient
+# along $v$. Write `hvp_by_differences(grad_f, x, v)`: `grad_f` maps a float64 array of the
+# shape of `x` to the gradient of a smooth scalar function there; return $H v$ (shape of `x`)
+# from differences of gradients along $v$, accurate to about nine digits of
+# $\max_i |(Hv)_i|$. `ms.hvp` and `ms.hessian` are switched off. The check draws $v$ with
+# lengths from $10^{-3}$ to $10^{3}$: choose the rule and the step with the error analysis of
+# chapter 3, section 1, remembering that the step actually taken in $x$ is the step times
+# $\lVert v\rVert$.
+
+
+# %%
+def hvp_by_differences(grad_f, x, v):
+    """H v of the function whose gradient is grad_f, at x, by differences of gradients."""
+    raise NotImplementedError  # your code here
+
+
+check("ch06.hvp_by_differences", hvp_by_differences)
+
+
+# %% tags=["solution", "hide-input"]
+def hvp_by_differences(grad_f, x, v):
+    # g(x + h v) = g + h H v + h^2/2 (...) + O(h^3): the central difference cancels the h^2 term;
+    # the step in x is h |v|, so its optimum u^(1/3) means h = u^(1/3) / |v|
+    h = np.cbrt(np.finfo(np.float64).eps / 2) / np.linalg.norm(v)
+    return (grad_f(x + h * v) - grad_f(x - h * v)) / (2 * h)
+
+
+check("ch06.hvp_by_differences", hvp_by_differences)
 
 
 # %% [markdown]

@@ -119,6 +119,33 @@ def backward_is_always_correct(f, f_backward, x):
     return True
 
 
+def tanh_double_backward(x, g, v):
+    # tanh's backward is G(x, g) = g (1 - y^2), y = tanh(x); its backward with upstream v:
+    # dG/dx = g (-2 y)(1 - y^2) and dG/dg = 1 - y^2, each times v
+    y = np.tanh(x)
+    return v * g * (-2 * y) * (1 - y**2), v * (1 - y**2)
+
+
+def tanh_double_backward_no_two(x, g, v):
+    y = np.tanh(x)
+    return -v * g * y * (1 - y**2), v * (1 - y**2)  # d(y^2)/dy = y: the factor 2 lost
+
+
+def tanh_double_backward_without_chain(x, g, v):
+    y = np.tanh(x)
+    return v * g * (-2 * y), v * (1 - y**2)  # d(1 - y^2)/dy, without dy/dx = 1 - y^2
+
+
+def tanh_double_backward_y_constant(x, g, v):
+    y = np.tanh(x)
+    return np.zeros_like(x), v * (1 - y**2)  # the saved output treated as a constant (detached)
+
+
+def tanh_double_backward_g_twice(x, g, v):
+    y = np.tanh(x)
+    return v * g * (-2 * y) * (1 - y**2), v * g * (1 - y**2)  # d/dg keeps g: G differentiated as if quadratic
+
+
 ANSWERS = {
     "ch03.central_difference": {
         "correct": central_difference,
@@ -144,6 +171,15 @@ ANSWERS = {
             "upstream gradient of ones (sums the outputs)": backward_is_correct_with_ones,
             "exact equality with finite differences": backward_is_correct_exact_comparison,
             "always True": backward_is_always_correct,
+        },
+    },
+    "ch03.tanh_double_backward": {
+        "correct": tanh_double_backward,
+        "wrong": {
+            "factor 2 of d(y^2)/dy lost": tanh_double_backward_no_two,
+            "chain rule through y = tanh(x) forgotten": tanh_double_backward_without_chain,
+            "saved output y treated as a constant": tanh_double_backward_y_constant,
+            "d/dg keeps g": tanh_double_backward_g_twice,
         },
     },
 }

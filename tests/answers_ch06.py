@@ -84,6 +84,34 @@ def best_quadratic_step_s_squared(s, kappa, t_max):
     return t, s * s / (2 * kappa) if kappa > 0 else t * s  # the unclipped top's value, also when clipped
 
 
+def hvp_by_differences(grad_f, x, v):
+    # central differences of the gradient along v: (g(x + h v) - g(x - h v)) / (2h) = H v + O(h^2 |v|^3);
+    # the step taken in x is h |v|, so h = u^(1/3) / |v| puts it at the optimum of section 1
+    h = np.cbrt(np.finfo(np.float64).eps / 2) / np.linalg.norm(v)
+    return (grad_f(x + h * v) - grad_f(x - h * v)) / (2 * h)
+
+
+def hvp_by_differences_fixed_step(grad_f, x, v):
+    h = 1e-5  # not scaled by |v|: far too large a step for a long v
+    return (grad_f(x + h * v) - grad_f(x - h * v)) / (2 * h)
+
+
+def hvp_by_differences_forward(grad_f, x, v):
+    h = np.sqrt(np.finfo(np.float64).eps) / np.linalg.norm(v)  # forward differences: error O(h)
+    return (grad_f(x + h * v) - grad_f(x)) / h
+
+
+def hvp_by_differences_over_h(grad_f, x, v):
+    h = np.cbrt(np.finfo(np.float64).eps / 2) / np.linalg.norm(v)
+    return (grad_f(x + h * v) - grad_f(x - h * v)) / h  # 2h forgotten
+
+
+def hvp_by_differences_unit_direction(grad_f, x, v):
+    h = np.cbrt(np.finfo(np.float64).eps / 2)
+    unit = v / np.linalg.norm(v)
+    return (grad_f(x + h * unit) - grad_f(x - h * unit)) / (2 * h)  # H v / |v|: the length of v lost
+
+
 ANSWERS = {
     "ch06.f_star_curvature": {
         "correct": f_star_curvature,
@@ -111,6 +139,15 @@ ANSWERS = {
             "|kappa| for negative curvature": best_quadratic_step_abs_curvature,
             "no step when kappa <= 0": best_quadratic_step_stay_put,
             "s^2 / (2 kappa) even when clipped": best_quadratic_step_s_squared,
+        },
+    },
+    "ch06.hvp_by_differences": {
+        "correct": hvp_by_differences,
+        "wrong": {
+            "fixed step, not scaled by |v|": hvp_by_differences_fixed_step,
+            "forward differences": hvp_by_differences_forward,
+            "divides by h instead of 2h": hvp_by_differences_over_h,
+            "unit direction (H v / |v|)": hvp_by_differences_unit_direction,
         },
     },
 }

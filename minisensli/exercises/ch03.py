@@ -3,6 +3,7 @@
 ch03.central_difference      central differences of a scalar function of an array, entry by entry
 ch03.within_tolerance        gradcheck's pass/fail rule per entry: |a - n| <= atol + rtol |n|
 ch03.backward_is_correct     an oracle: decide whether a hand-written backward is right (random upstream)
+ch03.tanh_double_backward    the backward of tanh's backward: d/dx and d/dg of sum(v * g * (1 - tanh(x)^2))
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ..autograd import Tensor
+from ..autograd import Tensor, grad
 from ..gradcheck import numerical_gradients
 from ._asserts import assert_close
 from ._core import exercise
@@ -125,3 +126,24 @@ def backward_is_correct(answer, case):
         assert verdict, f"the backward of {name} is right, but your function says it is wrong"
     else:
         assert not verdict, f"the backward of {name} is wrong, but your function says it is right"
+
+
+# --- ch03.tanh_double_backward ------------------------------------------------------------
+
+
+@exercise("ch03.tanh_double_backward", max_examples=30, points=2, forbid=("minisensli.grad", "minisensli.hvp"))
+def tanh_double_backward(answer, case):
+    shape = case.draw(st.sampled_from([(1,), (3,), (2, 3)]), "shape")
+    rng = case.rng()
+    x = case.show(rng.uniform(-2.5, 2.5, shape), "x")
+    g = case.show(rng.standard_normal(shape), "g (tanh's upstream gradient)")
+    v = case.show(rng.standard_normal(shape), "v (the upstream gradient of tanh's backward)")
+    got = answer(x.copy(), g.copy(), v.copy())
+    if not isinstance(got, tuple) or len(got) != 2:
+        raise AssertionError(f"expected a pair (d/dx, d/dg), got {type(got).__name__}")
+    # the oracle: the engine's recorded backward of tanh, differentiated once more
+    xt, gt = Tensor(x, requires_grad=True), Tensor(g, requires_grad=True)
+    (first,) = grad(xt.tanh(), [xt], grad_outputs=gt, create_graph=True)
+    d_x, d_g = grad(first, [xt, gt], grad_outputs=v)
+    assert_close(got[0], d_x.data, "d/dx of sum(v * g * (1 - tanh(x)^2))", rtol=1e-10, atol=1e-12)
+    assert_close(got[1], d_g.data, "d/dg of sum(v * g * (1 - tanh(x)^2))", rtol=1e-10, atol=1e-12)

@@ -5,6 +5,7 @@ ch06.one_sided_slope   the one-sided directional derivative of the loss at a vir
                        layer at its identity, switch-on term included
 ch06.best_quadratic_step  the best step of the quadratic model t s - t^2 kappa / 2 on [0, t_max],
                        for every sign of the curvature kappa
+ch06.hvp_by_differences  H v by central differences of gradients along v, to about 9 digits
 
 Sign convention (the chapter's): L = f - lam^T (g - c), so lam = df*/dc. The oracles are the
 closed forms, written out here; the curvature is also confirmed by re-solving the KKT system
@@ -17,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
+from ..autograd import Tensor
+from ..higher_order import hvp
 from ._asserts import as_array, assert_close, assert_scalar
 from ._core import exercise
 
@@ -119,3 +122,37 @@ def best_quadratic_step(answer, case):
     assert abs((grid * s - 0.5 * grid**2 * kappa).max() - decrease) <= 1e-6 * abs(decrease) + 1e-15
     assert_scalar(got[0], t, "the best step t in [0, t_max]", rtol=1e-9, atol=1e-15)
     assert_scalar(got[1], decrease, "the decrease t s - t^2 kappa / 2 at that step", rtol=1e-9, atol=1e-18)
+
+
+# --- ch06.hvp_by_differences --------------------------------------------------------------
+
+_SMOOTH = {
+    "sum(tanh(A x)^2)": lambda t, a: ((Tensor(a) @ t).tanh() ** 2).sum(),
+    "sum(exp(A x / 2))": lambda t, a: ((Tensor(a) @ t) * 0.5).exp().sum(),
+    "sum((A x)^3) / 3": lambda t, a: ((Tensor(a) @ t) ** 3).sum() / 3,
+}
+
+
+@exercise("ch06.hvp_by_differences", max_examples=30, points=3, forbid=("minisensli.hvp", "minisensli.hessian"))
+def hvp_by_differences(answer, case):
+    n = case.draw(st.integers(1, 5), "n")
+    name = case.draw(st.sampled_from(sorted(_SMOOTH)), "f")
+    scale = case.draw(st.sampled_from([1e-3, 1.0, 1e3]), "|v| scale")
+    rng = case.rng()
+    a = rng.uniform(-1, 1, (n, n)) / np.sqrt(n)
+    x = case.show(rng.uniform(-1, 1, n), "x")
+    v = case.show(scale * rng.standard_normal(n), "v")
+    formula = _SMOOTH[name]
+
+    def grad_f(point):
+        t = Tensor(np.array(point, dtype=np.float64), requires_grad=True)
+        formula(t, a).backward()
+        return t.grad
+
+    got = answer(grad_f, x.copy(), v.copy())
+    _, expected = hvp(lambda t: formula(t, a), Tensor(x), v)
+    expected = expected.data
+    size = np.abs(expected).max()
+    assert_close(
+        got, expected, f"H v for f = {name} (to about 9 digits of max|H v|)", rtol=0, atol=1e-9 * size + 1e-300
+    )
