@@ -18,7 +18,8 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
                   models and the batches live; the CLI's --device overrides it)
     [sensli]      method = "closed_form" | "autograd", norm = "default" | "fro" | "fro_scaled" |
                   "spectral", variant = "v1" | "v2", threshold
-    [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big"), seeds,
+    [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big", and the
+                  experimental "second order", not the paper's), seeds,
                   seconds_per_epoch (measured wall seconds per epoch of one run, selection included, with
                   two worker processes on the 2-core development machine; 0 = not measured; `minisensli
                   list` multiplies it by epochs x methods x seeds / 2 to estimate the run time)
@@ -50,8 +51,8 @@ DEVICES = ("cpu", "gpu")
 SENSITIVITY_METHODS = ("closed_form", "autograd")
 NORM_CHOICES = ("default", "fro", "fro_scaled", "spectral")
 VARIANTS = ("v1", "v2")
-COMPARISON_METHODS = ("abs max", "abs min", "random", "threshold", "small", "big")
-GROWTH_METHODS = ("abs max", "abs min", "random", "threshold")
+COMPARISON_METHODS = ("abs max", "abs min", "random", "threshold", "second order", "small", "big")
+GROWTH_METHODS = ("abs max", "abs min", "random", "threshold", "second order")
 
 
 # Sizes beyond these are typing errors, not experiments: each would need more memory or time

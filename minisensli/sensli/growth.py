@@ -301,6 +301,7 @@ def grow(
                 method=method,
                 norm=norm,
                 score_existing=parse_mode(mode)[0] == "threshold",
+                second_order=parse_mode(mode)[0] == "second order",
                 **site_options,
             )
         except NonFiniteLossError as err:

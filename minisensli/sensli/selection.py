@@ -8,6 +8,10 @@
              exceeds tau times the mean scaled score over the existing weights of the same kind
              and all virtual weights (the reference CNN code's 'threshold_rel', tau = 1);
              otherwise no insertion (None). The mean runs over existing + virtual layers.
+"second order" experimental (not the paper's): the site with the largest predicted decrease
+             ||G||^4 / (2 G^T H G) of the quadratic model along -G (second_order.py; inf where
+             the curvature is <= 0, ties broken by ||G||^2); needs sensitivities(...,
+             second_order=True)
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from .. import backend, checks
 from .sensitivity import SensitivityResult, SiteScore
 
-MODES = ("abs max", "abs min", "random", "threshold", "pos K")
+MODES = ("abs max", "abs min", "random", "threshold", "second order", "pos K")
 
 
 def parse_mode(mode: Any) -> tuple[str, int | None]:
@@ -25,7 +29,7 @@ def parse_mode(mode: Any) -> tuple[str, int | None]:
     if isinstance(mode, int) and not isinstance(mode, bool) and mode >= 0:
         return "pos", mode
     if isinstance(mode, str):
-        if mode in ("abs max", "abs min", "random", "threshold"):
+        if mode in ("abs max", "abs min", "random", "threshold", "second order"):
             return mode, None
         parts = mode.split()
         if len(parts) == 2 and parts[0] == "pos" and parts[1].isdigit():
@@ -44,6 +48,12 @@ def select(
         return max(result, key=lambda s: s.score)
     if name == "abs min":
         return min(result, key=lambda s: s.score)
+    if name == "second order":
+        if any(s.predicted_decrease is None for s in result):
+            raise ValueError("select: 'second order' needs sensitivities(..., second_order=True)")
+        return max(
+            result, key=lambda s: (s.predicted_decrease, sum(float((g * g).sum()) for g in s.multipliers.values()))
+        )
     if name == "random":
         rng = rng if rng is not None else backend.new_rng()
         return result[int(rng.integers(len(result)))]

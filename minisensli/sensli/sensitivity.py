@@ -36,6 +36,7 @@ from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, Residual
 from ..train import NonFiniteLossError
 from .closed_form import forward_columns, site_multipliers
 from .norms import NORMS, default_norm, score
+from .second_order import add_second_order
 from .sites import Site, candidate_sites, check_site
 from .virtual import virtual_modules
 
@@ -57,6 +58,10 @@ class SiteScore:
     scaled_score: float
     multipliers: dict[str, Any] = field(repr=False)
     feature_shape: tuple[int, int] | None = None
+    # second_order=True only (experimental, second_order.py): G^T H G, the optimal step, the predicted decrease
+    curvature: float | None = None
+    step: float | None = None
+    predicted_decrease: float | None = None
 
     @property
     def kind(self) -> str:
@@ -194,6 +199,7 @@ def sensitivities(
     sites: list[Site] | None = None,
     norm: str | None = None,
     score_existing: bool = False,
+    second_order: bool = False,
     **site_options: Any,
 ) -> SensitivityResult:
     """Score every candidate site of ``model`` over one pass of ``loader`` (no parameter update).
@@ -208,6 +214,13 @@ def sensitivities(
     do not depend on the loader's order or batch size. A batch whose loss is NaN or infinite,
     or multipliers that are not finite (non-finite inputs or weights), raise a ValueError
     rather than scores that a selection rule would rank.
+
+    second_order (experimental, not the paper's method): also fill in each SiteScore's
+    ``curvature`` kappa = G^T H G along the multiplier G (all of the layer's virtual parameters;
+    H: the Hessian of the mean loss w.r.t. them at the identity, one Hessian-vector product per
+    site and batch), ``step`` t* = ||G||^2 / kappa and ``predicted_decrease`` ||G||^4 / (2 kappa),
+    the top of the quadratic model t ||G||^2 - t^2 kappa / 2 of the decrease along -G; both
+    are inf when kappa <= 0 (no top). See second_order.py and book/derivations.md.
     """
     sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
     _validate(model, sites, method, norm)
@@ -246,6 +259,8 @@ def sensitivities(
                 )
         weight = averaged[site.scored_parameter]
         results.append(SiteScore(site, score(weight, norm, shape), norm, score(weight, "fro_scaled"), averaged, shape))
+    if second_order:
+        add_second_order(model, loader, loss_fn, results)
     return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start, examples)
 
 
