@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Chapter 9 — The paper's experiments
 #
-# *Reading time: about 40 min; exercises: about 30 min.*
+# *Reading time: about 45 min; exercises: about 30 min.*
 #
 # Chapter 8 grew one network once. A paper claims more: that SensLI beats a fixed small
 # network, that inserting where the sensitivity is largest beats inserting where it is
