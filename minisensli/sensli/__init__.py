@@ -12,16 +12,20 @@ from .closed_form import (
     residual_conv_multipliers,
     residual_dense_multipliers,
     site_multipliers,
+    width_multipliers,
 )
+from .fan_in import choose_fan_in, gradmax_directions, random_fan_in
 from .growth import GrowthResult, InsertionRecord, grow
 from .insertion import insert
 from .norms import NORMS, default_norm, score, spectral_norm_squared
 from .selection import MODES, select
 from .sensitivity import METHODS, SensitivityResult, SiteScore, extended_model, sensitivities
-from .sites import KINDS, Site, candidate_sites
+from .sites import FAN_IN_RULES, KINDS, Site, added_parameters, candidate_sites
 from .virtual import virtual_modules
+from .widening import widen
 
 __all__ = [
+    "FAN_IN_RULES",
     "KINDS",
     "METHODS",
     "MODES",
@@ -31,13 +35,17 @@ __all__ = [
     "SensitivityResult",
     "Site",
     "SiteScore",
+    "added_parameters",
     "candidate_sites",
+    "choose_fan_in",
     "conv_multipliers",
     "default_norm",
     "dense_multipliers",
     "extended_model",
+    "gradmax_directions",
     "grow",
     "insert",
+    "random_fan_in",
     "residual_conv_multipliers",
     "residual_dense_multipliers",
     "score",
@@ -46,4 +54,6 @@ __all__ = [
     "site_multipliers",
     "spectral_norm_squared",
     "virtual_modules",
+    "widen",
+    "width_multipliers",
 ]

@@ -216,6 +216,7 @@ def grow(
     loss_fn: Module | None = None,
     seed: int | None = 0,
     site_options: dict[str, Any] | None = None,
+    kinds: tuple[str, ...] | list[str] | None = None,
     progress: bool = True,
 ) -> GrowthResult:
     """Train ``model`` in phases and insert layers between them by the rule ``mode``.
@@ -228,6 +229,10 @@ def grow(
     'pos K', or 'threshold' (insert only if the best scaled score > threshold * mean).
     method / norm: how sensitivities are computed and scored. target_test_error: stop all
     training once the test error (a fraction) is at or below it. The input model is not changed.
+    kinds: grow by sites of several kinds, e.g. ("dense", "width") (depth and width); with more
+    than one kind the default norm is 'per_parameter' (norms.py), which makes them comparable.
+    site_options: candidate_sites' settings, e.g. {"neurons": 4, "fan_in": "gradmax"} for
+    width sites. The random fan-in of width sites draws from the generator seeded by ``seed``.
     """
     _check_settings(
         model,
@@ -247,6 +252,8 @@ def grow(
     )
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
+    if kinds is not None:
+        site_options["kinds"] = tuple(kinds)
     sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
     if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
@@ -301,13 +308,14 @@ def grow(
                 method=method,
                 norm=norm,
                 score_existing=parse_mode(mode)[0] == "threshold",
+                fan_in_seed=rng,
                 **site_options,
             )
         except NonFiniteLossError as err:
             raise _diverged(err, phase, len(phases), result, model) from err
         choice = select(scores, mode, rng=rng, threshold=threshold)
         if choice is not None:
-            model = insert(model, choice.site)
+            model = insert(model, choice.site, choice.values)
             lr *= lr_factor
         seconds = time.perf_counter() - start
         result.select_seconds += seconds
