@@ -50,6 +50,7 @@ class InsertionRecord:
     method: str
     existing: dict[str, float] | None
     seconds: float
+    added_parameters: list[int] = field(default_factory=list)  # per site: parameters an insertion there adds
 
     def __repr__(self) -> str:
         chosen = "no insertion" if self.chosen is None else f"inserted at {self.chosen}"
@@ -69,6 +70,8 @@ class InsertionRecord:
             "method": self.method,
             "existing": self.existing,
             "seconds": self.seconds,
+            "added_parameters": list(self.added_parameters),
+            "neurons": [s.neurons if s.kind == "width" else None for s in self.sites],
         }
 
 
@@ -333,6 +336,7 @@ def grow(
                 method=method,
                 existing=scores.existing,
                 seconds=seconds,
+                added_parameters=[s.added_parameters for s in scores],
             )
         )
     result.model = model
