@@ -264,3 +264,10 @@ def test_grow_wider_and_save_load_round_trip(kinds, tmp_path):
     assert repr(back) == repr(grown)
     x = data.arrays[0]
     np.testing.assert_array_equal(back(ms.Tensor(x)).data, grown(ms.Tensor(x)).data)
+
+
+def test_grow_refuses_threshold_with_width_sites_before_training():
+    model = width_net([4], seed=0)
+    loader = make_loader("dense", 6, 3, 0)
+    with pytest.raises(ValueError, match="threshold"):
+        sensli.grow(model, loader, epochs=[1, 1], mode="threshold", kinds=("dense", "width"), progress=False)

@@ -261,6 +261,11 @@ def grow(
     if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
     name, position = parse_mode(mode)
+    site_kinds = sorted({s.kind for s in sites})
+    if name == "threshold" and (len(site_kinds) > 1 or site_kinds == ["width"]):
+        raise ValueError(
+            f"grow: the 'threshold' rule compares with existing weights of one depth kind; not defined for {site_kinds}"
+        )
     if name == "pos" and position >= len(sites):
         raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
