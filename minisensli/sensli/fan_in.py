@@ -30,7 +30,8 @@ gradmax  GradMax (Evci, van Merrienboer, Unterthiner, Vladymyrov, Pedregosa, "Gr
          exactly, and the exact multiplier only up to that factor 2 per unit. The same sign
          choice is applied to every activation (tanh is odd: both signs give the same norm).
 
-         M has rank <= r = min(in, out): only r directions carry surrogate gain. When k > r,
+         M has rank <= r = min(in, out) (with a 2-class softmax output: rank 1): at most r
+         directions carry surrogate gain. When k > r,
          units r+1..k get random fan-in as under 'random' (orthogonal rows beyond r cannot be
          ranked by the surrogate: for k >= in every tight frame U^T U = (k s^2 / in) I gives
          the same value). Row norms: s = 1/sqrt(3), the expected row norm of the layer's own
