@@ -271,3 +271,20 @@ def test_grow_refuses_threshold_with_width_sites_before_training():
     loader = make_loader("dense", 6, 3, 0)
     with pytest.raises(ValueError, match="threshold"):
         sensli.grow(model, loader, epochs=[1, 1], mode="threshold", kinds=("dense", "width"), progress=False)
+
+
+def test_several_passes_move_a_shuffling_loader_as_one_pass():
+    """Depth + width sites with a GradMax fan-in take four passes; a shuffling loader must come
+    out of them where one pass (a depth-only selection) leaves it, or later epochs' minibatch
+    orders, and so the pairing of growth runs by seed, would depend on the kinds scored."""
+    model = width_net([4], seed=0)
+    data = ms.data.TensorDataset(np.random.default_rng(0).standard_normal((12, 3)), np.arange(12) % 3)
+    one = ms.data.DataLoader(data, batch_size=5, shuffle=True, seed=3)
+    many = ms.data.DataLoader(data, batch_size=5, shuffle=True, seed=3)
+    sensli.sensitivities(model, one, kind="dense")
+    result = sensli.sensitivities(model, many, kinds=("dense", "width"), fan_in="gradmax")
+    np.testing.assert_array_equal(next(iter(one))[1].data, next(iter(many))[1].data)
+    unshuffled = ms.data.DataLoader(data, batch_size=12)
+    again = sensli.sensitivities(model, unshuffled, kinds=("dense", "width"), fan_in="gradmax")
+    for a, b in zip(result, again):  # scores do not depend on the order or the batching
+        assert a.score == pytest.approx(b.score, rel=1e-10)

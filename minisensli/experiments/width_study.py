@@ -156,6 +156,7 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
     from matplotlib.figure import Figure  # noqa: PLC0415 - plotting only
 
     from ..backend import quantiles_by_position  # noqa: PLC0415
+    from ..sensli.plotting import plain_log_ticks  # noqa: PLC0415
 
     fig = Figure(figsize=(11, 4.0))
     ax_curve, ax_final = fig.subplots(1, 2)
@@ -167,10 +168,13 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
         steps = range(len(median))
         ax_curve.plot(steps, median, lw=1.2, color=f"C{i}", label=method)
         ax_curve.fill_between(steps, q1, q3, color=f"C{i}", alpha=0.15, lw=0)
+    for record in next(iter(runs.get("depth", {}).values()), {}).get("insertions", []):
+        ax_curve.axvline(record["iteration"], ls=":", color="k", lw=0.8)
     ax_curve.set_yscale("log")
+    plain_log_ticks(ax_curve.yaxis)
     ax_curve.set_xlabel("iteration (minibatch step)")
     ax_curve.set_ylabel("training loss (log scale)")
-    ax_curve.set_title("median and quartiles over seeds")
+    ax_curve.set_title("median and quartiles over seeds; dotted: insertion")
     ax_curve.legend(fontsize=8)
     methods = method_order(runs)
     for i, method in enumerate(methods):
@@ -181,6 +185,7 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
             ax_final.hlines(statistics.median(values), i - 0.35, i + 0.35, color="C3", lw=2)
     ax_final.set_xticks(range(len(methods)), [m.replace(" (", "\n(") for m in methods], rotation=45, fontsize=7)
     ax_final.set_yscale("log")
+    plain_log_ticks(ax_final.yaxis)
     ax_final.set_ylabel("final training loss (log scale)")
     ax_final.set_title("per seed (dots) and median (bar)")
     fig.suptitle(title, fontsize=10)

@@ -58,3 +58,38 @@ def _backward_weighted(loss: Tensor, batch: int, count: int) -> None:
             f"sensitivities: the loss of batch {batch} is {value} (non-finite inputs or weights?)", step=batch
         )
     loss.backward(float(count))
+
+
+class SamePassOrder:
+    """Several update-free passes over one loader, counted as one pass.
+
+    Scoring depth and width sites together, or choosing a GradMax fan-in, takes more than one
+    pass. A shuffling loader (minisensli.data.DataLoader with shuffle=True) draws a new order per
+    pass, so each extra pass would shift every later training epoch's order, and two growth runs
+    that insert the same layer would train on different minibatches. This wrapper gives every
+    pass the order of the first one and, at ``finish()``, leaves the loader's generator where
+    that single pass left it: any number of passes moves the data order as one pass does. Loaders
+    without such a generator (plain iterables) are passed through unchanged.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        rng = getattr(loader, "_rng", None)  # DataLoader's shuffling generator
+        self._generator = getattr(rng, "bit_generator", None)
+        self._before = self._generator.state if self._generator is not None else None
+        self._after: Any = None
+
+    def __iter__(self) -> Any:
+        if self._generator is not None:
+            if self._after is None:
+                self._after = "pending"
+            else:
+                if self._after == "pending":
+                    self._after = self._generator.state
+                self._generator.state = self._before
+        return iter(self.loader)
+
+    def finish(self) -> None:
+        """Leave the loader's generator as after the first pass."""
+        if self._generator is not None and self._after not in (None, "pending"):
+            self._generator.state = self._after

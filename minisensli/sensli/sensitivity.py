@@ -34,7 +34,7 @@ from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, Residual
 from .closed_form import forward_columns, site_multipliers, width_multipliers
 from .fan_in import choose_fan_in
 from .norms import NORMS, default_norm, score
-from .passes import _backward_weighted, _forward_capturing, _frozen
+from .passes import SamePassOrder, _backward_weighted, _forward_capturing, _frozen
 from .sites import Site, added_parameters, candidate_sites, check_site
 from .virtual import virtual_modules
 from .widening import widen, widened_parameters
@@ -193,6 +193,7 @@ def sensitivities(
     params = model.parameters()
     saved_grads = [p.grad for p in params]
     start = time.perf_counter()
+    loader = SamePassOrder(loader)  # several passes move a shuffling loader's order as one pass
     found: dict[int, tuple[dict, Any, dict | None]] = {}
     existing_scores = None
     try:
@@ -222,6 +223,7 @@ def sensitivities(
                     for name, p in existing.items()
                 }
     finally:
+        loader.finish()
         for p, g in zip(params, saved_grads):
             p.grad = g
     results = []
