@@ -4,6 +4,8 @@ sites = sensli.candidate_sites(model)                        # where a layer may
 scores = sensli.sensitivities(model, loader, method="closed_form")   # or "autograd"
 new_model = sensli.insert(model, sensli.select(scores, "abs max").site)
 result = sensli.grow(model, train_loader, test_loader, epochs=[450, 1400], lr=0.2)
+wider = sensli.grow(model, train_loader, kinds=("dense", "width"), site_options={"fan_in": "gradmax"})
+                                                             # deeper or wider (per_parameter score)
 """
 
 from .closed_form import (
