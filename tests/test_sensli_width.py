@@ -288,3 +288,20 @@ def test_several_passes_move_a_shuffling_loader_as_one_pass():
     again = sensli.sensitivities(model, unshuffled, kinds=("dense", "width"), fan_in="gradmax")
     for a, b in zip(result, again):  # scores do not depend on the order or the batching
         assert a.score == pytest.approx(b.score, rel=1e-10)
+
+
+def test_width_site_of_a_layer_without_bias():
+    ms.manual_seed(0)
+    model = nn.Sequential(nn.Dense(3, 4, bias=False), nn.ReLU(), nn.Dense(4, 3))
+    loader = make_loader("dense", 8, 4, 0)
+    closed = sensli.sensitivities(model, loader, kind="width", neurons=2)
+    auto = sensli.sensitivities(model, loader, kind="width", neurons=2, method="autograd")
+    assert not np.any(closed[0].values["fan_in_bias"])
+    for name in closed[0].multipliers:
+        np.testing.assert_allclose(closed[0].multipliers[name], auto[0].multipliers[name], rtol=1e-10)
+    x = next(iter(loader))[0]
+    wider = sensli.insert(model, closed[0].site, closed[0].values)
+    assert wider[0].bias is None and wider[0].out_features == 6
+    np.testing.assert_allclose(wider(x).data, model(x).data, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="no bias"):
+        sensli.insert(model, closed[0].site, {"fan_in": np.ones((2, 3)), "fan_in_bias": np.ones(2)})

@@ -56,12 +56,14 @@ ROW_NORM = 1.0 / math.sqrt(3.0)  # expected row norm of uniform(+-1/sqrt(in)) we
 
 
 def random_fan_in(model: Sequential, site: Site, rng: Any) -> tuple[Any, Any]:
-    """(U, c) drawn uniform in +-1/sqrt(in) from ``rng``, as the layer's own initialisation;
-    in the dtype and on the device of the layer's weight."""
+    """(U, c) drawn uniform in +-1/sqrt(in) from ``rng``, as the layer's own initialisation
+    (c = 0 for a layer without bias); in the dtype and on the device of the layer's weight."""
     layer = model[site.position]
     bound = 1.0 / math.sqrt(layer.in_features)
     weight = rng.uniform(-bound, bound, size=(site.neurons, layer.in_features))
     bias = rng.uniform(-bound, bound, size=(site.neurons,))
+    if layer.bias is None:
+        bias = bias * 0  # drawn all the same, so that later draws do not depend on the bias flag
     dtype, device = layer.weight.dtype, layer.weight.device
     return backend.to_device(weight.astype(dtype), device), backend.to_device(bias.astype(dtype), device)
 

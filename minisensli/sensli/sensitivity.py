@@ -354,7 +354,12 @@ def _width_autograd_pass(
     for site in sites:
         inputs_before, outputs_before = model[site.position].in_features, model[site.position + 2].out_features
         parts = widened_parameters(widened, site, inputs_before, outputs_before)
-        sums.append(
-            {name: p.grad[index] if p.grad is not None else p.data[index] * 0 for name, (p, index) in parts.items()}
-        )
+        grads = {}
+        for name, (p, index) in parts.items():
+            if p is None:  # no bias in the layer: c is held at 0 and its multiplier is 0
+                weight = model[site.position].weight
+                grads[name] = backend.get_array_module(weight.data).zeros(site.neurons, dtype=weight.dtype)
+            else:
+                grads[name] = p.grad[index] if p.grad is not None else p.data[index] * 0
+        sums.append(grads)
     return sums, [None] * len(sites), batches, examples

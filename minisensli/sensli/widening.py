@@ -55,6 +55,8 @@ def check_width_values(model: Sequential, site: Site, fan_in: Any, fan_in_bias: 
             raise ValueError(f"{site.label}: {name} must have shape {want[name]}, got {shape}")
         if not backend.all_finite(value):
             raise ValueError(f"{site.label}: {name} is not finite")
+    if layer.bias is None and bool((fan_in_bias != 0).any()):
+        raise ValueError(f"{site.label}: the layer has no bias, so fan_in_bias must be 0")
 
 
 def widen(model: Sequential, site: Site, fan_in: Any, fan_in_bias: Any, fan_out: Any = None) -> Sequential:
@@ -84,6 +86,6 @@ def widened_parameters(model: Sequential, site: Site, inputs: int, outputs: int)
     new = slice(start, start + site.neurons)
     return {
         "fan_in": (layer.weight, (new, slice(0, inputs))),
-        "fan_in_bias": (layer.bias, (new,)),
+        "fan_in_bias": (layer.bias, (new,)),  # None for a layer without bias (its c is 0)
         "fan_out": (following.weight, (slice(0, outputs), new)),
     }
