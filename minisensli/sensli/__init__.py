@@ -19,7 +19,7 @@ from .closed_form import (
 from .fan_in import choose_fan_in, gradmax_directions, random_fan_in
 from .growth import GrowthResult, InsertionRecord, grow
 from .insertion import insert
-from .norms import NORMS, default_norm, score, spectral_norm_squared
+from .norms import NORMS, SITE_SCORES, default_norm, score, spectral_norm_squared
 from .selection import MODES, select
 from .sensitivity import METHODS, SensitivityResult, SiteScore, extended_model, sensitivities
 from .sites import FAN_IN_RULES, KINDS, Site, added_parameters, candidate_sites
@@ -32,6 +32,7 @@ __all__ = [
     "METHODS",
     "MODES",
     "NORMS",
+    "SITE_SCORES",
     "GrowthResult",
     "InsertionRecord",
     "SensitivityResult",

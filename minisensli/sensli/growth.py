@@ -28,7 +28,7 @@ from ..nn import Module, Sequential
 from ..optim import SGD, Adam, Optimizer
 from ..train import History, NonFiniteLossError, fit
 from .insertion import insert
-from .norms import NORMS
+from .norms import SITE_SCORES
 from .selection import parse_mode, select
 from .sensitivity import METHODS, sensitivities
 from .sites import Site, candidate_sites
@@ -162,7 +162,7 @@ def _check_settings(model: Any, test_loader: Any, settings: dict[str, Any]) -> N
     checks.positive("grow: threshold", settings["threshold"])
     checks.choice("grow: method", settings["method"], METHODS)
     if settings["norm"] is not None:
-        checks.choice("grow: norm", settings["norm"], NORMS)
+        checks.choice("grow: norm", settings["norm"], SITE_SCORES)
     if settings["target_test_error"] is not None:
         checks.number("grow: target_test_error", settings["target_test_error"], 0.0, maximum=1.0)
         if test_loader is None:

@@ -26,7 +26,8 @@ from typing import Any
 
 from .. import backend
 
-NORMS = ("fro", "fro_scaled", "spectral", "per_parameter")
+NORMS = ("fro", "fro_scaled", "spectral")  # norms of one multiplier (score() computes them)
+SITE_SCORES = (*NORMS, "per_parameter")  # what sensitivities(norm=...) accepts
 
 
 def _host_float(value: Any) -> float:

@@ -33,7 +33,7 @@ from ..autograd import Tensor
 from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
 from .closed_form import forward_columns, site_multipliers, width_multipliers
 from .fan_in import choose_fan_in
-from .norms import NORMS, default_norm, score
+from .norms import SITE_SCORES, default_norm, score
 from .passes import SamePassOrder, _backward_weighted, _forward_capturing, _frozen
 from .sites import Site, added_parameters, candidate_sites, check_site
 from .virtual import virtual_modules
@@ -140,8 +140,8 @@ def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> N
         raise TypeError(f"sensitivities: expected an nn.Sequential model, got {type(model).__name__}")
     if method not in METHODS:
         raise ValueError(f"sensitivities: method must be one of {METHODS}, got {method!r}")
-    if norm is not None and norm not in NORMS:
-        raise ValueError(f"sensitivities: norm must be one of {NORMS} or None, got {norm!r}")
+    if norm is not None and norm not in SITE_SCORES:
+        raise ValueError(f"sensitivities: norm must be one of {SITE_SCORES} or None, got {norm!r}")
     if not sites:
         raise ValueError("sensitivities: the model has no candidate site")
     for i, site in enumerate(sites):
