@@ -838,16 +838,18 @@ check("ch06.f_star_curvature", f_star_curvature)
 # Section 5 corrected the first-order decrease for *one* direction, the step against the
 # multiplier. Generalise it: the virtual layer $\operatorname{relu}(a V^\top + c)$ sits after a
 # ReLU (so $a \ge 0$, some entries exactly 0), and $d = \partial\ell/\partial a$ is the
-# gradient of the loss at its output in the original network. Write `one_sided_slope(a, d, D, e)`
+# gradient of the loss at the virtual layer's output (= at `a`, since the layer is the identity
+# there) in the original network. Write `one_sided_slope(a, d, D, e)`
 # returning the one-sided directional derivative
 #
 # $$\lim_{t \to 0^+} \frac{\ell(I + tD,\ t e) - \ell(I, 0)}{t}$$
 #
 # as a float, for any direction `D` (w, w), `e` (w,). To first order the loss changes by
 # $\sum_{n,i} d_{ni}$ times the change of the layer's output $(n, i)$; work out that change
-# separately for active units ($a_{ni} > 0$) and for units on the kink ($a_{ni} = 0$), where only
-# one side of the ReLU is ever reached. (The solution also compares the formula with a one-sided
-# difference of the real loss of section 5's network, in a random direction.)
+# separately for active units ($a_{ni} > 0$) and for units on the kink ($a_{ni} = 0$, exactly:
+# an entry of $10^{-10}$ is active), where only one side of the ReLU is ever reached. Afterwards,
+# compare your formula with a one-sided difference of the real loss of section 5's network
+# (`extended_loss` with `a_np`, `d_np`, a small $t$) in a random direction.
 
 
 # %%

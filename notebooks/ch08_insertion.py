@@ -663,10 +663,12 @@ np.testing.assert_allclose(full_data_score(grads_uneven, sizes_uneven, "fro"), w
 # parameters of each module of the old `nn.Sequential` (for example `[2, 0, 1, 0, 2]` for Dense, ReLU,
 # Dense without bias, ReLU, Dense), `position` the index at which the new modules are inserted
 # (`Sequential.with_inserted(position, ...)`), `inserted` the numbers of parameters of the inserted
-# modules (e.g. `[2, 0]` for a Dense and a ReLU). Return the state dict for the grown network: every
-# old parameter's state under its new index, nothing for the new layer's parameters (they start
-# fresh). The checker builds real networks, some with a `Flatten` in front and some Dense layers
-# without bias, and compares by parameter identity.
+# modules (e.g. `[2, 0]` for a Dense and a ReLU). Return a new state dict for the grown network:
+# every old parameter's state under its new index, and for the new layer's parameters an absent
+# key (not `{}`: they start fresh). Don't modify `state` (build a new dict; the per-parameter
+# entries may be shared with it): the checker verifies that it is unchanged. It builds real
+# networks, some with a `Flatten` in front and some Dense layers without bias, and compares by
+# parameter identity.
 
 
 # %%

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Chapter 9 — The paper's experiments
 #
-# *Reading time: about 40 min; exercises: about 30 min.*
+# *Reading time: about 45 min; exercises: about 30 min.*
 #
 # Chapter 8 grew one network once. A paper claims more: that SensLI beats a fixed small
 # network, that inserting where the sensitivity is largest beats inserting where it is
@@ -554,7 +554,7 @@ assert 0.0005 < exp7_gap < 0.0015  # abs max wins more seeds, yet its mean loss 
 # lower) and return the exact two-sided p-value as a float: derive it from the binomial distribution
 # of the number of wins (what is $n$ when some seeds are ties?), with "two-sided" meaning twice the
 # smaller tail, capped at 1. A tie is exact equality: two runs that end $10^{-12}$ apart are not
-# tied, and the checker has such pairs. Use `math.comb`, not SciPy's tests.
+# tied, and the checker has such pairs. Use `math.comb`, not `scipy.stats.binomtest`.
 
 
 # %%
@@ -588,7 +588,10 @@ for key, (first, second) in {"exp2": ("abs max", "small"), "exp6": ("abs max", "
 # Write `signed_rank_statistic(d)` for a 1-D array of paired
 # differences: drop the zeros, rank the remaining $|d_i|$ from 1 (smallest) upwards, give tied
 # sizes the mean of the ranks they occupy, and return $W^+$, the sum of the ranks of the
-# positive $d_i$ (a float). Use NumPy only (no `scipy.stats.rankdata`); afterwards compare with
+# positive $d_i$ (a float). As in exercise 1, zeros and ties are exact equality: a difference of
+# $10^{-13}$ is not a zero, and sizes $10^{-12}$ apart are not tied (the checker has both). When
+# every difference is zero, nothing is ranked: return `0.0`. Rank with NumPy (not
+# `scipy.stats.rankdata` or `scipy.stats.wilcoxon`); afterwards compare with
 # `stats.wilcoxon(d, alternative="greater").statistic`.
 
 

@@ -320,11 +320,42 @@ for col, label in enumerate(labels[:-1]):
 #
 # ## Exercises
 #
-# ### Exercise 1: how sensitive must a site be? (3 points)
+# ### Exercise 1: the threshold rule (2 points)
+#
+# Write `threshold_choice(virtual, existing, tau)`. `virtual` is a
+# list of the averaged multipliers of the virtual weights (one 2-D array per candidate site,
+# in site order), `existing` a list of the averaged gradients of the existing weights of the
+# same kind (2-D arrays of various shapes), `tau` a positive float. Return the index of the site
+# to insert at as a Python `int` (the checker refuses NumPy's `np.int64`: convert with `int(...)`),
+# or `None` when the rule decides not to insert. Ties for the best site go to the first;
+# "exceeds" means strictly greater.
+
+
+# %%
+def threshold_choice(virtual, existing, tau):
+    """Index of the virtual site the threshold rule inserts at, or None."""
+    raise NotImplementedError  # your code here
+
+
+check("ch10.threshold_choice", threshold_choice)
+
+
+# %% tags=["solution", "hide-input"]
+def threshold_choice(virtual, existing, tau):
+    v = [scaled(g) for g in virtual]
+    pool = v + [scaled(g) for g in existing]
+    best = int(np.argmax(v))
+    return best if v[best] > tau * np.mean(pool) else None
+
+
+check("ch10.threshold_choice", threshold_choice)
+
+# %% [markdown]
+# ### Exercise 2: how sensitive must a site be? (3 points)
 #
 # The best site's own score is part of the mean it has to beat, so "exceeds $\tau$ times the mean"
 # is not simply "exceeds $\tau$ times the others' mean". Write `insertion_bar(virtual, existing, tau)`:
-# `virtual` and `existing` are lists of averaged gradients as in exercise 2 below, `tau` a positive
+# `virtual` and `existing` are lists of averaged gradients as in exercise 1, `tau` a positive
 # float. Keep every gradient but site 0's fixed and return the smallest scaled score $s$ of site 0
 # at which the rule inserts **at site 0** (the infimum: at the bar itself the strict "exceeds" may
 # still say no), as a float. Derive it from the inequality of section 1 with $s$ on both sides; don't
@@ -356,36 +387,6 @@ def insertion_bar(virtual, existing, tau):
 
 
 check("ch10.insertion_bar", insertion_bar)
-
-# %% [markdown]
-# ### Exercise 2: the threshold rule (2 points)
-#
-# Write `threshold_choice(virtual, existing, tau)`. `virtual` is a
-# list of the averaged multipliers of the virtual weights (one 2-D array per candidate site,
-# in site order), `existing` a list of the averaged gradients of the existing weights of the
-# same kind (2-D arrays of various shapes), `tau` a positive float. Return the index (an
-# `int`) of the site to insert at, or `None` when the rule decides not to insert. Ties for the
-# best site go to the first; "exceeds" means strictly greater.
-
-
-# %%
-def threshold_choice(virtual, existing, tau):
-    """Index of the virtual site the threshold rule inserts at, or None."""
-    raise NotImplementedError  # your code here
-
-
-check("ch10.threshold_choice", threshold_choice)
-
-
-# %% tags=["solution", "hide-input"]
-def threshold_choice(virtual, existing, tau):
-    v = [scaled(g) for g in virtual]
-    pool = v + [scaled(g) for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.mean(pool) else None
-
-
-check("ch10.threshold_choice", threshold_choice)
 
 # %% [markdown]
 # ## Open questions

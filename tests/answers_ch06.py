@@ -49,6 +49,12 @@ def one_sided_slope_transposed(a, d, dv, e):
     return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
 
 
+def one_sided_slope_isclose_kink(a, d, dv, e):
+    u = a @ dv.T + e
+    kink = np.isclose(a, 0)  # "zero up to round-off": a tiny active unit (a = 1e-10) taken for a kink
+    return float((d * np.where(kink, np.maximum(u, 0.0), u)).sum())
+
+
 def best_quadratic_step(s, kappa, t_max):
     # m(t) = t s - t^2 kappa / 2: for kappa > 0 a parabola with its top at s / kappa (clipped to
     # the bound); for kappa <= 0 it grows on the whole ray, so the bound is the best step
@@ -129,6 +135,7 @@ ANSWERS = {
             "central difference at the kink (u / 2)": one_sided_slope_central,
             "sign of the switch-on argument": one_sided_slope_sign,
             "transposed direction a dv": one_sided_slope_transposed,
+            "kinks found by np.isclose(a, 0)": one_sided_slope_isclose_kink,
         },
     },
     "ch06.best_quadratic_step": {

@@ -62,6 +62,21 @@ def reindex_state_new_layer_copies(state, params_per_module, position, inserted)
     return new
 
 
+def reindex_state_in_place(state, params_per_module, position, inserted):
+    first, shift = sum(params_per_module[:position]), sum(inserted)
+    for i in sorted(state, reverse=True):  # right indices, but the optimizer's own dict is rewritten
+        if i >= first:
+            state[i + shift] = state.pop(i)
+    return state
+
+
+def reindex_state_empty_for_new(state, params_per_module, position, inserted):
+    first = sum(params_per_module[:position])
+    new = reindex_state(state, params_per_module, position, inserted)
+    new.update({first + k: {} for k in range(sum(inserted))})  # {} instead of an absent key
+    return new
+
+
 ANSWERS = {
     "ch08.full_data_score": {
         "correct": full_data_score,
@@ -80,6 +95,8 @@ ANSWERS = {
             "shifted by the number of modules": reindex_state_shift_by_modules,
             "off by one (> instead of >=)": reindex_state_off_by_one,
             "new layer copies the previous layer's state": reindex_state_new_layer_copies,
+            "the state dict passed in modified in place": reindex_state_in_place,
+            "{} for the new layer's parameters instead of no key": reindex_state_empty_for_new,
         },
     },
 }

@@ -1,6 +1,6 @@
 """Answers for the exercises of chapter 9: the correct one and planted wrong ones a student
 would plausibly write (ties kept in n, one-sided p, ties "up to round-off", ordinal ranks for
-ties, zeros kept in the ranking)."""
+ties, zeros kept in the ranking, NaN when every difference is zero)."""
 
 import math
 
@@ -88,6 +88,13 @@ def signed_rank_minus(d):
     return ranks[d < 0].sum()
 
 
+def signed_rank_nan_when_all_zero(d):
+    d = d[d != 0]
+    if d.size == 0:
+        return float("nan")  # "undefined" when nothing is left to rank; the statement asks for 0.0
+    return _average_ranks(np.abs(d))[d > 0].sum()
+
+
 ANSWERS = {
     "ch09.sign_test_p": {
         "correct": sign_test_p,
@@ -107,6 +114,7 @@ ANSWERS = {
             "ranks of d instead of |d|": signed_rank_of_d_not_abs,
             "zeros and ties up to round-off (isclose, rounding)": signed_rank_isclose,
             "W- (the negative differences) instead of W+": signed_rank_minus,
+            "NaN when every difference is zero": signed_rank_nan_when_all_zero,
         },
     },
 }

@@ -1,7 +1,7 @@
 """Answers for the exercises of chapter 10: the correct one and planted wrong ones a student
 would plausibly write (the best site left out of the mean it must beat, the current mean as the
 bar, the other virtual sites forgotten, unscaled scores, max instead of mean, the virtual layers
-left out of the mean, >= instead of >)."""
+left out of the mean, >= instead of >, the last of tied sites, np.int64 for the index)."""
 
 import numpy as np
 
@@ -86,6 +86,20 @@ def threshold_choice_at_least(virtual, existing, tau):
     return best if v[best] >= tau * np.mean(pool) else None
 
 
+def threshold_choice_last_of_ties(virtual, existing, tau):
+    v = [scaled_score(g) for g in virtual]
+    pool = v + [scaled_score(g) for g in existing]
+    best = len(v) - 1 - int(np.argmax(v[::-1]))  # the last of the tied best sites
+    return best if v[best] > tau * np.mean(pool) else None
+
+
+def threshold_choice_numpy_int(virtual, existing, tau):
+    v = [scaled_score(g) for g in virtual]
+    pool = v + [scaled_score(g) for g in existing]
+    best = np.argmax(v)  # np.int64, not the Python int the statement asks for
+    return best if v[best] > tau * np.mean(pool) else None
+
+
 ANSWERS = {
     "ch10.insertion_bar": {
         "correct": insertion_bar,
@@ -104,6 +118,8 @@ ANSWERS = {
             "max instead of mean over the layers": threshold_choice_max,
             "mean over the existing layers only": threshold_choice_existing_only,
             ">= instead of >": threshold_choice_at_least,
+            "the last of tied best sites": threshold_choice_last_of_ties,
+            "np.int64 instead of a Python int": threshold_choice_numpy_int,
         },
     },
 }

@@ -209,7 +209,7 @@ def test_results_carry_spread_and_paired_comparisons_that_match_the_runs(tiny_ru
     from itertools import combinations
 
     results = json.loads((tiny_run / "results.json").read_text())
-    assert results["schema"] == "minisensli-results/2"
+    assert results["schema"] == "minisensli-results/3"
     pairs = {(c["a"], c["b"], c["metric"]) for c in results["comparisons"]}
     assert pairs == {
         (a, b, m) for a, b in combinations(results["methods"], 2) for m in ("final_train_loss", "final_test_error")

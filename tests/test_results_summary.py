@@ -87,6 +87,6 @@ def test_unknown_schema_is_refused_naming_the_readable_ones(tmp_path):
     with pytest.raises(
         ResultsError,
         match=r"schema 'minisensli-results/9'; this minisensli reads "
-        r"'minisensli-results/2', 'minisensli-results/1'",
+        r"'minisensli-results/3', 'minisensli-results/1', 'minisensli-results/2'",
     ):
         load_results(tmp_path)

@@ -111,3 +111,12 @@ def test_grow_with_the_second_order_rule():
     result = sensli.grow(model, loader, epochs=[2, 2], lr=0.1, mode="second order", progress=False)
     assert result.insertions[0].chosen is not None
     assert len(result.model.layers) == len(model.layers) + 2
+
+
+def test_width_sites_are_refused():
+    model = make_model("dense", 3, 2, 0)
+    loader = make_loader("dense", 6, 6, 0)
+    with pytest.raises(ValueError, match="depth sites"):
+        sensli.sensitivities(model, loader, second_order=True, kinds=("width",))
+    with pytest.raises(ValueError, match="depth sites only"):
+        sensli.grow(model, loader, epochs=[1, 1], lr=0.1, mode="second order", kinds=("width",), progress=False)

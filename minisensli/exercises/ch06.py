@@ -10,7 +10,8 @@ ch06.hvp_by_differences  H v by central differences of gradients along v, to abo
 Sign convention (the chapter's): L = f - lam^T (g - c), so lam = df*/dc. The oracles are the
 closed forms, written out here; the curvature is also confirmed by re-solving the KKT system
 at c +- eps (second differences of f*), so a checker bug cannot hide behind a shared formula.
-The arrays come from a drawn seed (hypothesis then shrinks one integer, not dozens of entries).
+The arrays come from a drawn seed (hypothesis then shrinks one integer, not dozens of entries);
+one_sided_slope also meets a fixed case with entries of a a hair above 0 (active, not kinks).
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def one_sided_slope_formula(a: np.ndarray, d: np.ndarray, dv: np.ndarray, dc: np
     return float((d * np.where(a > 0, u, np.maximum(u, 0.0))).sum())
 
 
+# entries of a a hair above 0 are active units, not kinks (np.isclose(a, 0) would call them kinks);
+# the rate a D^T + e is negative at them, so treating them as kinks drops their -0.5 and -0.25 terms
+_TINY_A = np.array([[0.0, 1e-10, 0.5], [3e-10, 0.0, 1.0]])
+_TINY_D = np.array([[0.5, 1.0, -0.25], [0.25, -0.5, 0.5]])
+_TINY_DV = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+_TINY_E = np.array([-1.0, -0.5, 0.5])
+
+
 @exercise("ch06.one_sided_slope", max_examples=30, points=3)
 def one_sided_slope(answer, case):
     n = case.draw(st.integers(2, 6), "N")
@@ -91,6 +100,19 @@ def one_sided_slope(answer, case):
     moved = (d * np.maximum(a @ (np.eye(w) + t * dv).T + t * dc, 0.0)).sum() - (d * a).sum()
     np.testing.assert_allclose(moved / t, expected, rtol=1e-5, atol=1e-9)
     assert_scalar(got, expected, "the slope lim (l(I + tD, te) - l(I, 0)) / t for t -> 0+", rtol=1e-8, atol=1e-12)
+    # then the fixed case, reached once the answer is right on this example's drawn arrays (so a
+    # failure here is about the tiny entries); the report shows these arrays, not the drawn ones
+    case.drawn.clear()
+    fixed = {"a": _TINY_A, "d": _TINY_D, "D": _TINY_DV, "e": _TINY_E}
+    for label, value in fixed.items():
+        case.show(value.copy(), label)
+    assert_scalar(
+        answer(*(v.copy() for v in fixed.values())),
+        one_sided_slope_formula(*fixed.values()),
+        "the slope with entries of a of 1e-10 and 3e-10 (active units: a kink is a == 0 exactly)",
+        rtol=1e-8,
+        atol=1e-12,
+    )
 
 
 def best_quadratic_step_formula(s: float, kappa: float, t_max: float) -> tuple[float, float]:

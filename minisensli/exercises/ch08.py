@@ -3,7 +3,8 @@
 ch08.full_data_score  the score of the whole training set's multiplier from per-minibatch
                       multipliers of unequal minibatches (sum_k n_k G_k / N, then the norm)
 ch08.reindex_state    an optimizer's per-parameter state carried over an insertion: the old
-                      parameters keep their state under their new index, the new ones start empty
+                      parameters keep their state under their new index, the new ones have no key,
+                      and the state dict passed in comes back unchanged
 
 Oracles: the gradient of the full-data mean loss (each minibatch gradient is the mean of
 per-sample gradients drawn here, so the truth is the mean over all samples) with
@@ -69,27 +70,49 @@ def reindex_state(answer, case):
     # a momentum buffer per old parameter, tagged by a value no other parameter's buffer has
     old = model.parameters()
     state = {i: {"momentum_buffer": np.full(p.shape, float(i + 1))} for i, p in enumerate(old)}
-    got = answer({i: dict(s) for i, s in state.items()}, list(counts), position, [len(new_dense.parameters()), 0])
-    if not isinstance(got, dict):
-        raise AssertionError(f"return a dict (new parameter index -> state), got {type(got).__name__}")
+    given = {i: dict(s) for i, s in state.items()}  # what the answer gets; it must come back unchanged
+    entries = {i: (s, dict(s)) for i, s in given.items()}
+    got = answer(given, list(counts), position, [len(new_dense.parameters()), 0])
     new = grown.parameters()
     old_index = {id(q): k for k, q in enumerate(old)}  # with_inserted shares the old modules
+    mapping = {old_index[id(p)]: j for j, p in enumerate(new) if id(p) in old_index}
+    expected = f"expected old -> new index {mapping}, no key for the inserted layer's parameters"
+    _assert_unchanged(given, entries, expected)
+    if not isinstance(got, dict):
+        raise AssertionError(f"return a dict (new parameter index -> state), got {type(got).__name__}; {expected}")
     new_layer = {id(p) for p in grown[position].parameters()}
     for j, p in enumerate(new):
         if id(p) in new_layer:
             if j in got:
-                raise AssertionError(f"index {j} is a parameter of the inserted layer: it must start with no state")
+                raise AssertionError(
+                    f"index {j} is a parameter of the inserted layer: leave its key out (not even {{}}), "
+                    f"it starts fresh; {expected}"
+                )
             continue
         i = old_index[id(p)]
         if j not in got:
-            raise AssertionError(f"new index {j} (old parameter {i}, shape {p.shape}) lost its state")
+            raise AssertionError(f"new index {j} (old parameter {i}, shape {p.shape}) lost its state; {expected}")
         buffer = as_array(got[j].get("momentum_buffer"), f"state[{j}]['momentum_buffer']")
         if buffer.shape != p.shape or not np.all(buffer == i + 1):
             found = sorted({float(v) - 1 for v in np.ravel(buffer)})[:3] if buffer.size else []
             raise AssertionError(
                 f"new index {j} holds the parameter that was old index {i} (shape {p.shape}), "
-                f"but got the state of old index {found} (shape {buffer.shape})"
+                f"but got the state of old index {found} (shape {buffer.shape}); {expected}"
             )
     extra = sorted(set(got) - set(range(len(new))))
     if extra:
-        raise AssertionError(f"indices {extra} do not exist in the grown network ({len(new)} parameters)")
+        raise AssertionError(f"indices {extra} do not exist in the grown network ({len(new)} parameters); {expected}")
+
+
+def _assert_unchanged(given: dict, entries: dict, expected: str) -> None:
+    """The state dict handed to the answer still has its keys, its entry objects and their buffers."""
+    if sorted(given) != sorted(entries):
+        raise AssertionError(
+            f"the state dict passed in was modified (keys {sorted(entries)} became {sorted(given)}): "
+            f"build a new dict instead; {expected}"
+        )
+    for i, (entry, contents) in entries.items():
+        same = given[i] is entry and entry.keys() == contents.keys()
+        same = same and all(entry[k] is v and np.all(v == i + 1) for k, v in contents.items())
+        if not same:
+            raise AssertionError(f"the state dict passed in was modified at key {i}: leave it as it was; {expected}")

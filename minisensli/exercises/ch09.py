@@ -6,7 +6,7 @@ ch09.signed_rank_statistic   the Wilcoxon signed-rank statistic W+ of paired dif
 Final losses are drawn from a coarse grid so that ties (two methods ending equal on a seed,
 or differences of equal size) occur often: that is where the natural mistakes show. Fixed
 and drawn cases also put pairs a hair apart (1e-12 to 1e-9): unequal, so not ties, although
-np.isclose says they are.
+np.isclose says they are. W+ of differences that are all zero is 0.0 (a fixed case).
 """
 
 from __future__ import annotations
@@ -80,6 +80,9 @@ def signed_rank_statistic(answer, case):
     # fixed first: sizes a hair apart are not tied, and a tiny non-zero difference is not a zero
     d0 = case.show(np.array([0.25, -(0.25 + 1e-12), 1e-13, 0.5, -0.5, 0.0]), "d")
     assert_close(answer(d0.copy()), _signed_rank_plus(d0), "W+ (a size 1e-12 larger is larger; 1e-13 is not 0)")
+    # every difference zero: nothing is ranked, W+ = 0.0
+    zeros = case.show(np.zeros(4), "d")
+    assert_scalar(answer(zeros.copy()), 0.0, "W+ when every difference is zero (nothing left to rank)")
     case.drawn.clear()
     n = case.draw(st.integers(1, 10), "number of seeds")
     d = case.draw(hnp.arrays(np.float64, n, elements=_STEPS), "d")

@@ -1,19 +1,17 @@
 """Exercises of chapter 10 (when to insert): the threshold rule.
 
+ch10.threshold_choice  which virtual site the threshold rule inserts at (a Python int), or None
 ch10.insertion_bar     how large site 0's scaled score must be for the rule to insert there (the best
                        site's own score is part of the mean it must exceed)
-ch10.threshold_choice  which virtual site the threshold rule inserts at (an index), or None
 
 The oracle is the package: minisensli.sensli.score(G, "fro_scaled") and
 minisensli.sensli.select(..., "threshold") on a SensitivityResult built from the same
-gradients. Layers have different numbers of entries (so unscaled scores choose differently),
-and every example first makes every layer exactly equally sensitive (so ">=" and ">" differ),
-then meets a fixed case where the mean over the existing weights alone decides differently.
-"""
+gradients. Layers have different numbers of entries (so unscaled scores choose differently).
+Every threshold_choice example meets two fixed cases (the mean over the existing weights alone
+decides differently; two sites tie exactly for the best and the first wins), then a net whose
+layers are all exactly equally sensitive (so ">=" and ">" differ), then drawn magnitudes."""
 
 from __future__ import annotations
-
-import operator
 
 import numpy as np
 from hypothesis import strategies as st
@@ -96,11 +94,12 @@ def _compare(answer, virtual, existing, tau, where):
         assert got is None, f"{where}the rule does not insert (returns None), got {got!r}"
         return
     assert got is not None, f"{where}the rule inserts at site {expected}, got None"
-    try:
-        index = operator.index(got)
-    except TypeError as exc:
-        raise AssertionError(f"{where}expected an int site index, got {type(got).__name__}") from exc
-    assert index == expected, f"{where}the rule inserts at site {expected}, got {index}"
+    if type(got) is not int:  # np.argmax gives np.int64: the statement asks for a Python int
+        kind = f"{type(got).__module__}.{type(got).__name__}".removeprefix("builtins.")
+        raise AssertionError(
+            f"{where}return the site index as a Python int (e.g. int(np.argmax(...))), got {got!r} of type {kind}"
+        )
+    assert got == expected, f"{where}the rule inserts at site {expected}, got {got}"
 
 
 def _gradient(shape, magnitude):
@@ -119,6 +118,14 @@ def threshold_choice(answer, case):
         [np.full((2, 3), np.sqrt(1.2))],
         1.0,
         "with virtual scaled scores [1.0, 0.01], existing [1.2] and tau = 1, ",
+    )
+    # two sites tied for the best (scaled scores exactly 1.0, different sizes): the first of them wins
+    _compare(
+        answer,
+        [np.full((2, 2), 0.1), np.full((3, 3), 1.0), np.full((2, 2), 1.0)],
+        [np.full((2, 3), 0.1)],
+        1.0,
+        "with virtual scaled scores [0.01, 1.0, 1.0] (sites 1 and 2 tied), existing [0.01] and tau = 1, ",
     )
     widths = case.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "virtual widths")
     shapes = case.draw(

@@ -17,7 +17,11 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
                   "multistep", step_size, milestones, gamma, device = "cpu" | "gpu" (where the
                   models and the batches live; the CLI's --device overrides it)
     [sensli]      method = "closed_form" | "autograd", norm = "default" | "fro" | "fro_scaled" |
-                  "spectral", variant = "v1" | "v2", threshold
+                  "spectral" | "per_parameter", variant = "v1" | "v2", threshold,
+                  kinds = [] (the model's own kind) or any of "dense", "width" (fnn only: grow
+                  deeper, wider, or both; with both the default norm is "per_parameter"),
+                  neurons (units a width insertion adds; 0 = "match": about the parameters of a
+                  dense insertion at the same layer), fan_in = "random" | "gradmax" (width sites)
     [comparison]  methods (any of "abs max", "abs min", "random", "threshold", "small", "big", and the
                   experimental "second order", not the paper's), seeds,
                   seconds_per_epoch (measured wall seconds per epoch of one run, selection included, with
@@ -49,7 +53,9 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULERS = ("none", "step", "multistep")
 DEVICES = ("cpu", "gpu")
 SENSITIVITY_METHODS = ("closed_form", "autograd")
-NORM_CHOICES = ("default", "fro", "fro_scaled", "spectral")
+NORM_CHOICES = ("default", "fro", "fro_scaled", "spectral", "per_parameter")
+SITE_KINDS = ("dense", "width")  # the kinds [sensli] kinds may name (fnn models)
+FAN_IN_RULES = ("random", "gradmax")
 VARIANTS = ("v1", "v2")
 COMPARISON_METHODS = ("abs max", "abs min", "random", "threshold", "second order", "small", "big")
 GROWTH_METHODS = ("abs max", "abs min", "random", "threshold", "second order")
@@ -120,6 +126,9 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "norm": (str, "default", NORM_CHOICES),
         "variant": (str, "v1", VARIANTS),
         "threshold": (float, 1.0, "positive"),
+        "kinds": (list, [], "kinds"),
+        "neurons": (int, 0, "non-negative"),
+        "fan_in": (str, "random", FAN_IN_RULES),
     },
     "comparison": {
         "methods": (list, ["abs max", "abs min", "small", "big"], "methods"),
@@ -214,6 +223,12 @@ def _check_value(where: str, value: Any, expected: Any, rule: Any) -> Any:
             raise ConfigError(f"{where}: seeds must be distinct, got {value}")
         if rule == "epochs" and not any(value):
             raise ConfigError(f"{where}: every phase has 0 epochs, so nothing would be trained")
+    elif rule == "kinds":
+        for item in value:
+            if not isinstance(item, str) or item not in SITE_KINDS:
+                raise ConfigError(f"{where}: unknown site kind {item!r}; choose from {list(SITE_KINDS)}")
+        if len(set(value)) != len(value):
+            raise ConfigError(f"{where}: each kind may appear once, got {value}")
     elif rule == "methods":
         if not value:
             raise ConfigError(f"{where}: must name at least one method")
@@ -278,6 +293,13 @@ def _check_consistency(config: Config) -> None:
             "comparison.methods: 'big' is the final 'abs max' architecture trained from scratch, "
             "so it needs 'abs max' in the list"
         )
+    kinds = config.sensli["kinds"]
+    if kinds and model["type"] != "fnn":
+        raise ConfigError(f"sensli.kinds: {kinds} are sites of feed-forward nets; model.type is {model['type']!r}")
+    if config.sensli["norm"] == "per_parameter" and not kinds:
+        raise ConfigError("sensli.norm: 'per_parameter' compares sites of several kinds; set sensli.kinds")
+    if "threshold" in methods and "width" in kinds:
+        raise ConfigError("comparison.methods: the 'threshold' rule is defined for depth sites only, not 'width'")
     if training["scheduler"] == "multistep" and not training["milestones"]:
         raise ConfigError("training.milestones: the 'multistep' scheduler needs at least one milestone")
     if len(training["epochs"]) > training["max_insertions"] + 1:
@@ -312,7 +334,10 @@ def _largest_parameter_count(config: Config) -> int:
     if model["type"] == "fnn":
         widths = [inputs, *model["hidden"], classes]
         largest = max(model["hidden"])
-        return sum(a * b + b for a, b in zip(widths, widths[1:])) + insertions * (largest * largest + largest)
+        added = largest * largest + largest
+        if "width" in config.sensli["kinds"] and config.sensli["neurons"]:
+            added = max(added, config.sensli["neurons"] * (max(widths) + 1 + max(widths)))
+        return sum(a * b + b for a, b in zip(widths, widths[1:])) + insertions * added
     if model["type"] == "resnet":
         w = model["width"]
         return inputs * w + w * classes + (model["blocks"] + insertions) * (2 * w * w + w)

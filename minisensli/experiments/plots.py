@@ -338,7 +338,11 @@ def _architecture_rows(results: dict[str, Any]) -> list[tuple[str, list[str], li
     seeds that reached it, most frequent first."""
     rows = [(f"start\n(all {len(results['seeds'])} seeds)", results["start_architecture"], [])]
     for method, runs in _runs_by_method(results).items():
-        reached = Counter((tuple(r["architecture"]), tuple(r["inserted_layers"])) for r in runs)
+        # layers that growth added or widened are highlighted alike
+        reached = Counter(
+            (tuple(r["architecture"]), tuple(sorted(set(r["inserted_layers"]) | set(r.get("widened_layers", [])))))
+            for r in runs
+        )
         for (layers, new), count in reached.most_common():
             rows.append((f"{method}\n({count} of {len(runs)} seeds)", list(layers), list(new)))
     return rows

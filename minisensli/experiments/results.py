@@ -2,7 +2,7 @@
 
 The full JSON Schema is results.schema.json beside this file. In short:
 
-    schema              "minisensli-results/2"
+    schema              "minisensli-results/3"
     name, created, minisensli_version
     complete            false while runs are missing (a run in progress, stopped by Ctrl-C/SIGTERM,
                         or with failed runs; `minisensli run --resume DIR` completes it); documents
@@ -19,7 +19,8 @@ The full JSON Schema is results.schema.json beside this file. In short:
         train_loss / train_error / test_error / lrs (per epoch; errors are fractions),
         epoch_times (cumulative seconds, selection time included), wall_time,
         final_train_loss (mean minibatch loss of the last epoch), final_test_error,
-        architecture (final layer labels), inserted_layers (their indices), parameters,
+        architecture (final layer labels), inserted_layers (their indices), widened_layers
+        (indices of the Dense layers that width insertions made wider; growth runs only), parameters,
         insertions (per selection: sites, scores, chosen, norm, method, seconds, ...),
         chosen_sites, train_seconds, select_seconds, model_file (relative path of the saved model)
     summary             per method: the spread over seeds (n, mean, sd with n - 1, median, q1, q3,
@@ -32,6 +33,9 @@ The full JSON Schema is results.schema.json beside this file. In short:
 Schema 1 (before paired statistics) had summary = mean and population std only and no
 comparisons. Its runs hold everything needed, so ``load_results`` reads it and recomputes
 summary and comparisons from the runs (marking ``upgraded_from``); other schemas are refused.
+Schema 2 (before width sites) differs from 3 only in what 3 adds: the run key widened_layers,
+the insertion keys added_parameters and neurons, and the norm 'per_parameter'; it is read the
+same way.
 """
 
 from __future__ import annotations
@@ -43,8 +47,11 @@ from typing import Any
 from ..nn import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, Module, ResidualConv, ResidualDense
 from .summary import summarize
 
-SCHEMA_ID = "minisensli-results/2"
-OLD_SCHEMAS = ("minisensli-results/1",)  # read by recomputing summary and comparisons from the runs
+SCHEMA_ID = "minisensli-results/3"
+OLD_SCHEMAS = (
+    "minisensli-results/1",
+    "minisensli-results/2",
+)  # read by recomputing summary and comparisons from the runs
 SCHEMA_FILE = pathlib.Path(__file__).parent / "results.schema.json"
 TOP_LEVEL_KEYS = (
     "schema",
@@ -147,7 +154,7 @@ def completeness_note(results: dict[str, Any], folder: str | pathlib.Path) -> st
 
 
 def upgrade(results: dict[str, Any]) -> dict[str, Any]:
-    """A schema-1 document as schema 2: the same runs, summary and comparisons recomputed from them."""
+    """An older document as the current schema: the same runs, summary and comparisons recomputed from them."""
     for i, run in enumerate(results.get("runs", [])):
         if not isinstance(run, dict) or "method" not in run or "seed" not in run:
             raise ResultsError(f"run {i} of the {results['schema']} document lacks 'method' or 'seed'; cannot upgrade")

@@ -116,9 +116,13 @@ def scheduler_factory(config: Config) -> Any:
 
 
 def site_options(config: Config) -> dict[str, Any]:
-    """How candidate sites are found: residual blocks for ResNets, automatic otherwise."""
+    """How candidate sites are found: residual blocks for ResNets; for fnn models the config's
+    [sensli] kinds with the width settings (neurons, fan_in) when given; automatic otherwise."""
     if config.model["type"] == "resnet":
         return {"kind": "residual_dense", "variant": config.sensli["variant"]}
+    if config.sensli["kinds"]:
+        neurons = config.sensli["neurons"] or "match"
+        return {"kinds": tuple(config.sensli["kinds"]), "neurons": neurons, "fan_in": config.sensli["fan_in"]}
     return {}
 
 

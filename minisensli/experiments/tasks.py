@@ -208,6 +208,7 @@ def _run_record(task: Task, history: History, model: Any, growth: Any = None) ->
         record["insertions"] = [r.as_dict() for r in growth.insertions]
         record["chosen_sites"] = [None if s is None else s.label for s in growth.chosen_sites]
         record["inserted_layers"] = _inserted_positions(growth)
+        record["widened_layers"] = _widened_positions(growth)
         record["train_seconds"] = growth.train_seconds
         record["select_seconds"] = growth.select_seconds
     return record
@@ -218,9 +219,24 @@ def _inserted_positions(growth: Any) -> list[int]:
     positions: list[int] = []
     for record in growth.insertions:
         site = record.chosen
-        if site is None:
+        if site is None or site.kind == "width":  # widening adds no layer
             continue
         added = 2 if site.kind in ("dense", "conv") else 1
         positions = [p + added if p >= site.position else p for p in positions]
         positions += list(range(site.position, site.position + added))
+    return sorted(positions)
+
+
+def _widened_positions(growth: Any) -> list[int]:
+    """Indices, in the final model, of the Dense layers that width insertions made wider."""
+    positions: set[int] = set()
+    for record in growth.insertions:
+        site = record.chosen
+        if site is None:
+            continue
+        if site.kind == "width":
+            positions.add(site.position)
+        else:
+            added = 2 if site.kind in ("dense", "conv") else 1
+            positions = {p + added if p >= site.position else p for p in positions}
     return sorted(positions)

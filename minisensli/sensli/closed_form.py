@@ -151,4 +151,27 @@ def site_multipliers(site: Site, x: Any, d: Any, cols: Any = None) -> dict[str, 
         return conv_multipliers(x, d, cols)
     if site.kind == "residual_dense":
         return residual_dense_multipliers(x, d, site)
+    if site.kind == "width":
+        raise ValueError(f"{site.label}: width multipliers need the fan-in; use width_multipliers(x, g, U, c, act)")
     return residual_conv_multipliers(x, d, site)
+
+
+def width_multipliers(x: Any, g: Any, fan_in: Any, fan_in_bias: Any, activation: str) -> dict[str, Any]:
+    """Width site: k new units act(x U^T + c) with fan-out V = 0 into the next Dense.
+
+    x: the input of the widened layer (n x in); g = dl/dy, the gradient at the next Dense's
+    output y (its pre-activation, n x out); U (k x in), c (k): the new units' fan-in and bias.
+    The next layer's output gains act(x U^T + c) V^T, so with a = act(x U^T + c) (n x k):
+        dl/dV = g^T a                  (out x k)
+        dl/dU = ((g V) * act'(z))^T x = 0,   dl/dc = 0      (V = 0 cuts the path to them)
+
+    Derivation: book, "Derivations of the multipliers", section "Width: new units in a hidden
+    Dense layer" (derivation-width).
+    """
+    xp = backend.get_array_module(x)
+    units = _activation(activation, x @ fan_in.T + fan_in_bias)
+    return {
+        "fan_in": xp.zeros(fan_in.shape, dtype=x.dtype),
+        "fan_in_bias": xp.zeros(fan_in_bias.shape, dtype=x.dtype),
+        "fan_out": g.T @ units,
+    }

@@ -28,7 +28,7 @@ from ..nn import Module, Sequential
 from ..optim import SGD, Adam, Optimizer
 from ..train import History, NonFiniteLossError, fit
 from .insertion import insert
-from .norms import NORMS
+from .norms import SITE_SCORES
 from .selection import parse_mode, select
 from .sensitivity import METHODS, sensitivities
 from .sites import Site, candidate_sites
@@ -50,6 +50,7 @@ class InsertionRecord:
     method: str
     existing: dict[str, float] | None
     seconds: float
+    added_parameters: list[int] = field(default_factory=list)  # per site: parameters an insertion there adds
 
     def __repr__(self) -> str:
         chosen = "no insertion" if self.chosen is None else f"inserted at {self.chosen}"
@@ -69,6 +70,8 @@ class InsertionRecord:
             "method": self.method,
             "existing": self.existing,
             "seconds": self.seconds,
+            "added_parameters": list(self.added_parameters),
+            "neurons": [s.neurons if s.kind == "width" else None for s in self.sites],
         }
 
 
@@ -159,7 +162,7 @@ def _check_settings(model: Any, test_loader: Any, settings: dict[str, Any]) -> N
     checks.positive("grow: threshold", settings["threshold"])
     checks.choice("grow: method", settings["method"], METHODS)
     if settings["norm"] is not None:
-        checks.choice("grow: norm", settings["norm"], NORMS)
+        checks.choice("grow: norm", settings["norm"], SITE_SCORES)
     if settings["target_test_error"] is not None:
         checks.number("grow: target_test_error", settings["target_test_error"], 0.0, maximum=1.0)
         if test_loader is None:
@@ -216,6 +219,7 @@ def grow(
     loss_fn: Module | None = None,
     seed: int | None = 0,
     site_options: dict[str, Any] | None = None,
+    kinds: tuple[str, ...] | list[str] | None = None,
     progress: bool = True,
 ) -> GrowthResult:
     """Train ``model`` in phases and insert layers between them by the rule ``mode``.
@@ -228,6 +232,10 @@ def grow(
     'pos K', or 'threshold' (insert only if the best scaled score > threshold * mean).
     method / norm: how sensitivities are computed and scored. target_test_error: stop all
     training once the test error (a fraction) is at or below it. The input model is not changed.
+    kinds: grow by sites of several kinds, e.g. ("dense", "width") (depth and width); with more
+    than one kind the default norm is 'per_parameter' (norms.py), which makes them comparable.
+    site_options: candidate_sites' settings, e.g. {"neurons": 4, "fan_in": "gradmax"} for
+    width sites. The random fan-in of width sites draws from the generator seeded by ``seed``.
     """
     _check_settings(
         model,
@@ -247,10 +255,19 @@ def grow(
     )
     phases = _epochs_per_phase(epochs, max_insertions)
     site_options = dict(site_options or {})
+    if kinds is not None:
+        site_options["kinds"] = tuple(kinds)
     sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
     if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
     name, position = parse_mode(mode)
+    site_kinds = sorted({s.kind for s in sites})
+    if name == "threshold" and (len(site_kinds) > 1 or site_kinds == ["width"]):
+        raise ValueError(
+            f"grow: the 'threshold' rule compares with existing weights of one depth kind; not defined for {site_kinds}"
+        )
+    if name == "second order" and "width" in site_kinds:
+        raise ValueError("grow: the 'second order' rule is defined for depth sites only, not width sites")
     if name == "pos" and position >= len(sites):
         raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
@@ -302,13 +319,14 @@ def grow(
                 norm=norm,
                 score_existing=parse_mode(mode)[0] == "threshold",
                 second_order=parse_mode(mode)[0] == "second order",
+                fan_in_seed=rng,
                 **site_options,
             )
         except NonFiniteLossError as err:
             raise _diverged(err, phase, len(phases), result, model) from err
         choice = select(scores, mode, rng=rng, threshold=threshold)
         if choice is not None:
-            model = insert(model, choice.site)
+            model = insert(model, choice.site, choice.values)
             lr *= lr_factor
         seconds = time.perf_counter() - start
         result.select_seconds += seconds
@@ -326,6 +344,7 @@ def grow(
                 method=method,
                 existing=scores.existing,
                 seconds=seconds,
+                added_parameters=[s.added_parameters for s in scores],
             )
         )
     result.model = model

@@ -11,6 +11,13 @@ spectral     the squared operator 2-norm of the linear map the weight defines:
              singular values. On maps smaller than the kernel, taps that wrap onto the same
              pixel act together, so the kernel is first folded (tap (p, q) added at
              (p mod H, q mod W)) before the FFT.
+per_parameter  (sum over ALL virtual parameters of ||G||_F^2) / (number of parameters the
+             insertion adds): the first-order loss decrease that one gradient step of unit
+             size on the freed parameters promises (dL = -lr sum ||G||^2), per added parameter.
+             It makes sites of different kinds and sizes comparable (a depth site adds
+             w^2 + w parameters, a width site k (in + 1 + out)); computed by
+             sensitivities(), which knows the whole site (not by score(), which sees one weight).
+             Invariant under permutations of hidden units (see tests/test_sensli_width.py).
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from typing import Any
 
 from .. import backend
 
-NORMS = ("fro", "fro_scaled", "spectral")
+NORMS = ("fro", "fro_scaled", "spectral")  # norms of one multiplier (score() computes them)
+SITE_SCORES = (*NORMS, "per_parameter")  # what sensitivities(norm=...) accepts
 
 
 def _host_float(value: Any) -> float:
@@ -59,4 +67,6 @@ def score(weight: Any, norm: str, feature_shape: tuple[int, int] | None = None) 
         return _host_float((weight * weight).sum()) / weight.size
     if norm == "spectral":
         return spectral_norm_squared(weight, feature_shape)
+    if norm == "per_parameter":
+        raise ValueError("the per_parameter score needs every multiplier of a site: use sensitivities(norm=...)")
     raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")

@@ -121,6 +121,11 @@ def add_second_order(model: Sequential, loader: Any, loss_fn: Module, scores: li
     """Fill in ``curvature``, ``step`` and ``predicted_decrease`` of every SiteScore in
     ``scores`` (see the module docstring). The model's parameters and their .grad are left as
     they were."""
+    width = [s.site.label for s in scores if s.site.kind == "width"]
+    if width:
+        raise ValueError(
+            f"second order: defined for depth sites (a layer inserted as the identity), not width sites {width}"
+        )
     params = model.parameters()
     saved = [p.grad for p in params]
     try:

@@ -24,21 +24,21 @@ method="closed_form"  run only the original network, keep at each site the activ
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import backend
 from ..autograd import Tensor
 from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
-from ..train import NonFiniteLossError
-from .closed_form import forward_columns, site_multipliers
-from .norms import NORMS, default_norm, score
+from .closed_form import forward_columns, site_multipliers, width_multipliers
+from .fan_in import choose_fan_in
+from .norms import SITE_SCORES, default_norm, score
+from .passes import SamePassOrder, _backward_weighted, _forward_capturing, _frozen
 from .second_order import add_second_order
-from .sites import Site, candidate_sites, check_site
+from .sites import Site, added_parameters, candidate_sites, check_site
 from .virtual import virtual_modules
+from .widening import widen, widened_parameters
 
 METHODS = ("closed_form", "autograd")
 
@@ -58,6 +58,9 @@ class SiteScore:
     scaled_score: float
     multipliers: dict[str, Any] = field(repr=False)
     feature_shape: tuple[int, int] | None = None
+    values: dict[str, Any] | None = field(default=None, repr=False)
+    added_parameters: int = 0
+    decrease: float = 0.0
     # second_order=True only (experimental, second_order.py): G^T H G, the optimal step, the predicted decrease
     curvature: float | None = None
     step: float | None = None
@@ -137,56 +140,20 @@ def existing_weights(model: Sequential, kind: str, scored_parameter: str) -> dic
     return out
 
 
-def _forward_capturing(
-    layers: list[Module], x: Tensor, capture: set[int], with_grad: bool, outputs: dict[int, Tensor] | None = None
-) -> tuple[Tensor, dict[int, Tensor]]:
-    """Run the layers and keep the tensors entering the layers in ``capture`` (an index equal to
-    len(layers) means the output). with_grad: their gradients are kept by the next backward;
-    where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf).
-    outputs: if given, receives the output of each layer in ``capture``."""
-    captured = {}
-    h = x
-    for i, layer in enumerate(layers):
-        if i in capture:
-            if with_grad:
-                h = h.retain_grad() if h.requires_grad else h.detach().requires_grad_()
-            captured[i] = h
-        h = layer(h)
-        if outputs is not None and i in capture:
-            outputs[i] = h
-    if len(layers) in capture:
-        captured[len(layers)] = h.retain_grad() if with_grad else h
-    return h, captured
-
-
-@contextlib.contextmanager
-def _frozen(params: list[Any]) -> Iterator[None]:
-    """Parameters stop requiring gradients inside the block (restored afterwards), so that
-    backward skips their weight gradients when only the multipliers are wanted."""
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad = False
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad = flag
-
-
 def _validate(model: Any, sites: list[Site], method: str, norm: str | None) -> None:
     if not isinstance(model, Sequential):
         raise TypeError(f"sensitivities: expected an nn.Sequential model, got {type(model).__name__}")
     if method not in METHODS:
         raise ValueError(f"sensitivities: method must be one of {METHODS}, got {method!r}")
-    if norm is not None and norm not in NORMS:
-        raise ValueError(f"sensitivities: norm must be one of {NORMS} or None, got {norm!r}")
+    if norm is not None and norm not in SITE_SCORES:
+        raise ValueError(f"sensitivities: norm must be one of {SITE_SCORES} or None, got {norm!r}")
     if not sites:
         raise ValueError("sensitivities: the model has no candidate site")
     for i, site in enumerate(sites):
         if not isinstance(site, Site):
             raise TypeError(f"sensitivities: sites[{i}] is a {type(site).__name__}, expected a Site")
-    if len({s.kind for s in sites}) != 1 or len({s.position for s in sites}) != len(sites):
-        raise ValueError("sensitivities: sites must share one kind and have distinct positions")
+    if len({(s.kind, s.position) for s in sites}) != len(sites):
+        raise ValueError("sensitivities: two sites of the same kind at the same position")
     for i, site in enumerate(sites):
         check_site(model, site, f"sensitivities: sites[{i}]")
 
@@ -199,13 +166,17 @@ def sensitivities(
     sites: list[Site] | None = None,
     norm: str | None = None,
     score_existing: bool = False,
+    fan_in_seed: Any = 0,
     second_order: bool = False,
     **site_options: Any,
 ) -> SensitivityResult:
     """Score every candidate site of ``model`` over one pass of ``loader`` (no parameter update).
 
     sites: the sites to score (default ``candidate_sites(model, **site_options)``).
-    norm: 'fro', 'fro_scaled' or 'spectral' (default per kind: see norms.default_norm).
+    norm: 'fro', 'fro_scaled', 'spectral' or 'per_parameter' (default per kind: see
+    norms.default_norm; 'per_parameter' when the sites are of several kinds).
+    Sites may be of several kinds (e.g. dense and width): each kind gets its own pass.
+    fan_in_seed: seed (or numpy Generator) of the random fan-in of width sites (fan_in.py).
     score_existing: also average the gradients of the existing weights of the same kind (the
     threshold rule needs them); without it the pass skips every existing weight gradient.
     The model's parameters and their ``.grad`` are left as they were.
@@ -215,42 +186,62 @@ def sensitivities(
     or multipliers that are not finite (non-finite inputs or weights), raise a ValueError
     rather than scores that a selection rule would rank.
 
-    second_order (experimental, not the paper's method): also fill in each SiteScore's
-    ``curvature`` kappa = G^T H G along the multiplier G (all of the layer's virtual parameters;
-    H: the Hessian of the mean loss w.r.t. them at the identity, one Hessian-vector product per
-    site and batch), ``step`` t* = ||G||^2 / kappa and ``predicted_decrease`` ||G||^4 / (2 kappa),
-    the top of the quadratic model t ||G||^2 - t^2 kappa / 2 of the decrease along -G; both
-    are inf when kappa <= 0 (no top). See second_order.py and book/derivations.md.
+    second_order (experimental, not the paper's method; depth sites only): also fill in each
+    SiteScore's ``curvature`` kappa = G^T H G along the multiplier G (all of the layer's virtual
+    parameters; H: the Hessian of the mean loss w.r.t. them at the identity, one Hessian-vector
+    product per site and batch), ``step`` t* = ||G||^2 / kappa and ``predicted_decrease``
+    ||G||^4 / (2 kappa), the top of the quadratic model t ||G||^2 - t^2 kappa / 2 of the decrease
+    along -G; both are inf when kappa <= 0 (no top). See second_order.py and book/derivations.md.
     """
     sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
     _validate(model, sites, method, norm)
+    kinds = list(dict.fromkeys(s.kind for s in sites))
+    if score_existing and (len(kinds) > 1 or kinds == ["width"]):
+        raise ValueError(
+            f"sensitivities: score_existing (the threshold rule) compares sites with the existing weights of "
+            f"one depth kind; it is not defined for the kinds {kinds}"
+        )
     loss_fn = loss_fn or CrossEntropyLoss()
-    kind = sites[0].kind
-    norm = norm or default_norm(kind)
+    norm = norm or (default_norm(kinds[0]) if len(kinds) == 1 else "per_parameter")
     params = model.parameters()
     saved_grads = [p.grad for p in params]
-    run_pass = _closed_form_pass if method == "closed_form" else _autograd_pass
     start = time.perf_counter()
+    loader = SamePassOrder(loader)  # several passes move a shuffling loader's order as one pass
+    found: dict[int, tuple[dict, Any, dict | None]] = {}
+    existing_scores = None
     try:
-        for p in params:
-            p.grad = None
-        with contextlib.nullcontext() if score_existing else _frozen(params):
-            sums, shapes, batches, examples = run_pass(model, loader, loss_fn, sites)
-        if batches == 0 or examples == 0:
-            raise ValueError("sensitivities: the loader yielded no batch (no example to average over)")
-        existing_scores = None
-        if score_existing:
-            existing = existing_weights(model, kind, sites[0].scored_parameter)
-            existing_scores = {
-                name: score(p.grad / examples, "fro_scaled") if p.grad is not None else 0.0
-                for name, p in existing.items()
-            }
+        for kind in kinds:
+            group = [j for j, site in enumerate(sites) if site.kind == kind]
+            group_sites = [sites[j] for j in group]
+            for p in params:
+                p.grad = None
+            values: list[dict | None] = [None] * len(group)
+            with contextlib.nullcontext() if score_existing else _frozen(params):
+                if kind == "width":
+                    chosen = choose_fan_in(model, loader, loss_fn, group_sites, backend.new_rng(fan_in_seed))
+                    values = [{"fan_in": chosen[s][0], "fan_in_bias": chosen[s][1]} for s in group_sites]
+                    run = _width_closed_form_pass if method == "closed_form" else _width_autograd_pass
+                    sums, shapes, batches, examples = run(model, loader, loss_fn, group_sites, values)
+                else:
+                    run_pass = _closed_form_pass if method == "closed_form" else _autograd_pass
+                    sums, shapes, batches, examples = run_pass(model, loader, loss_fn, group_sites)
+            if batches == 0 or examples == 0:
+                raise ValueError("sensitivities: the loader yielded no batch (no example to average over)")
+            for j, total, shape, value in zip(group, sums, shapes, values):
+                found[j] = ({name: g / examples for name, g in total.items()}, shape, value)
+            if score_existing:
+                existing = existing_weights(model, kind, sites[0].scored_parameter)
+                existing_scores = {
+                    name: score(p.grad / examples, "fro_scaled") if p.grad is not None else 0.0
+                    for name, p in existing.items()
+                }
     finally:
+        loader.finish()
         for p, g in zip(params, saved_grads):
             p.grad = g
     results = []
-    for site, total, shape in zip(sites, sums, shapes):
-        averaged = {name: g / examples for name, g in total.items()}
+    for j, site in enumerate(sites):
+        averaged, shape, value = found[j]
         for name, g in averaged.items():
             if not backend.all_finite(g):
                 raise ValueError(
@@ -258,21 +249,15 @@ def sensitivities(
                     "(non-finite inputs or weights?)"
                 )
         weight = averaged[site.scored_parameter]
-        results.append(SiteScore(site, score(weight, norm, shape), norm, score(weight, "fro_scaled"), averaged, shape))
+        added = added_parameters(model, site)
+        decrease = sum(score(g, "fro") for g in averaged.values())
+        value_of_score = decrease / added if norm == "per_parameter" else score(weight, norm, shape)
+        results.append(
+            SiteScore(site, value_of_score, norm, score(weight, "fro_scaled"), averaged, shape, value, added, decrease)
+        )
     if second_order:
         add_second_order(model, loader, loss_fn, results)
     return SensitivityResult(results, existing_scores, method, batches, time.perf_counter() - start, examples)
-
-
-def _backward_weighted(loss: Tensor, batch: int, count: int) -> None:
-    """Backpropagate ``count`` times the batch-mean loss: the gradients add up to sum_k n_k dl_k
-    (divided by N at the end). A non-finite loss stops the pass, naming the batch."""
-    value = loss.item()
-    if not math.isfinite(value):
-        raise NonFiniteLossError(
-            f"sensitivities: the loss of batch {batch} is {value} (non-finite inputs or weights?)", step=batch
-        )
-    loss.backward(float(count))
 
 
 def _accumulate(total: dict[str, Any], grads: dict[str, Any]) -> None:
@@ -338,3 +323,58 @@ def _autograd_pass(
         for modules in virtual
     ]
     return sums, shapes, batches, examples
+
+
+def _width_closed_form_pass(
+    model: Sequential, loader: Any, loss_fn: Module, sites: list[Site], values: list[Any]
+) -> tuple[list[dict], list, int, int]:
+    """Width multipliers from the original network: x at the widened layer's input, g at the
+    following Dense's output (closed_form.width_multipliers)."""
+    sums: list[dict[str, Any]] = [{} for _ in sites]
+    batches = examples = 0
+    capture = {s.position for s in sites} | {s.position + 3 for s in sites}
+    for inputs, labels in loader:
+        out, captured = _forward_capturing(model.layers, inputs, capture, with_grad=True)
+        _backward_weighted(loss_fn(out, labels), batches, len(labels))
+        for j, site in enumerate(sites):
+            x, g = captured[site.position].data, captured[site.position + 3].grad
+            grads = width_multipliers(x, g, values[j]["fan_in"], values[j]["fan_in_bias"], site.activation)
+            _accumulate(sums[j], grads)
+        batches += 1
+        examples += len(labels)
+    return sums, [None] * len(sites), batches, examples
+
+
+def widened_model(model: Sequential, sites: list[Site], values: list[Any]) -> Sequential:
+    """The fully widened network: every width site's units added (fan-out 0), widest position
+    first so that each site's U and V keep their shapes; shares the unchanged modules."""
+    widened = model
+    for site, value in sorted(zip(sites, values), key=lambda pair: -pair[0].position):
+        widened = widen(widened, site, value["fan_in"], value["fan_in_bias"])
+    return widened
+
+
+def _width_autograd_pass(
+    model: Sequential, loader: Any, loss_fn: Module, sites: list[Site], values: list[Any]
+) -> tuple[list[dict], list, int, int]:
+    """Width multipliers by backpropagation through the widened network: the gradients of the
+    new rows of the widened layer and of the new columns of the following one."""
+    widened = widened_model(model, sites, values)
+    batches = examples = 0
+    for inputs, labels in loader:
+        _backward_weighted(loss_fn(widened(inputs), labels), batches, len(labels))
+        batches += 1
+        examples += len(labels)
+    sums = []
+    for site in sites:
+        inputs_before, outputs_before = model[site.position].in_features, model[site.position + 2].out_features
+        parts = widened_parameters(widened, site, inputs_before, outputs_before)
+        grads = {}
+        for name, (p, index) in parts.items():
+            if p is None:  # no bias in the layer: c is held at 0 and its multiplier is 0
+                weight = model[site.position].weight
+                grads[name] = backend.get_array_module(weight.data).zeros(site.neurons, dtype=weight.dtype)
+            else:
+                grads[name] = p.grad[index] if p.grad is not None else p.data[index] * 0
+        sums.append(grads)
+    return sums, [None] * len(sites), batches, examples
