@@ -81,6 +81,19 @@ def _raiser_code(function: types.FunctionType, exercise: str, dotted: str) -> ty
     return namespace["_outer"]().__code__
 
 
+def _python_function(value: Any) -> Any:
+    """The Python function behind ``value``: a classmethod's or staticmethod's function, the
+    implementation behind NumPy's dispatcher (np.isclose) or a functools.wraps wrapper."""
+    for _ in range(5):
+        if isinstance(value, types.FunctionType):
+            return value
+        inner = getattr(value, "__func__", None) or getattr(value, "_implementation", None)
+        if inner is None:
+            return value
+        value = inner
+    return value
+
+
 def forbidden_message(exercise: str, dotted: str) -> str:
     return f"{exercise} asks you to write this yourself: {dotted} is switched off while your function is checked"
 
@@ -95,7 +108,7 @@ def switched_off(exercise: str, names: tuple[str, ...]) -> Iterator[None]:
             if found is None:
                 continue
             owner, attribute, value = found
-            target = getattr(value, "__func__", value)  # a classmethod/staticmethod's function
+            target = _python_function(value)
             if isinstance(target, types.FunctionType):
                 undo.append(("code", target, "__code__", target.__code__))
                 target.__code__ = _raiser_code(target, exercise, dotted)

@@ -20,7 +20,7 @@ from ._asserts import as_array, assert_close, unpack
 from ._core import exercise
 
 
-@exercise("ch06.kkt_solve", max_examples=30)
+@exercise("ch06.kkt_solve", max_examples=30, points=2)
 def kkt_solve(answer, case):
     n = case.draw(st.integers(2, 4), "n")
     m = case.draw(st.integers(1, n - 1), "m")
@@ -49,7 +49,7 @@ def _problem(p_mat: Any, b_mat: Any, e: Any) -> dict[str, Any]:
     }
 
 
-@exercise("ch06.newton_kkt_step", max_examples=30)
+@exercise("ch06.newton_kkt_step", max_examples=30, points=3)
 def newton_kkt_step(answer, case):
     n = case.draw(st.integers(2, 4), "n")
     rng = case.rng()

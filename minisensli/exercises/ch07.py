@@ -28,7 +28,12 @@ def _relu_output(rng: np.random.Generator, n: int, w: int) -> np.ndarray:
     return x
 
 
-@exercise("ch07.dense_multiplier", max_examples=30)
+@exercise(
+    "ch07.dense_multiplier",
+    max_examples=30,
+    points=2,
+    forbid=("minisensli.sensli.closed_form.dense_multipliers", "minisensli.sensli.closed_form.site_multipliers"),
+)
 def dense_multiplier(answer, case):
     n = case.draw(st.integers(1, 6), "N")
     w = case.draw(st.integers(2, 5), "w")
@@ -39,7 +44,17 @@ def dense_multiplier(answer, case):
     assert_close(answer(x.copy(), d.copy()), expected, "dl/dV (mask 1[x > 0]; rows = output units)")
 
 
-@exercise("ch07.correlate3x3", max_examples=25)
+@exercise(
+    "ch07.correlate3x3",
+    max_examples=25,
+    points=2,
+    forbid=(
+        "minisensli.autograd.Tensor.backward",
+        "minisensli.sensli.closed_form.correlate3x3",
+        "minisensli.sensli.closed_form.conv_multipliers",
+        "minisensli.ops.conv.Conv2d.backward",
+    ),
+)
 def correlate3x3(answer, case):
     n = case.draw(st.integers(1, 2), "N")
     c = case.draw(st.integers(1, 3), "C")
@@ -54,7 +69,15 @@ def correlate3x3(answer, case):
     assert_close(answer(x.copy(), g.copy()), kernel.grad, "kernel gradient (O, C, 3, 3)")
 
 
-@exercise("ch07.residual_v1_multiplier", max_examples=30)
+@exercise(
+    "ch07.residual_v1_multiplier",
+    max_examples=30,
+    points=3,
+    forbid=(
+        "minisensli.sensli.closed_form.residual_dense_multipliers",
+        "minisensli.sensli.closed_form.site_multipliers",
+    ),
+)
 def residual_v1_multiplier(answer, case):
     n = case.draw(st.integers(1, 6), "N")
     w = case.draw(st.integers(2, 5), "w")

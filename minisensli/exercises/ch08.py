@@ -18,7 +18,12 @@ from ._asserts import as_array, assert_close, unpack
 from ._core import exercise
 
 
-@exercise("ch08.virtual_dense_init", max_examples=25)
+@exercise(
+    "ch08.virtual_dense_init",
+    max_examples=25,
+    points=1,
+    forbid=("minisensli.sensli.virtual.virtual_modules", "minisensli.sensli.virtual._identity_values"),
+)
 def virtual_dense_init(answer, case):
     in_features = case.draw(st.integers(1, 5), "in_features")
     width = case.draw(st.integers(1, 5), "width")
@@ -60,7 +65,7 @@ def _weight_shapes() -> st.SearchStrategy:
     return st.one_of(dense, conv)
 
 
-@exercise("ch08.site_score", max_examples=40)
+@exercise("ch08.site_score", max_examples=40, points=1, forbid=("minisensli.sensli.norms.score",))
 def site_score(answer, case):
     shape = case.draw(_weight_shapes(), "shape")
     batches = case.draw(st.integers(2, 4), "batches")
@@ -86,7 +91,7 @@ def _result(scores: list[float]) -> sensli.SensitivityResult:
     return sensli.SensitivityResult(entries, None, "closed_form", 1, 0.0)
 
 
-@exercise("ch08.select_abs_max", max_examples=40)
+@exercise("ch08.select_abs_max", max_examples=40, points=1, forbid=("minisensli.sensli.selection.select",))
 def select_abs_max(answer, case):
     scores = case.draw(_score_lists(), "scores")
     got = answer(list(scores))

@@ -42,7 +42,7 @@ def _signed_rank_plus(d):
     return float(ranks[d > 0].sum())
 
 
-@exercise("ch09.paired_record", max_examples=40)
+@exercise("ch09.paired_record", max_examples=40, points=1, forbid=("minisensli.experiments.statistics.paired",))
 def paired_record(answer, case):
     a, b = _paired_losses(case)
     got = as_array(answer(a.copy(), b.copy()), "paired_record(a, b)")
@@ -51,14 +51,21 @@ def paired_record(answer, case):
     )
 
 
-@exercise("ch09.median_paired_difference", max_examples=40)
+@exercise(
+    "ch09.median_paired_difference", max_examples=40, points=1, forbid=("minisensli.experiments.statistics.paired",)
+)
 def median_paired_difference(answer, case):
     a, b = _paired_losses(case)
     got = answer(a.copy(), b.copy())
     assert_close(got, np.median(a - b), "median of the per-seed differences a - b")
 
 
-@exercise("ch09.signed_rank_statistic", max_examples=40)
+@exercise(
+    "ch09.signed_rank_statistic",
+    max_examples=40,
+    points=2,
+    forbid=("scipy.stats.rankdata", "scipy.stats.wilcoxon", "minisensli.experiments.statistics.paired"),
+)
 def signed_rank_statistic(answer, case):
     n = case.draw(st.integers(1, 10), "number of seeds")
     d = case.draw(hnp.arrays(np.float64, n, elements=_STEPS), "d")

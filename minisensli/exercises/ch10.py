@@ -24,7 +24,7 @@ from ._core import exercise
 _ENTRIES = st.floats(-2, 2, allow_nan=False, allow_infinity=False)
 
 
-@exercise("ch10.scaled_score", max_examples=30)
+@exercise("ch10.scaled_score", max_examples=30, points=1, forbid=("minisensli.sensli.norms.score",))
 def scaled_score(answer, case):
     ndim = case.draw(st.sampled_from([2, 4]), "dense (2) or conv (4) weight")
     if ndim == 2:
@@ -77,7 +77,12 @@ def _gradient(shape, magnitude):
     return magnitude * np.cos(1.0 + 2.0 * np.arange(size)).reshape(shape)
 
 
-@exercise("ch10.threshold_choice", max_examples=40)
+@exercise(
+    "ch10.threshold_choice",
+    max_examples=40,
+    points=2,
+    forbid=("minisensli.sensli.selection.select", "minisensli.sensli.norms.score"),
+)
 def threshold_choice(answer, case):
     widths = case.draw(st.lists(st.integers(1, 5), min_size=1, max_size=4), "virtual widths")
     shapes = case.draw(
