@@ -5,7 +5,9 @@
     minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress] [--format F]
     minisensli list
     minisensli plot RESULTS_DIR [--format F]
-    minisensli notebooks [DIR] [--student] [--force]
+    minisensli notebooks [DIR] [--student | --nbgrader] [--force]
+    minisensli exercises
+    minisensli grade SUBMISSIONS [--out grades.csv] [--jobs N] [--timeout S] [--resume]
     minisensli --version
 
 Exit codes: 0 success; 1 some runs failed (the others are kept; --resume retries the failed
@@ -41,6 +43,7 @@ from .experiments import (
 )
 from .experiments.config import Config, expected_seconds
 from .experiments.plots import FORMATS
+from .grading import cli as teaching_cli
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
@@ -142,6 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         "--student", action="store_true", help="student edition: leave out the solution cells (the self-checks stay)"
     )
     chapters.add_argument("--force", action="store_true", help="overwrite notebooks that already exist in DIR")
+    # --- teaching: `exercises` and `grade` live in minisensli/grading/cli.py ---
+    teaching_cli.register(commands)
     return parser
 
 
@@ -297,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "notebooks":
             return _notebooks(args)
+        if args.command in teaching_cli.COMMANDS:  # --- teaching ---
+            return teaching_cli.handle(args) or 0
         return _plot(args)
     except (ConfigError, ResultsError, RunFolderError, ExecutorError, notebooks.NotebookExportError) as err:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
