@@ -34,7 +34,7 @@ class Task:
     title: str
 
 
-class NotebookProblem(ValueError):
+class NotebookProblemError(ValueError):
     """A submitted notebook cannot be read as a Jupyter notebook (the message says why)."""
 
 
@@ -85,37 +85,37 @@ def chapter_of(filename: str) -> str | None:
 
 
 def read_code_cells(path: pathlib.Path) -> list[str]:
-    """The code cells' sources of a submitted .ipynb; NotebookProblem when it is empty, too large,
+    """The code cells' sources of a submitted .ipynb; NotebookProblemError when it is empty, too large,
     not JSON, not nbformat 4 or malformed. Outputs are never read."""
     try:
         size = path.stat().st_size
         if size == 0:
-            raise NotebookProblem("the notebook file is empty")
+            raise NotebookProblemError("the notebook file is empty")
         if size > MAX_NOTEBOOK_BYTES:
-            raise NotebookProblem(
+            raise NotebookProblemError(
                 f"the notebook is {size / 1e6:.0f} MB, over the {MAX_NOTEBOOK_BYTES // 2**20} MiB limit"
             )
         raw = path.read_bytes()
     except OSError as exc:
-        raise NotebookProblem(f"cannot read the notebook: {exc.strerror or exc}") from None
+        raise NotebookProblemError(f"cannot read the notebook: {exc.strerror or exc}") from None
     try:
         notebook: Any = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise NotebookProblem(f"not a Jupyter notebook (not valid JSON: {str(exc)[:80]})") from None
+        raise NotebookProblemError(f"not a Jupyter notebook (not valid JSON: {str(exc)[:80]})") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise NotebookProblem("not a Jupyter notebook (no list of cells)")
+        raise NotebookProblemError("not a Jupyter notebook (no list of cells)")
     if notebook.get("nbformat") != 4:
-        raise NotebookProblem(f"nbformat {notebook.get('nbformat')!r}; save it as a version 4 notebook (.ipynb)")
+        raise NotebookProblemError(f"nbformat {notebook.get('nbformat')!r}; save it as a version 4 notebook (.ipynb)")
     sources = []
     for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict):
-            raise NotebookProblem(f"cell {index + 1} is not a JSON object")
+            raise NotebookProblemError(f"cell {index + 1} is not a JSON object")
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
         if isinstance(source, list) and all(isinstance(line, str) for line in source):
             source = "".join(source)
         if not isinstance(source, str):
-            raise NotebookProblem(f"code cell {index + 1} has no text source")
+            raise NotebookProblemError(f"code cell {index + 1} has no text source")
         sources.append(source)
     return sources

@@ -39,7 +39,7 @@ from typing import Any
 from .. import __version__
 from ..exercises._core import STATUSES
 from ..files import write_text
-from .course import NotebookProblem, Task, chapter_of, course_tasks, read_code_cells
+from .course import NotebookProblemError, Task, chapter_of, course_tasks, read_code_cells
 
 SCHEMA = "minisensli-grades/1"
 GRADE_STATUSES = (*STATUSES, "missing")
@@ -225,7 +225,7 @@ def grade_notebook(
     result = NotebookResult(student, chapter, path.name, "graded")
     try:
         cells = read_code_cells(path)
-    except NotebookProblem as problem:
+    except NotebookProblemError as problem:
         result.status, result.detail = "error", str(problem)
         result.exercises = [
             {"exercise": t.exercise, "status": "error", "verdict": f"{t.exercise}: {problem}"} for t in tasks
