@@ -102,10 +102,13 @@ def read_code_cells(path: pathlib.Path) -> list[str]:
         notebook: Any = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise NotebookProblemError(f"not a Jupyter notebook (not valid JSON: {str(exc)[:80]})") from None
-    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise NotebookProblemError("not a Jupyter notebook (no list of cells)")
+    if not isinstance(notebook, dict):
+        raise NotebookProblemError("not a Jupyter notebook (not a JSON object)")
     if notebook.get("nbformat") != 4:
-        raise NotebookProblemError(f"nbformat {notebook.get('nbformat')!r}; save it as a version 4 notebook (.ipynb)")
+        version = notebook.get("nbformat")
+        raise NotebookProblemError(f"nbformat {version!r}; save it as a version 4 notebook (.ipynb)")
+    if not isinstance(notebook.get("cells"), list):
+        raise NotebookProblemError("not a Jupyter notebook (no list of cells)")
     sources = []
     for index, cell in enumerate(notebook["cells"]):
         if not isinstance(cell, dict):
