@@ -342,3 +342,12 @@ def check(name: str, fn: Callable, *, grading: bool | None = None) -> None:
     scores_nothing = verdict.status != "passed" if grading else verdict.status not in ("passed", "not attempted")
     if strict and scores_nothing:
         raise ExerciseFailedError(str(verdict))
+
+
+def graded_check(name: str, fn: Callable) -> None:
+    """The check of an autograded (nbgrader) test cell: prints the verdict with its score and
+    raises ExerciseFailedError unless it passed, so the cell earns all its points or none."""
+    verdict = run_check(name, fn)
+    print(verdict.graded())
+    if verdict.status != "passed":
+        raise ExerciseFailedError(str(verdict))

@@ -77,8 +77,8 @@ def run(job: dict[str, Any], channel: Any) -> None:
     def no_check(*args: Any, **kwargs: Any) -> None:
         return None
 
-    exercises.check = no_check
-    _core.check = no_check
+    exercises.check = exercises.graded_check = no_check
+    _core.check = _core.graded_check = no_check
     namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
     main_module = types.ModuleType("__main__")
     main_module.__dict__.update(namespace)
