@@ -188,3 +188,14 @@ def test_a_check_without_hypothesis_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "ExerciseSetupError" in out and 'pip install "minisensli[notebooks]"' in out
+
+
+def test_every_check_name_in_the_docs_exists():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    texts = [root / "README.md", *sorted((root / "book").glob("*.md"))]
+    for path in texts:
+        for name in re.findall(r"""check\(\s*["'](ch\d\d\.[a-z0-9_]+)["']""", path.read_text(encoding="utf-8")):
+            assert name in NAMES, f"{path.name} mentions {name}, which is not an exercise"

@@ -72,7 +72,7 @@ def _progress_printer(enabled: bool):  # noqa: ANN202 - a small closure
         if not bars:
             from ..progress import progress_bar
 
-            bars.append(progress_bar(None, total=total, desc="grading", unit="notebook", leave=True))
+            bars.append(progress_bar(iter(()), total=total, desc="grading", unit="notebook", leave=True))
         bars[0].n = done
         bars[0].refresh()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .course import Task
+from ..notebooks import chapter_files
+from .course import Task, study_hours
 
 MAX_ROWS = 40  # one screen; the files hold everyone
 
@@ -16,6 +17,17 @@ def exercise_table(tasks: list[Task]) -> str:
     for t in tasks:
         lines.append(f"{t.chapter:<8}{t.exercise:<{width + 2}}{t.points:>6}  {t.title}")
     lines.append(f"{len(tasks)} exercises, {sum(t.points for t in tasks)} points in all")
+    lines.append("")
+    lines.append(
+        "estimated hours per chapter (a model: prose at 100 words/min, code at 20 lines/min, 15 min per point):"
+    )
+    total = 0.0
+    for path in chapter_files():
+        points = sum(t.points for t in tasks if t.chapter_file == path.stem)
+        hours = study_hours(path, points)
+        total += hours
+        lines.append(f"  {path.stem:<32} {hours:4.1f} h")
+    lines.append(f"  {'all chapters':<32} {total:4.1f} h")
     return "\n".join(lines)
 
 
