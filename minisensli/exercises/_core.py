@@ -50,12 +50,6 @@ class Exercise:
     points: int = 1
     forbid: tuple[str, ...] = ()
 
-    @property
-    def summary(self) -> str:
-        """The first line of the property's docstring, else of its chapter module's entry."""
-        doc = (self.prop.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
-
 
 @dataclass(frozen=True)
 class Verdict:
