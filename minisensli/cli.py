@@ -5,7 +5,9 @@
     minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress] [--format F]
     minisensli list
     minisensli plot RESULTS_DIR [--format F]
-    minisensli notebooks [DIR] [--student] [--force]
+    minisensli notebooks [DIR] [--student | --nbgrader] [--force]
+    minisensli exercises
+    minisensli grade SUBMISSIONS [--out grades.csv] [--jobs N] [--timeout S] [--resume]
     minisensli --version
 
 Exit codes: 0 success; 1 some runs failed (the others are kept; --resume retries the failed
@@ -16,6 +18,7 @@ folder; 130 stopped by Ctrl-C or SIGTERM (every finished run is kept; --resume c
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 
@@ -41,6 +44,7 @@ from .experiments import (
 )
 from .experiments.config import Config, expected_seconds
 from .experiments.plots import FORMATS
+from .grading import cli as teaching_cli
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
@@ -142,6 +146,14 @@ def _parser() -> argparse.ArgumentParser:
         "--student", action="store_true", help="student edition: leave out the solution cells (the self-checks stay)"
     )
     chapters.add_argument("--force", action="store_true", help="overwrite notebooks that already exist in DIR")
+    chapters.add_argument(
+        "--nbgrader",
+        action="store_true",
+        help="instructor version in nbgrader's source format (DIR/source/CHAPTER/CHAPTER.ipynb, checks as "
+        "locked autograded cells with the exercises' points)",
+    )
+    # --- teaching: `exercises` and `grade` live in minisensli/grading/cli.py ---
+    teaching_cli.register(commands)
     return parser
 
 
@@ -278,9 +290,27 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    written = notebooks.export(args.dir, student=args.student, force=args.force)
+    if args.nbgrader and args.student:
+        print(
+            "minisensli notebooks: error: --nbgrader writes the instructor version; nbgrader makes the "
+            "student version from it (nbgrader generate_assignment)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    written = notebooks.export(args.dir, student=args.student, force=args.force, nbgrader=args.nbgrader)
+    chapters = sum(1 for path in written if path.suffix == ".ipynb")
+    if args.nbgrader:
+        print(
+            f"{chapters} chapters in nbgrader's source format written to {args.dir}/source/; then, in that "
+            f"folder: nbgrader generate_assignment CHAPTER (e.g. cd {shlex.quote(str(args.dir))} && "
+            f"nbgrader generate_assignment {next(p.stem for p in written if p.suffix == '.ipynb')})"
+        )
+        return 0
     edition = "student edition, without solutions" if args.student else "with solutions"
-    print(f"{len(written)} chapters ({edition}) written to {args.dir}/; open them with: jupyter lab {args.dir}")
+    print(
+        f"{chapters} chapters ({edition}) and README.md written to {args.dir}/; open them with: "
+        f"{notebooks.open_hint(args.dir)}"
+    )
     return 0
 
 
@@ -297,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "notebooks":
             return _notebooks(args)
+        if args.command in teaching_cli.COMMANDS:  # --- teaching ---
+            return teaching_cli.handle(args) or 0
         return _plot(args)
     except (ConfigError, ResultsError, RunFolderError, ExecutorError, notebooks.NotebookExportError) as err:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
