@@ -21,9 +21,18 @@ def run(method, seed, loss, error):
         "wall_time": 1.0 + seed,
         "parameters": 42,
         "minibatch_losses": [loss],
+        "train_loss": [loss],
+        "train_error": [error],
         "test_error": [error],
         "epoch_times": [1.0],
+        "lrs": [0.1],
+        "architecture": ["Dense 2→2"],
+        "inserted_layers": [],
         "insertions": [],
+        "chosen_sites": [],
+        "train_seconds": 1.0,
+        "select_seconds": 0.0,
+        "model_file": f"models/{method.replace(' ', '-')}-seed{seed}.npz",
     }
 
 
@@ -66,7 +75,7 @@ def test_schema_1_results_are_read_with_summary_and_comparisons_recomputed(tmp_p
         "name": "old",
         "created": "",
         "minisensli_version": "0",
-        "config": {},
+        "config": {"name": "old", "data": {}, "model": {}, "training": {}, "sensli": {}, "comparison": {}},
         "phase_epochs": [1],
         "start_architecture": [],
         "methods": ["abs max", "small"],

@@ -43,6 +43,8 @@ LEGEND_OUTSIDE = {
     "loc": "upper left",
     "bbox_to_anchor": (1.01, 1.0),
 }
+# points of one drawn curve: longer curves are thinned keeping every bucket's min and max (thin_line)
+MAX_POINTS_PER_LINE = 4000
 WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
@@ -100,14 +102,72 @@ def _insertion_iterations(results: dict[str, Any], key: str) -> list[int]:
     return sorted({rec[key] for run in results["runs"] for rec in run["insertions"] if rec["chosen"] is not None})
 
 
+def _bucket_bounds(n: int, buckets: int) -> list[tuple[int, int]]:
+    """[a, b) index ranges cutting 0..n-1 into at most ``buckets`` runs of consecutive positions."""
+    buckets = max(1, min(buckets, n))
+    return [(n * k // buckets, n * (k + 1) // buckets) for k in range(buckets)]
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if v == v]  # nan != nan
+
+
+def thin_line(xs: list[float], ys: list[float], most: int = MAX_POINTS_PER_LINE) -> tuple[list[float], list[float]]:
+    """At most ``most`` points of a long curve that keep its shape: the positions are cut into
+    most/2 consecutive buckets and each gives its smallest and its largest value, in the order
+    they occur (so every peak and dip of the full curve is drawn). Short curves are returned whole.
+    A figure of 10^6 steps per run draws as fast as one of a few thousand, and stays below
+    matplotlib's limit on the size of one path (Agg's 'cell block limit')."""
+    n = min(len(xs), len(ys))
+    if n <= most:
+        return list(xs[:n]), list(ys[:n])
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for a, b in _bucket_bounds(n, most // 2):
+        chunk = ys[a:b]
+        values = _finite(chunk)
+        if not values:
+            continue  # no value here (nan): a gap, as the full curve has
+        low, high = chunk.index(min(values)), chunk.index(max(values))
+        for i in sorted({low, high}):
+            out_x.append(xs[a + i])
+            out_y.append(chunk[i])
+    return out_x, out_y
+
+
+def thin_band(
+    xs: list[float], lower: list[float], upper: list[float], most: int = MAX_POINTS_PER_LINE
+) -> tuple[list[float], list[float], list[float]]:
+    """At most ``most`` points of a band: per bucket of consecutive positions (see thin_line), the
+    smallest lower and the largest upper value at the bucket's first and last x, so the thinned band
+    covers the full one."""
+    n = min(len(xs), len(lower), len(upper))
+    if n <= most:
+        return list(xs[:n]), list(lower[:n]), list(upper[:n])
+    out_x: list[float] = []
+    out_low: list[float] = []
+    out_high: list[float] = []
+    for a, b in _bucket_bounds(n, most // 2):
+        low, high = _finite(lower[a:b]), _finite(upper[a:b])
+        if not low or not high:
+            continue
+        for x in (xs[a], xs[b - 1]):
+            out_x.append(x)
+            out_low.append(min(low))
+            out_high.append(max(high))
+    return out_x, out_low, out_high
+
+
 def _band(
     ax: Any, xs: list[float], curves: list[list[float | None]], colour: str, label: str, scale: float = 1.0
 ) -> None:
     median, q1, q3 = _bands(curves)
-    n = len(xs)
-    (line,) = ax.plot(xs, [scale * v for v in median[:n]], lw=1.3, color=colour, label=f"{label} ({len(curves)})")
+    n = min(len(xs), len(median))
+    line_x, line_y = thin_line(xs[:n], [scale * v for v in median[:n]])
+    (line,) = ax.plot(line_x, line_y, lw=1.3, color=colour, label=f"{label} ({len(curves)})")
     line.set_gid("median")
-    band = ax.fill_between(xs, [scale * v for v in q1[:n]], [scale * v for v in q3[:n]], color=colour, alpha=0.2, lw=0)
+    band_x, low, high = thin_band(xs[:n], [scale * v for v in q1[:n]], [scale * v for v in q3[:n]])
+    band = ax.fill_between(band_x, low, high, color=colour, alpha=0.2, lw=0)
     band.set_gid("iqr-band")
 
 
@@ -225,7 +285,9 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     ring_label = "chosen by that run"
     in_legend: set[str] = set()
     for g, (earlier, runs) in enumerate(groups):
-        sites = list(runs[0][2]["sites"])
+        # the same network has the same sites; a document edited by hand may not: every label gets a column
+        sites = list(dict.fromkeys(label for _, _, rec in runs for label in rec["sites"]))
+        column = {label: i for i, label in enumerate(sites)}
         first_slot = slot
         for label in sites:
             ticks.append(slot + 0.4 - width / 2)
@@ -240,7 +302,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             for n, (_, rec) in enumerate(mine):
                 epochs.add(rec["epoch"])
                 jitter = (n / max(len(mine) - 1, 1) - 0.5) * width * 0.6
-                run_xs = [first_slot + sites.index(label) + j * width + jitter for label in rec["sites"]]
+                run_xs = [first_slot + column[label] + j * width + jitter for label in rec["sites"]]
                 # a faint line joins one run's scores, so the reader can follow a seed across sites
                 ax.plot(run_xs, rec["scores"], lw=0.5, alpha=0.25, color=colours[method], zorder=2)
                 xs += run_xs
@@ -273,7 +335,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             for label, count in chosen_counts.items():
                 ax.annotate(
                     f"{count}/{len(mine)}",
-                    xy=(first_slot + sites.index(label) + j * width, 1.0),
+                    xy=(first_slot + column[label] + j * width, 1.0),
                     xycoords=ax.get_xaxis_transform(),
                     xytext=(0, 2),
                     textcoords="offset points",
@@ -319,7 +381,10 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> An
     colours = _colours(results)
     selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
     slots = max(
-        (sum(len(runs[0][2]["sites"]) for _, runs in _selection_groups(results, k)) for k in range(selections)),
+        (
+            sum(len({label for _, _, rec in runs for label in rec["sites"]}) for _, runs in _selection_groups(results, k))
+            for k in range(selections)
+        ),
         default=1,
     )
     methods = sum(1 for runs in _runs_by_method(results).values() if any(r["insertions"] for r in runs))
