@@ -349,7 +349,9 @@ def load_config(path: str | pathlib.Path) -> Config:
     except OSError as err:
         raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
     except UnicodeDecodeError as err:
-        raise ConfigError(f"config {path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8") from None
+        raise ConfigError(
+            f"config {path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        ) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

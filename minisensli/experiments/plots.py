@@ -24,6 +24,7 @@ can inspect the artists: the ones the figures are about carry a gid ("iqr-band",
 
 from __future__ import annotations
 
+import math
 import pathlib
 from collections import Counter
 from typing import Any
@@ -108,8 +109,15 @@ def _bucket_bounds(n: int, buckets: int) -> list[tuple[int, int]]:
     return [(n * k // buckets, n * (k + 1) // buckets) for k in range(buckets)]
 
 
-def _finite(values: list[float]) -> list[float]:
-    return [v for v in values if v == v]  # nan != nan
+def _min_max(values: list[float]) -> tuple[float, float]:
+    """(min, max) of the values that are not nan; (nan, nan) when there are none. min() and max() skip
+    a nan anywhere but in the first place (every comparison with nan is false), so the slow filter
+    runs only when the first value is nan."""
+    smallest, largest = min(values), max(values)
+    if smallest != smallest or largest != largest:
+        finite = [v for v in values if v == v]
+        return (min(finite), max(finite)) if finite else (math.nan, math.nan)
+    return smallest, largest
 
 
 def thin_line(xs: list[float], ys: list[float], most: int = MAX_POINTS_PER_LINE) -> tuple[list[float], list[float]]:
@@ -125,10 +133,10 @@ def thin_line(xs: list[float], ys: list[float], most: int = MAX_POINTS_PER_LINE)
     out_y: list[float] = []
     for a, b in _bucket_bounds(n, most // 2):
         chunk = ys[a:b]
-        values = _finite(chunk)
-        if not values:
+        smallest, largest = _min_max(chunk)
+        if smallest != smallest:
             continue  # no value here (nan): a gap, as the full curve has
-        low, high = chunk.index(min(values)), chunk.index(max(values))
+        low, high = chunk.index(smallest), chunk.index(largest)
         for i in sorted({low, high}):
             out_x.append(xs[a + i])
             out_y.append(chunk[i])
@@ -148,13 +156,13 @@ def thin_band(
     out_low: list[float] = []
     out_high: list[float] = []
     for a, b in _bucket_bounds(n, most // 2):
-        low, high = _finite(lower[a:b]), _finite(upper[a:b])
-        if not low or not high:
+        low, high = _min_max(lower[a:b])[0], _min_max(upper[a:b])[1]
+        if low != low or high != high:
             continue
         for x in (xs[a], xs[b - 1]):
             out_x.append(x)
-            out_low.append(min(low))
-            out_high.append(max(high))
+            out_low.append(low)
+            out_high.append(high)
     return out_x, out_low, out_high
 
 
@@ -163,10 +171,12 @@ def _band(
 ) -> None:
     median, q1, q3 = _bands(curves)
     n = min(len(xs), len(median))
-    line_x, line_y = thin_line(xs[:n], [scale * v for v in median[:n]])
+    if scale != 1.0:
+        median, q1, q3 = ([scale * v for v in values] for values in (median, q1, q3))
+    line_x, line_y = thin_line(xs[:n], median[:n])
     (line,) = ax.plot(line_x, line_y, lw=1.3, color=colour, label=f"{label} ({len(curves)})")
     line.set_gid("median")
-    band_x, low, high = thin_band(xs[:n], [scale * v for v in q1[:n]], [scale * v for v in q3[:n]])
+    band_x, low, high = thin_band(xs[:n], q1[:n], q3[:n])
     band = ax.fill_between(band_x, low, high, color=colour, alpha=0.2, lw=0)
     band.set_gid("iqr-band")
 
@@ -382,7 +392,10 @@ def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> An
     selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
     slots = max(
         (
-            sum(len({label for _, _, rec in runs for label in rec["sites"]}) for _, runs in _selection_groups(results, k))
+            sum(
+                len({label for _, _, rec in runs for label in rec["sites"]})
+                for _, runs in _selection_groups(results, k)
+            )
             for k in range(selections)
         ),
         default=1,

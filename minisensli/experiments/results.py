@@ -142,7 +142,9 @@ def _check_consistency(results: dict[str, Any]) -> None:
     """What the schema cannot say: bounds that the figures need and entries that must agree."""
     name = results["name"]
     if len(name) > RUN_NAME_MAX_LENGTH:
-        raise ResultsError(f"results document: name: {len(name)} characters; a run name has at most {RUN_NAME_MAX_LENGTH}")
+        raise ResultsError(
+            f"results document: name: {len(name)} characters; a run name has at most {RUN_NAME_MAX_LENGTH}"
+        )
     if len(results["methods"]) > MAX_LIST or len(results["seeds"]) > MAX_LIST:
         raise ResultsError(f"results document: methods and seeds: at most {MAX_LIST} entries each")
     if len(results["runs"]) > len(results["methods"]) * len(results["seeds"]):

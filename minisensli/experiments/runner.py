@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from .config import Config, ConfigError, check_run_name, load_config, to_toml
 from .executors import ExecutorError, make_executor
 from .plots import draw_all
 from .results import SCHEMA_ID, ResultsError, check_results, check_run, layer_labels, load_results
-from .setup import check_device
+from .setup import check_data, check_device
 from .summary import summarize
 from .tasks import PROCESS_STATE_LOCK, Task, TaskResult, all_tasks, method_order, run_task
 
@@ -271,7 +271,6 @@ def _error_text(err: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
 
 
-
 def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor: Any, progress: bool) -> None:
     """Run ``todo`` through ``executor``, recording each task when it finishes; raises RunInterruptedError
     on Ctrl-C/SIGTERM and RunFailedError when tasks failed (after the others finished)."""
@@ -378,6 +377,7 @@ def run_experiment(
     """
     check_run_name(config.name)
     check_device(config)
+    check_data(config)  # e.g. too few examples for a test set: refused before the folder exists
     tasks = all_tasks(config)
     executor = make_executor(jobs, scheduler, len(tasks))  # a bad setting fails before any folder exists
     try:
@@ -400,10 +400,17 @@ def run_experiment(
 
 
 def resume_experiment(
-    folder: str | pathlib.Path, progress: bool = True, jobs: int = 1, scheduler: str | None = None
+    folder: str | pathlib.Path,
+    progress: bool = True,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> pathlib.Path:
     """Run the missing runs of an interrupted or failed results folder (same seeds, same numbers as
-    an uninterrupted run) and complete its results.json and figures; returns the folder."""
+    an uninterrupted run) and complete its results.json and figures; returns the folder.
+
+    on_start(finished, total): called once the folder is checked, before any run starts, with the
+    number of runs finished before and of all runs (the CLI says what it is about to run)."""
     folder = pathlib.Path(folder)
     results = load_results(folder)
     try:
@@ -429,6 +436,8 @@ def resume_experiment(
         if dependency is not None and dependency in runs:
             bases[dependency] = _load_finished_model(folder, runs[dependency])
     executor = make_executor(jobs, scheduler, len(todo))
+    if on_start is not None:
+        on_start(len(runs), len(tasks))
     record = _Record(
         folder,
         config,

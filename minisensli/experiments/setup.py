@@ -53,6 +53,16 @@ def check_device(config: Config) -> None:
         raise ConfigError(f"training.device: {err}") from None
 
 
+def check_data(config: Config) -> None:
+    """Build the config's data and loaders once, before any work: what the config layer cannot see
+    (a split or a batch that would be empty) fails here with a ConfigError, not half-way through a run."""
+    try:
+        split = datasets(config)
+        loaders(config, split, 0)
+    except ValueError as err:
+        raise ConfigError(f"[data]: {err}") from None
+
+
 def build_model(config: Config, split: data.Split) -> nn.Sequential:
     """The start architecture, initialised from the current init generator (ms.manual_seed),
     on the config's device."""
