@@ -220,3 +220,26 @@ def test_sensitivities_figure_draws_runs_of_one_network_with_different_site_list
     fig = plot_sensitivities(odd, None)
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert "dense@99 (width 9)" in labels
+
+
+def test_many_selections_and_long_networks_draw_within_image_limits(results):
+    """max_insertions up to 1,000 and networks of thousands of layers are legitimate: the figures
+    show the first and last selections and shorten long networks instead of growing without bound."""
+    from minisensli.experiments.plots import MAX_DRAWN_LAYERS, MAX_SELECTION_PANELS, shorten_layers
+
+    big = copy.deepcopy(results)
+    run = [r for r in big["runs"] if r["insertions"]][0]
+    big["runs"] = [run]
+    run["insertions"] = [copy.deepcopy(run["insertions"][0]) for _ in range(40)]
+    run["architecture"] = [f"Dense {i}" for i in range(3000)]
+    run["inserted_layers"] = [0, 1, 2999]
+    fig = plot_sensitivities(big, None)
+    assert len(fig.axes) == MAX_SELECTION_PANELS
+    fig = plot_architectures(big, None)
+    width, height = fig.get_size_inches() * DPI
+    assert width < 2**15 and height < 2**15
+    boxes = [p for p in fig.axes[0].patches]
+    assert len(boxes) <= 2 * MAX_DRAWN_LAYERS + 5
+    layers, new = shorten_layers([str(i) for i in range(100)], [0, 50, 99], most=11)
+    assert layers[:5] == ["0", "1", "2", "3", "4"] and layers[5] == "… 90 layers …" and layers[-1] == "99"
+    assert [layers[i] for i in new] == ["0", "99"]  # an index inside the gap is not drawn

@@ -46,6 +46,10 @@ LEGEND_OUTSIDE = {
 }
 # points of one drawn curve: longer curves are thinned keeping every bucket's min and max (thin_line)
 MAX_POINTS_PER_LINE = 4000
+MAX_SELECTION_PANELS = 8  # selections drawn in the sensitivities figure (the first and the last ones)
+MAX_DRAWN_LAYERS = 63  # boxes per network in the architecture figure (9 lines of 7; longer ones are shortened)
+MAX_SITE_LABELS = 120  # tick labels of one selection panel
+MAX_NETWORK_ROWS = 6  # distinct final networks drawn per method (the most frequent)
 WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
@@ -271,6 +275,13 @@ def _selection_groups(results: dict[str, Any], k: int) -> list[tuple[tuple[str, 
     return sorted(groups.items(), key=lambda item: -len(item[1]))
 
 
+def _sequence(sites: tuple[str, ...], most: int = 3) -> str:
+    """'a then b then c'; a long sequence as its first and last sites and how many are between."""
+    if len(sites) <= most:
+        return " then ".join(sites)
+    return f"{sites[0]} then ({len(sites) - 2} more) then {sites[-1]}"
+
+
 def _score_scale(ax: Any, values: list[float]) -> str:
     """Linear where the scores are of one magnitude; log where they span more than a factor of
     30; symmetric log (linear below the smallest positive score) where some scores are 0, which
@@ -355,9 +366,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
                     color=colours[method],
                 )
         if len(groups) > 1 or earlier:
-            where = (
-                f"network after inserting at {' then '.join(earlier)}" if earlier else "start network (no insertion)"
-            )
+            where = f"network after inserting at {_sequence(earlier)}" if earlier else "start network (no insertion)"
             ax.annotate(
                 f"{where}\n({len(runs)} runs; sites numbered in this network)",
                 xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0),
@@ -370,7 +379,8 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             )
         if g < len(groups) - 1:
             ax.axvline(slot - 0.5 + 0.4 - width / 2, color="0.6", lw=1)
-    ax.set_xticks(ticks, tick_labels, fontsize=8)
+    every = -(-len(ticks) // MAX_SITE_LABELS)  # hundreds of sites: label every n-th, or nothing is readable
+    ax.set_xticks(ticks[::every], tick_labels[::every], fontsize=8)
     ax.set_xlim(-0.6, slot)
     scale = _score_scale(ax, scores_seen)
     norms = sorted({rec["norm"] for _, runs in groups for _, _, rec in runs})
@@ -386,39 +396,65 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
+def shown_selections(selections: int, most: int = MAX_SELECTION_PANELS) -> list[int]:
+    """The selections that get a panel: all of them up to ``most``, else the first and the last
+    most/2 (a figure of hundreds of panels would exceed any image size and be read by nobody)."""
+    if selections <= most:
+        return list(range(selections))
+    half = most // 2
+    return list(range(half)) + list(range(selections - (most - half), selections))
+
+
 def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> Any:
     """The score of every candidate site for every seed at each selection, and the choices."""
     colours = _colours(results)
     selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
+    shown = shown_selections(selections)
     slots = max(
         (
             sum(
                 len({label for _, _, rec in runs for label in rec["sites"]})
                 for _, runs in _selection_groups(results, k)
             )
-            for k in range(selections)
+            for k in shown
         ),
         default=1,
     )
     methods = sum(1 for runs in _runs_by_method(results).values() if any(r["insertions"] for r in runs))
     width = min(max(7.0, 0.35 * slots * max(methods, 1) + 2.0), 24.0)
-    fig, axes = _subplots(max(selections, 1), 1, figsize=(width, 3.9 * max(selections, 1)), squeeze=False)
-    for k in range(selections):
-        _draw_selection(axes[k][0], results, k, colours)
+    fig, axes = _subplots(max(len(shown), 1), 1, figsize=(width, 3.9 * max(len(shown), 1)), squeeze=False)
+    for row, k in enumerate(shown):
+        _draw_selection(axes[row][0], results, k, colours)
+    if len(shown) < selections:
+        fig.suptitle(
+            f"selections {', '.join(str(k + 1) for k in shown)} of {selections} (the first and the last)", fontsize=10
+        )
     if not selections:
         axes[0][0].text(0.5, 0.5, "no growth method in this run", ha="center", va="center")
         axes[0][0].axis("off")
     return _finish(fig, path)
 
 
+def shorten_layers(layers: list[str], new: list[int], most: int = MAX_DRAWN_LAYERS) -> tuple[list[str], list[int]]:
+    """A network of more than ``most`` layers as its first and last layers with one box between
+    them that says how many are left out; the inserted-layer indices follow the shortening."""
+    if len(layers) <= most:
+        return layers, new
+    head, tail = (most - 1) // 2, (most - 1) - (most - 1) // 2
+    skipped = len(layers) - head - tail
+    kept = layers[:head] + [f"… {skipped} layers …"] + layers[len(layers) - tail :]
+    moved = [i for i in new if i < head] + [i - skipped + 1 for i in new if i >= len(layers) - tail]
+    return kept, moved
+
+
 def _architecture_rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[int]]]:
     """('start', its layers, []) and, per method, every distinct final network with the number of
     seeds that reached it, most frequent first."""
-    rows = [(f"start\n(all {len(results['seeds'])} seeds)", results["start_architecture"], [])]
+    rows = [(f"start\n(all {len(results['seeds'])} seeds)", *shorten_layers(results["start_architecture"], []))]
     for method, runs in _runs_by_method(results).items():
         reached = Counter((tuple(r["architecture"]), tuple(r["inserted_layers"])) for r in runs)
-        for (layers, new), count in reached.most_common():
-            rows.append((f"{method}\n({count} of {len(runs)} seeds)", list(layers), list(new)))
+        for (layers, new), count in reached.most_common()[:MAX_NETWORK_ROWS]:
+            rows.append((f"{method}\n({count} of {len(runs)} seeds)", *shorten_layers(list(layers), list(new))))
     return rows
 
 
