@@ -104,7 +104,7 @@ def check_architecture(root: Any) -> None:
             raise ModelFileError(f"{where} ({name}): config must be a JSON object, got {type(config).__name__}")
         allowed = {
             p.name
-            for p in inspect.signature(cls.__init__).parameters.values()
+            for p in inspect.signature(cls.__init__).parameters.values()  # type: ignore[misc]
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         } - {"self", "rng"}
         for key, value in config.items():

@@ -222,11 +222,11 @@ def fit(
         history.train_loss.append(sum(losses) / len(losses))
         history.train_error.append(train_error)
         history.epoch_times.append(offset + elapsed)
+        test_loss: float | None = None
+        test_error: float | None = None
         if test_loader is not None:
             model.eval()  # the next train_epoch switches back: one walk of the module tree each way
             test_loss, test_error = _evaluate_batches(model, test_loader, loss_fn)
-        else:
-            test_loss = test_error = None
         history.test_loss.append(test_loss)
         history.test_error.append(test_error)
     bar.close()

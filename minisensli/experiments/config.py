@@ -258,7 +258,14 @@ def validate(raw: dict[str, Any], source: str = "") -> Config:
                     raise ConfigError(f"config: the key {key!r} is required")
                 values[key] = copy.deepcopy(default)
         sections[section] = values
-    config = Config(**sections[""], **{s: sections[s] for s in SCHEMA if s}, source=source)
+    top = sections[""]
+    config = Config(
+        top["name"],
+        top["description"],
+        top["differs_from_paper"],
+        **{s: sections[s] for s in SCHEMA if s},
+        source=source,
+    )
     check_run_name(config.name)
     _check_consistency(config)
     return config

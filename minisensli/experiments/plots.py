@@ -192,11 +192,15 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str
     for method, runs in _runs_by_method(results).items():
         if not runs:
             continue
-        curves = [r["minibatch_losses"] for r in runs]
+        curves: list[list[float | None]] = [r["minibatch_losses"] for r in runs]
+        xs: list[float]
         if against == "iterations":
-            xs = list(range(max(len(c) for c in curves)))
+            xs = [float(i) for i in range(max(len(c) for c in curves))]
         else:
-            xs = _bands([_step_times(r["epoch_times"], len(r["minibatch_losses"])) for r in runs])[0]
+            times: list[list[float | None]] = [
+                list(_step_times(r["epoch_times"], len(r["minibatch_losses"]))) for r in runs
+            ]
+            xs = _bands(times)[0]
         _band(ax, xs, curves, colours[method], method)
         if against == "time":
             times = [
@@ -303,7 +307,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     width = 0.8 / max(len(methods), 1)
     slot = 0
     ticks, tick_labels, scores_seen, epochs = [], [], [], set()
-    ring_label = "chosen by that run"
+    ring_label: str | None = "chosen by that run"
     in_legend: set[str] = set()
     for g, (earlier, runs) in enumerate(groups):
         # the same network has the same sites; a document edited by hand may not: every label gets a column

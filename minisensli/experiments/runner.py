@@ -279,7 +279,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
     ready = [t for t in todo if t not in waiting]
     handles: dict[Any, Task] = {}
     bar = progress_bar(
-        None,
+        None,  # type: ignore[arg-type]  # a bar updated by hand
         total=len(record.tasks),
         initial=len(record.runs),
         disable=not progress,
@@ -298,7 +298,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                         args = (
                             record.config,
                             task,
-                            bases.get(task.depends_on),
+                            None if task.depends_on is None else bases.get(task.depends_on),
                             progress and in_process,
                             None if in_process else record.dtype,
                         )
@@ -328,7 +328,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                             bar.set_postfix_str(f"last: {task.label}", refresh=False)
                             bar.update(1)
                         for dependent in [t for t in waiting if t.depends_on == task]:
-                            bases[dependent.depends_on] = result.model
+                            bases[task] = result.model
                             waiting.remove(dependent)
                             ready.append(dependent)
             except KeyboardInterrupt as stop:
@@ -354,8 +354,12 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
 
 
 def _finish(record: _Record) -> pathlib.Path:
-    results = record.write()
-    draw_all(results, record.folder)
+    """Write the final results.json and the figures. SIGINT/SIGTERM here raise KeyboardInterrupt (with
+    the signal's name as ``signal_name``) also for a caller of the Python API, so the file being
+    written is removed (files.atomic_write) instead of the process dying with a .partial file."""
+    with _StopSignals().active():
+        results = record.write()
+        draw_all(results, record.folder)
     return record.folder
 
 

@@ -66,7 +66,9 @@ def check_data(config: Config) -> None:
 def build_model(config: Config, split: data.Split) -> nn.Sequential:
     """The start architecture, initialised from the current init generator (ms.manual_seed),
     on the config's device."""
-    return _architecture(config, split).to(config.training["device"])
+    model = _architecture(config, split).to(config.training["device"])
+    assert isinstance(model, nn.Sequential)
+    return model
 
 
 def _architecture(config: Config, split: data.Split) -> nn.Sequential:
@@ -145,4 +147,6 @@ def fresh_copy(model: nn.Sequential, seed: int) -> nn.Sequential:
     finally:
         backend.set_init_rng(previous)
     reference = model.parameters()[0]
-    return fresh.to(reference.device, reference.dtype)
+    moved = fresh.to(reference.device, reference.dtype)
+    assert isinstance(moved, nn.Sequential)
+    return moved

@@ -32,7 +32,7 @@ PAIRED_NOTE = (
 
 def summarize(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     """``{"summary": {method: spreads}, "comparisons": [pairs]}`` of the given runs."""
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for method in methods:
         mine = [r for r in runs if r["method"] == method]
         summary[method] = {key: spread([r.get(key) for r in mine]) for key in SPREAD_KEYS}

@@ -268,11 +268,11 @@ def grow(
     if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
     name, position = parse_mode(mode)
-    if name == "pos" and position >= len(sites):
+    if name == "pos" and position is not None and position >= len(sites):
         raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
-    model = model.copy()
+    model = model.copy()  # type: ignore[assignment]  # a copy of a Sequential is one
     # the optimizer, its options and the scheduler are tried on the copy before any training
     first = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
     check_optimizer_covers("grow: the optimizer factory's result", model, first)
