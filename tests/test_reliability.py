@@ -660,3 +660,16 @@ def test_configs_that_cannot_run_are_refused_before_the_folder_exists(tmp_path, 
     assert cli.main(["run", write_config(tmp_path, one), "--out", str(tmp_path / "out")]) == 2
     assert "leave the test set empty" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_python_api_stops_cleanly_on_sigterm_while_drawing(tmp_path, monkeypatch):
+    from minisensli.experiments import load_config, run_experiment
+
+    _savefig_then_signal(monkeypatch, signal.SIGTERM)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    config = load_config(write_config(tmp_path, tiny_config("api", [1], ["small"], [0])))
+    with pytest.raises(KeyboardInterrupt) as stop:
+        run_experiment(config, tmp_path / "out", progress=False, jobs=1)
+    assert getattr(stop.value, "signal_name", None) == "SIGTERM"
+    assert not [p for p in (tmp_path / "out").rglob("*") if "partial" in p.name]
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

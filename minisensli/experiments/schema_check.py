@@ -7,8 +7,9 @@ properties, additionalProperties (true/false or a schema), items, minItems, maxI
 maximum, maxLength, $ref to "#/$defs/NAME", description and title (ignored). A keyword it
 does not know raises SchemaError when the schema is loaded, never passes silently.
 
-Type rules follow JSON Schema: "integer" is a JSON number without a fraction (a Python int, not
-a bool; 3.0 counts too), "number" any int or float but not a bool, "null" is None.
+Type rules follow JSON Schema, a little stricter: "integer" is a number written without a fraction
+or exponent (a Python int, not a bool; JSON Schema would also take 3.0, which the readers would
+then use as an index), "number" any int or float but not a bool, "null" is None.
 
 On top of the schema every string may have at most ``max_string`` characters and every array at
 most ``max_items`` entries (a document is data from a file: bounds keep what it can make the
@@ -75,7 +76,7 @@ def _is_type(value: Any, name: str) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if name == "integer":
-        return isinstance(value, int) or (math.isfinite(value) and float(value).is_integer())
+        return isinstance(value, int)
     return True  # number
 
 
@@ -199,7 +200,7 @@ def _fast_ok(value: Any, types: tuple[str, ...]) -> bool:
     if value is None:
         return "null" in types
     if type(value) is float:
-        return ("number" in types and math.isfinite(value)) or ("integer" in types and value.is_integer())
+        return "number" in types and math.isfinite(value)
     if type(value) is int:
         return "number" in types or "integer" in types
     return False  # anything else: the full check says what is wrong
