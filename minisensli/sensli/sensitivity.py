@@ -180,7 +180,13 @@ def sensitivities(
     or multipliers that are not finite (non-finite inputs or weights), raise a ValueError
     rather than scores that a selection rule would rank.
     """
-    sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
+    if sites is not None:
+        sites = list(sites)
+    else:
+        try:
+            sites = candidate_sites(model, **site_options)
+        except (TypeError, ValueError) as err:  # name this function's setting, not the one it passes it to
+            raise type(err)(str(err).replace("candidate_sites: ", "sensitivities: ", 1)) from None
     _validate(model, sites, method, norm)
     kinds = list(dict.fromkeys(s.kind for s in sites))
     if score_existing and (len(kinds) > 1 or kinds == ["width"]):
