@@ -5,7 +5,9 @@
     minisensli run --resume RESULTS_DIR [--jobs N | --scheduler ADDRESS] [--no-progress] [--format F]
     minisensli list
     minisensli plot RESULTS_DIR [--format F]
-    minisensli notebooks [DIR] [--student] [--force]
+    minisensli notebooks [DIR] [--student | --nbgrader] [--force]
+    minisensli exercises
+    minisensli grade SUBMISSIONS [--out grades.csv] [--jobs N] [--timeout S] [--resume]
     minisensli --version
 
 Exit codes: 0 success; 1 some runs failed (the others are kept; --resume retries the failed
@@ -16,8 +18,14 @@ folder; 130 stopped by Ctrl-C or SIGTERM (every finished run is kept; --resume c
 from __future__ import annotations
 
 import argparse
+import shlex
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from . import __version__, notebooks
 from .experiments import (
@@ -39,8 +47,9 @@ from .experiments import (
     run_experiment,
     summary_table,
 )
-from .experiments.config import Config, expected_seconds
+from .experiments.config import MAX_LIST, Config, expected_seconds
 from .experiments.plots import FORMATS
+from .grading import cli as teaching_cli
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 DEFAULT_EXPERIMENT = "spirals"
@@ -142,6 +151,14 @@ def _parser() -> argparse.ArgumentParser:
         "--student", action="store_true", help="student edition: leave out the solution cells (the self-checks stay)"
     )
     chapters.add_argument("--force", action="store_true", help="overwrite notebooks that already exist in DIR")
+    chapters.add_argument(
+        "--nbgrader",
+        action="store_true",
+        help="instructor version in nbgrader's source format (DIR/source/CHAPTER/CHAPTER.ipynb, checks as "
+        "locked autograded cells with the exercises' points)",
+    )
+    # --- teaching: `exercises` and `grade` live in minisensli/grading/cli.py ---
+    teaching_cli.register(commands)
     return parser
 
 
@@ -191,8 +208,8 @@ def apply_overrides(config: Config, seeds: int | None, quick_run: bool) -> list[
     """Apply --seeds and --quick to ``config``; one line per change saying what it changed."""
     said = []
     if seeds is not None:
-        if seeds < 1:
-            raise ConfigError(f"--seeds: must be at least 1, got {seeds}")
+        if not 1 <= seeds <= MAX_LIST:  # checked before the list of seeds is made
+            raise ConfigError(f"--seeds: must be between 1 and {MAX_LIST}, got {seeds}")
         before = config.comparison["seeds"]
         config.comparison["seeds"] = list(range(seeds))
         if config.comparison["seeds"] != before:
@@ -212,12 +229,18 @@ def apply_overrides(config: Config, seeds: int | None, quick_run: bool) -> list[
     return said
 
 
+def _shell(text: Any) -> str:
+    """``text`` quoted for a POSIX shell, so a printed hint can be pasted as it is."""
+    return shlex.quote(str(text))
+
+
 def _run(args: argparse.Namespace) -> int:
     jobs = available_cores() if args.jobs is None else args.jobs
     if jobs < 1:
         raise ConfigError(f"--jobs: must be at least 1, got {jobs}")
     progress = not args.no_progress
     start = time.perf_counter()
+    kept = 0
     if args.resume is not None:
         given = [
             flag
@@ -226,14 +249,23 @@ def _run(args: argparse.Namespace) -> int:
                 ("--seeds", args.seeds),
                 ("--quick", args.quick or None),
                 ("--out", args.out),
+                ("--device", args.device),
             )
             if value is not None
         ]
         if given:
             raise ConfigError(
-                f"--resume takes the configuration from {args.resume}/config.toml; do not also give {', '.join(given)}"
+                f"--resume takes the configuration (experiment, seeds, epochs, device) from "
+                f"{args.resume}/config.toml and the folder from RESULTS_DIR, so it cannot honour "
+                f"{', '.join(given)}; leave {'it' if len(given) == 1 else 'them'} out"
             )
-        out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler)
+
+        def starting(finished: int, total: int) -> None:
+            nonlocal kept
+            kept = finished
+            print(f"{args.resume}: {finished} of {total} runs finished before; running the other {total - finished}")
+
+        out = resume_experiment(args.resume, progress=progress, jobs=jobs, scheduler=args.scheduler, on_start=starting)
     else:
         config = resolve(args.experiment or DEFAULT_EXPERIMENT)
         if args.device is not None:
@@ -251,8 +283,10 @@ def _run(args: argparse.Namespace) -> int:
     results = load_results(out)
     if args.format != "png":
         draw_all(results, out, args.format)
+    ran = len(results["runs"]) - kept
+    before = f", {kept} kept from before" if kept else ""
     print(
-        f"\n{results['name']}: {len(results['runs'])} runs in {time.perf_counter() - start:.1f} s "
+        f"\n{results['name']}: {ran} run{'s' if ran != 1 else ''} in {time.perf_counter() - start:.1f} s{before} "
         f"(seeds {results['seeds']}, phases {results['phase_epochs']} epochs)"
     )
     print(summary_table(results))
@@ -278,10 +312,61 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _notebooks(args: argparse.Namespace) -> int:
-    written = notebooks.export(args.dir, student=args.student, force=args.force)
+    if args.nbgrader and args.student:
+        print(
+            "minisensli notebooks: error: --nbgrader writes the instructor version; nbgrader makes the "
+            "student version from it (nbgrader generate_assignment)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    written = notebooks.export(args.dir, student=args.student, force=args.force, nbgrader=args.nbgrader)
+    chapters = sum(1 for path in written if path.suffix == ".ipynb")
+    if args.nbgrader:
+        print(
+            f"{chapters} chapters in nbgrader's source format written to {args.dir}/source/; then, in that "
+            f"folder: nbgrader generate_assignment CHAPTER (e.g. cd {shlex.quote(str(args.dir))} && "
+            f"nbgrader generate_assignment {next(p.stem for p in written if p.suffix == '.ipynb')})"
+        )
+        return 0
     edition = "student edition, without solutions" if args.student else "with solutions"
-    print(f"{len(written)} chapters ({edition}) written to {args.dir}/; open them with: jupyter lab {args.dir}")
+    print(
+        f"{chapters} chapters ({edition}) and README.md written to {args.dir}/; open them with: "
+        f"{notebooks.open_hint(args.dir)}"
+    )
     return 0
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM outside a run's tasks (reading results, drawing figures, writing notebooks)."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While a command runs, SIGTERM stops it as Ctrl-C does: as an exception, so that every file being
+    written is removed again (files.atomic_write) instead of the process dying with a .partial file
+    left and exit -15. The first signal stops; later ones are ignored so that the clean-up finishes.
+    (During a run's tasks the runner installs its own handlers, which keep the finished runs.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[str] = []
+
+    def handle(signum: int, frame: Any) -> None:
+        if received:
+            return
+        received.append(signal.Signals(signum).name)
+        raise _Stopped(received[0])
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,37 +376,45 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "list":
-            return _list()
-        if args.command == "run":
-            return _run(args)
-        if args.command == "notebooks":
-            return _notebooks(args)
-        return _plot(args)
+        if args.command in teaching_cli.COMMANDS:  # --- teaching: grading keeps its own Ctrl-C handling ---
+            return teaching_cli.handle(args) or 0
+        with _stop_on_signals():
+            return _command(args)
     except (ConfigError, ResultsError, RunFolderError, ExecutorError, notebooks.NotebookExportError) as err:
         print(f"minisensli {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except RunInterruptedError as stop:
         print(
             f"minisensli run: stopped by {stop.signal_name}: {stop.finished} of {stop.total} runs finished and "
-            f"kept in {stop.folder}; continue with: minisensli run --resume {stop.folder}",
+            f"kept in {stop.folder}; continue with: minisensli run --resume {_shell(stop.folder)}",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
     except RunFailedError as failed:  # each failure was reported when it happened
         print(
             f"minisensli run: {failed.finished} of {failed.total} runs finished and kept in {failed.folder}; "
-            f"retry the others with: minisensli run --resume {failed.folder}",
+            f"retry the others with: minisensli run --resume {_shell(failed.folder)}",
             file=sys.stderr,
         )
         return EXIT_FAILED
-    except KeyboardInterrupt:  # outside a run's tasks (drawing figures, reading results): nothing to keep
-        print(f"minisensli {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as stop:  # outside a run's tasks (figures, reading results): no partial file is left
+        name = getattr(stop, "signal_name", "SIGINT")
+        print(f"minisensli {args.command}: stopped by {name}; no partial file was left", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as err:  # disk full, a folder removed or made read-only under a running job, ...
         where = f"{err.filename}: " if err.filename else ""
         print(f"minisensli {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _list()
+    if args.command == "run":
+        return _run(args)
+    if args.command == "notebooks":
+        return _notebooks(args)
+    return _plot(args)
 
 
 if __name__ == "__main__":

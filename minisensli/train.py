@@ -87,6 +87,31 @@ def _check_finite(value: float, epoch: int, step: int, optimizer: Any) -> None:
         )
 
 
+def check_optimizer_covers(caller: str, model: Module, optimizer: Any) -> None:
+    """Raise ValueError unless ``optimizer`` updates every trainable parameter of ``model``.
+
+    An optimizer holds the parameter Tensors it was built with. After a layer insertion the model
+    is a new object with new parameters, and an optimizer of the old model would update none of
+    them: training would silently do nothing. Parameters with requires_grad=False (frozen) need not
+    be held; an optimizer without a ``params`` list (not one of minisensli's) is not checked."""
+    held = getattr(optimizer, "params", None)
+    if not isinstance(held, (list, tuple)):
+        return
+    ids = {id(p) for p in held}
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    missing = [name for name, p in trainable if id(p) not in ids]
+    if not missing:
+        return
+    amount = "none" if len(missing) == len(trainable) else f"{len(trainable) - len(missing)}"
+    shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+    raise ValueError(
+        f"{caller}: the optimizer holds {amount} of the model's {len(trainable)} trainable parameters "
+        f"(missing: {shown}), so training would not update them. An optimizer keeps the parameters it was "
+        "built with: after an insertion (or for another model) build a new optimizer over the new model's "
+        "parameters, e.g. ms.optim.SGD(model.parameters(), lr=...)"
+    )
+
+
 def train_epoch(
     model: Module, loader: Any, optimizer: Any, loss_fn: Module | None = None, epoch: int = 0, progress: Any = None
 ) -> tuple[list[float], float]:
@@ -119,6 +144,8 @@ def train_epoch(
         if labels.dtype.kind in "iu":
             wrong = wrong + _errors(logits, labels)
         seen += len(labels)
+    if not losses:
+        raise ValueError(f"train_epoch: the loader gave no batch ({loader!r}); nothing to train on")
     *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the epoch
     if not on_host:
         for step, value in enumerate(values):
@@ -137,6 +164,8 @@ def _evaluate_batches(model: Module, loader: Any, loss_fn: Module) -> tuple[floa
             sizes.append(len(labels))
             if labels.dtype.kind in "iu":
                 wrong = wrong + _errors(logits, labels)
+    if not losses:
+        raise ValueError(f"evaluate: the loader gave no batch ({loader!r})")
     *values, wrong = backend.scalars_to_host([*losses, wrong])  # one transfer for the pass
     seen = sum(sizes)
     return sum(value * size for value, size in zip(values, sizes)) / seen, wrong / seen
@@ -170,6 +199,7 @@ def fit(
     when one is given (so the phases of a growing network share one). Leaves the model in
     training mode; the evaluation after each epoch runs in eval mode."""
     epochs = checks.integer("fit: epochs", epochs, 0)
+    check_optimizer_covers("fit", model, optimizer)
     loss_fn = loss_fn or CrossEntropyLoss()
     history = history if history is not None else History()
     offset = history.wall_time

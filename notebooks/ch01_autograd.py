@@ -607,7 +607,9 @@ print(len(order), "op results, each once; the output first")
 #
 # ## Exercises
 #
-# **Exercise 1 (`ch01.tanh_backward`).** Write `tanh_backward(x, upstream)`. `x` is the input array
+# ### Exercise 1: the backward of tanh (1 point)
+#
+# Write `tanh_backward(x, upstream)`. `x` is the input array
 # of $y = \tanh(x)$ (any shape), `upstream` is $\partial L/\partial y$ (same shape). Return
 # $\partial L/\partial x$, a NumPy array of `x`'s shape.
 
@@ -631,7 +633,9 @@ def tanh_backward(x, upstream):
 check("ch01.tanh_backward", tanh_backward)
 
 # %% [markdown]
-# **Exercise 2 (`ch01.topological_order`).** Write `topological_order_dict(parents, root)` for a graph
+# ### Exercise 2: a topological order without recursion (3 points)
+#
+# Write `topological_order_dict(parents, root)` for a graph
 # given as a dictionary: `parents[node]` is the list of nodes that `node` was computed from (leaves
 # map to `[]`; a node may appear twice in a list, as in `x * x`). Nodes are strings. Return a list of
 # the nodes reachable from `root`, **each exactly once**, with `root` first and every node before
@@ -678,7 +682,9 @@ def topological_order_dict(parents, root):
 check("ch01.topological_order", topological_order_dict)
 
 # %% [markdown]
-# **Exercise 3 (`ch01.grad_by_hand`).** For $L = a\,\tanh(ab + c)$ write `grad_by_hand(a, b, c)`
+# ### Exercise 3: a gradient by hand (2 points)
+#
+# For $L = a\,\tanh(ab + c)$ write `grad_by_hand(a, b, c)`
 # returning the tuple $(\partial L/\partial a,\ \partial L/\partial b,\ \partial L/\partial c)$ of
 # floats, from a formula you derived on paper (mind that $a$ is used twice). The check compares with
 # the package's autograd.

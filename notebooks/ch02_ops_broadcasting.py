@@ -506,7 +506,9 @@ print("gradcheck passed for", composite(x, W, c).shape, "output, inputs", x.shap
 #
 # ## Exercises
 #
-# **Exercise 1 (`ch02.unbroadcast`).** Write `unbroadcast_grad(grad, shape)`. In the forward pass an
+# ### Exercise 1: un-broadcasting a gradient (2 points)
+#
+# Write `unbroadcast_grad(grad, shape)`. In the forward pass an
 # input of shape `shape` (a tuple, possibly `()`) was broadcast to a larger shape; `grad` is the
 # gradient with respect to the broadcast result, so it has the broadcast shape. Return the gradient
 # with respect to the input, a NumPy array of shape `shape`. Do not call the package's `unbroadcast`.
@@ -533,7 +535,9 @@ def unbroadcast_grad(grad, shape):
 check("ch02.unbroadcast", unbroadcast_grad)
 
 # %% [markdown]
-# **Exercise 2 (`ch02.matmul_backward`).** Batched products: `A` has shape `(..., n, p)` (zero to
+# ### Exercise 2: the backward of a batched matrix product (2 points)
+#
+# Batched products: `A` has shape `(..., n, p)` (zero to
 # two batch axes), `B` has shape `(p, m)` (one weight matrix shared by the whole batch), and
 # `C = A @ B` has shape `(..., n, m)`. Write `matmul_backward(A, B, G)` returning the tuple
 # `(dA, dB)` of NumPy arrays for the upstream gradient `G` of `C`'s shape: `dA` of `A`'s shape and
@@ -562,7 +566,9 @@ def matmul_backward(A, B, G):
 check("ch02.matmul_backward", matmul_backward)
 
 # %% [markdown]
-# **Exercise 3 (`ch02.mean_backward`).** For `y = x.mean(axis=axis, keepdims=keepdims)`, write
+# ### Exercise 3: the backward of a mean (2 points)
+#
+# For `y = x.mean(axis=axis, keepdims=keepdims)`, write
 # `mean_backward(grad, in_shape, axis, keepdims)`: `grad` is $\partial L/\partial y$ (of `y`'s
 # shape), `in_shape` is `x`'s shape, `axis` is a non-empty tuple of distinct non-negative axes in
 # increasing order. Return $\partial L/\partial x$, a NumPy array of shape `in_shape`.

@@ -714,7 +714,7 @@ assert (hvp_passes, hessian_passes) == (2, n + 1)
 #
 # ## Exercises
 #
-# ### Exercise 1 — central differences of a function of an array
+# ### Exercise 1: central differences of a function of an array (1 point)
 #
 # Write `central_difference(f, x, eps)`: `f` takes a float64 array of the shape of `x` and
 # returns a Python float; return an array of the shape of `x` whose entry $i$ is
@@ -750,7 +750,7 @@ def central_difference(f, x, eps):
 check("ch03.central_difference", central_difference)
 
 # %% [markdown]
-# ### Exercise 2 — gradcheck's tolerance rule
+# ### Exercise 2: gradcheck's tolerance rule (1 point)
 #
 # Write `within_tolerance(analytic, numeric, atol, rtol)`: two arrays of the same shape and two
 # non-negative floats; return a **boolean** array of that shape, `True` where the entry passes
@@ -776,7 +776,7 @@ def within_tolerance(analytic, numeric, atol, rtol):
 check("ch03.within_tolerance", within_tolerance)
 
 # %% [markdown]
-# ### Exercise 3 — an oracle for hand-written backwards
+# ### Exercise 3: an oracle for hand-written backwards (2 points)
 #
 # Write `backward_is_correct(f, f_backward, x)`, returning `True` or `False`. `f` maps a float64
 # array `x` (shape `(n,)` or `(m, n)`) to an array `y`; `f_backward(x, upstream)` claims to

@@ -577,7 +577,7 @@ for layer, x in cases:
 #
 # ## Exercises
 #
-# ### Exercise 1 — the backward of Dense
+# ### Exercise 1: the backward of Dense (1 point)
 #
 # Write `dense_backward(x, weight, upstream)` for $y = x W^\top + b$ with `x` of shape `(N, in)`,
 # `weight` `(out, in)` and the upstream gradient $g = \partial L/\partial y$ of shape `(N, out)`.
@@ -605,7 +605,7 @@ def dense_backward(x, weight, upstream):
 check("ch04.dense_backward", dense_backward)
 
 # %% [markdown]
-# ### Exercise 2 — the convolution weight gradient with stride and padding
+# ### Exercise 2: the convolution weight gradient with stride and padding (3 points)
 #
 # Write `conv2d_weight_grad(x, upstream, kernel_size, stride, padding)`: `x` of shape
 # `(N, C, H, W)`, `upstream` $= \partial L/\partial y$ of shape `(N, O, OH, OW)` for
@@ -642,7 +642,7 @@ def conv2d_weight_grad(x, upstream, kernel_size, stride, padding):
 check("ch04.conv2d_weight_grad", conv2d_weight_grad)
 
 # %% [markdown]
-# ### Exercise 3 — the backward of max pooling
+# ### Exercise 3: the backward of max pooling (2 points)
 #
 # Write `max_pool2d_backward(x, upstream, kernel_size, stride)`: `x` of shape `(N, C, H, W)` with
 # distinct entries (no ties), no padding, $k \times k$ windows starting every `stride` entries,

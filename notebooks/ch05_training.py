@@ -651,7 +651,9 @@ print("architecture:", [(child["type"], child["config"]) for child in meta["arch
 # Each exercise is checked against the package on many random inputs. Unsolved, a check
 # reports "not attempted"; a wrong answer prints the smallest input it found that fails.
 #
-# **Exercise 1 — log-sum-exp along any axis.** Write `logsumexp(z, axis)` for a float64 array
+# ### Exercise 1: log-sum-exp along any axis (2 points)
+#
+# Write `logsumexp(z, axis)` for a float64 array
 # `z` of any number of dimensions and an `axis` (possibly negative). Return the NumPy array
 # $\log\sum_j e^{z_j}$ along that axis, with that axis removed (the shape of
 # `z.sum(axis=axis)`). It must stay finite and accurate for entries of size $10^4$, positive
@@ -677,7 +679,9 @@ def logsumexp(z, axis):
 check("ch05.logsumexp", logsumexp)
 
 # %% [markdown]
-# **Exercise 2 — cross-entropy with soft targets.** Label smoothing and distillation train
+# ### Exercise 2: cross-entropy with soft targets (2 points)
+#
+# Label smoothing and distillation train
 # against a probability distribution per example instead of a single class: with targets
 # $T \in [0,1]^{N\times C}$ whose rows sum to 1, the loss is
 # $L = -\frac1N\sum_{n,k} T_{n,k}\log\operatorname{softmax}(z_n)_k$ (a one-hot $T$ gives back
@@ -706,7 +710,9 @@ def soft_cross_entropy_grad(logits, targets):
 check("ch05.soft_cross_entropy_grad", soft_cross_entropy_grad)
 
 # %% [markdown]
-# **Exercise 3 — one step of SGD with Nesterov momentum.** PyTorch's `SGD(nesterov=True)`
+# ### Exercise 3: one step of SGD with Nesterov momentum (2 points)
+#
+# PyTorch's `SGD(nesterov=True)`
 # (not in minisensli's `optim`) changes only the last line of the rule above: with weight
 # decay added to the gradient, $g \leftarrow g + \lambda p$, the buffer is updated as before,
 # $v \leftarrow \mu v + g$ ($v \leftarrow g$ on the first step, when `buf` is None), and the step
@@ -734,7 +740,9 @@ def sgd_nesterov_step(p, g, buf, lr, momentum, weight_decay):
 check("ch05.sgd_nesterov_step", sgd_nesterov_step)
 
 # %% [markdown]
-# **Exercise 4 — one AdamW step.** Adam's L2 weight decay passes through the division by
+# ### Exercise 4: one AdamW step (2 points)
+#
+# Adam's L2 weight decay passes through the division by
 # $\sqrt{\hat v}$, so parameters with large gradients are barely decayed. AdamW (Loshchilov and
 # Hutter, "Decoupled Weight Decay Regularization", ICLR 2019; PyTorch's `optim.AdamW`)
 # decouples it: the moments see the plain gradient, and the decay is applied to the parameter

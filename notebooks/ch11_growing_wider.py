@@ -1,6 +1,8 @@
 # %% [markdown]
 # # Chapter 11 — Growing wider: width sites, GradMax, and a head-to-head study
 #
+# *Reading time: about 25 min; exercises: about 45 min.*
+#
 # SensLI grows a network **deeper**: it inserts a layer where the multiplier of "this layer is
 # the identity" is largest. Almost every other growth method grows it **wider**: Net2Net's
 # Net2WiderNet, neuron splitting, Firefly, GradMax. The constrained-optimisation view of
@@ -280,7 +282,9 @@ for a, b in [
 #
 # ## Exercises
 #
-# **1. Widen the weights.** Write `widen_weights(w1, b1, w2, u, c)`: the weights after adding
+# ### Exercise 1: widen the weights (2 points)
+#
+# Write `widen_weights(w1, b1, w2, u, c)`: the weights after adding
 # the $k$ units of fan-in `u` ($k$ × in) and bias `c` to the layer `w1` ($w$ × in), `b1` ($w$),
 # with fan-out zero into `w2` (out × $w$). Return `(w1_new, b1_new, w2_new)`, new units after
 # the old ones.
@@ -304,7 +308,9 @@ def widen_weights(w1, b1, w2, u, c):
 check("ch11.widen_weights", widen_weights)
 
 # %% [markdown]
-# **2. The width multiplier.** Write `width_multiplier(x, g, u, c)` for ReLU units: the
+# ### Exercise 2: the width multiplier (2 points)
+#
+# Write `width_multiplier(x, g, u, c)` for ReLU units: the
 # averaged gradient $\partial\ell/\partial V$ (out × $k$) at $V = 0$, with `x` the widened
 # layer's input ($N$ × in), `g` the gradient at the next layer's output ($N$ × out, already
 # divided by $N$), `u` ($k$ × in), `c` ($k$).
@@ -327,7 +333,9 @@ def width_multiplier(x, g, u, c):
 check("ch11.width_multiplier", width_multiplier)
 
 # %% [markdown]
-# **3. The GradMax fan-in.** Write `gradmax_fan_in(x, g, k, s)`: the fan-in $U$ ($k$ × in)
+# ### Exercise 3: the GradMax fan-in (3 points)
+#
+# Write `gradmax_fan_in(x, g, k, s)`: the fan-in $U$ ($k$ × in)
 # with orthogonal rows of norm `s` that maximises $\lVert M U^\top \rVert_F$ for $M = g^\top x$
 # ($k \le \min(\text{in}, \text{out})$). Any signs of the rows are accepted.
 

@@ -397,9 +397,9 @@ def test_grow_checks_every_setting_before_training(settings, error, message):
 def test_grow_checks_residual_site_options_before_training():
     model = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3), nn.Dense(3, 2))
     for options, message in [
-        ({"weights": 3}, "candidate_sites: weights"),
-        ({"h": -1.0}, "candidate_sites: h"),
-        ({"h": math.nan}, "candidate_sites: h"),
+        ({"weights": 3}, "grow: site_options: weights"),
+        ({"h": -1.0}, "grow: site_options: h"),
+        ({"h": math.nan}, "grow: site_options: h"),
         ({"activation": "gelu"}, "activation"),
     ]:
         with pytest.raises(ValueError, match=message):

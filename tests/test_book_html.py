@@ -67,6 +67,12 @@ def test_derivations_page_is_built(html):
     assert 'class="math' in text
 
 
+def test_teaching_page_is_built_and_listed(html):
+    text = (html / "teaching.html").read_text(encoding="utf-8")
+    assert "Teaching with minisensli" in text and "generate_assignment" in text and "grades.csv" in text
+    assert "teaching.html" in (html / "index.html").read_text(encoding="utf-8")
+
+
 def test_no_page_references_an_external_host(html):
     offenders = []
     for path in html.rglob("*"):

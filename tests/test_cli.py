@@ -113,7 +113,7 @@ def test_missing_name_broken_toml_and_unknown_experiment(tmp_path, capsys):
     assert cli.main(["run", "no-such-experiment"]) == 2
     assert "unknown experiment 'no-such-experiment'" in capsys.readouterr().err
     assert cli.main(["run", "spirals", "--seeds", "0"]) == 2
-    assert "--seeds: must be at least 1" in capsys.readouterr().err
+    assert "--seeds: must be between 1 and 1000" in capsys.readouterr().err
 
 
 def test_plot_of_a_folder_without_results_exits_2(tmp_path, capsys):
@@ -155,14 +155,14 @@ def test_list_shows_seed_count_and_expected_time(capsys):
 
 
 def test_expected_seconds_multiplies_the_measured_constant():
-    from minisensli.experiments.config import expected_seconds
+    from minisensli.experiments.config import FIXED_SECONDS, expected_seconds
 
     config = resolve("spirals")
     config.comparison["seconds_per_epoch"] = 0.002
     runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
-    assert expected_seconds(config) == pytest.approx(0.002 * 1850 * runs / 2)  # two workers by default
-    assert expected_seconds(config, workers=1) == pytest.approx(0.002 * 1850 * runs)
-    assert expected_seconds(config, workers=10 * runs) == pytest.approx(0.002 * 1850)  # one run each at most
+    assert expected_seconds(config) == pytest.approx(FIXED_SECONDS + 0.002 * 1850 * runs / 2)  # two workers
+    assert expected_seconds(config, workers=1) == pytest.approx(FIXED_SECONDS + 0.002 * 1850 * runs)
+    assert expected_seconds(config, workers=10 * runs) == pytest.approx(FIXED_SECONDS + 0.002 * 1850)
     config.comparison["seconds_per_epoch"] = 0.0
     assert expected_seconds(config) is None
 

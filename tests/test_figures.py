@@ -1,6 +1,7 @@
 """The experiment figures show seed spread and choices: checked on the Figure objects against the
 numbers of results.json (artists the figures are about carry a gid), and in every file format."""
 
+import copy
 import json
 
 import pytest
@@ -164,3 +165,81 @@ def test_results_figures_are_consistent_with_saved_json(results, tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(results))
     assert cli.main(["plot", str(tmp_path), "--format", "svg"]) == 0
     assert all((tmp_path / name.replace(".png", ".svg")).stat().st_size > 2000 for name in FIGURES)
+
+
+# ----------------------------------------------------------------------------- long curves
+
+
+def test_thin_line_keeps_every_buckets_extremes_and_short_curves_whole():
+    from minisensli.experiments.plots import thin_band, thin_line
+
+    xs = list(range(10))
+    assert thin_line(xs, [float(x) for x in xs], most=20) == (xs, [float(x) for x in xs])
+    ys = [((i * 7919) % 1000) / 7.0 for i in range(100_000)]
+    ys[123] = float("nan")
+    ys[54_321], ys[99_999] = 1e6, -1e6
+    line_x, line_y = thin_line(list(range(len(ys))), ys, most=1000)
+    assert len(line_x) <= 1000 and line_x == sorted(line_x)
+    assert max(line_y) == 1e6 and min(line_y) == -1e6  # peaks survive the thinning
+    assert all(ys[x] == y for x, y in zip(line_x, line_y))  # only points of the curve itself
+    band_x, low, high = thin_band(list(range(len(ys))), ys, [y + 1 for y in ys], most=1000)
+    assert len(band_x) <= 1000 and min(low) == -1e6 and max(high) == 1e6 + 1
+
+
+def test_a_million_steps_per_run_draw_in_bounded_points(results):
+    """Minibatches of one example give 10^6 steps per run; the figures draw at most a few thousand
+    points per curve (matplotlib's Agg refuses paths beyond its cell block limit)."""
+    import random
+    import time
+
+    from minisensli.experiments.plots import MAX_POINTS_PER_LINE
+
+    rng = random.Random(0)
+    long = copy.deepcopy(results)
+    long["runs"] = [r for r in long["runs"] if r["method"] == "abs max"][:2]
+    steps = 300_000  # 10^6 in the red-team case; the cost per step is the same
+    for run in long["runs"]:
+        run["minibatch_losses"] = [1.0 / (1 + i) + 0.01 * rng.random() for i in range(steps)]
+    start = time.perf_counter()
+    for against in ("iterations", "time"):
+        fig = plot_losses(long, None, against)
+        fig.canvas.draw()
+        curves = [line for line in fig.axes[0].lines if line.get_gid() == "median"]
+        assert curves and all(len(line.get_xdata()) <= MAX_POINTS_PER_LINE for line in curves)
+        (band,) = [c for c in fig.axes[0].collections if c.get_gid() == "iqr-band"]
+        assert len(band.get_paths()[0].vertices) <= 2 * MAX_POINTS_PER_LINE + 10
+    assert time.perf_counter() - start < 120  # a few seconds unloaded
+
+
+def test_sensitivities_figure_draws_runs_of_one_network_with_different_site_lists(results):
+    odd = copy.deepcopy(results)
+    growth = [r for r in odd["runs"] if r["insertions"]]
+    record = growth[0]["insertions"][0]
+    record["sites"] = [*record["sites"], "dense@99 (width 9)"]  # a hand-edited document
+    record["scores"] = [*record["scores"], 0.5]
+    fig = plot_sensitivities(odd, None)
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "dense@99 (width 9)" in labels
+
+
+def test_many_selections_and_long_networks_draw_within_image_limits(results):
+    """max_insertions up to 1,000 and networks of thousands of layers are legitimate: the figures
+    show the first and last selections and shorten long networks instead of growing without bound."""
+    from minisensli.experiments.plots import MAX_DRAWN_LAYERS, MAX_SELECTION_PANELS, shorten_layers
+
+    big = copy.deepcopy(results)
+    run = [r for r in big["runs"] if r["insertions"]][0]
+    big["runs"] = [run]
+    run["insertions"] = [copy.deepcopy(run["insertions"][0]) for _ in range(40)]
+    run["architecture"] = [f"Dense {i}" for i in range(3000)]
+    run["inserted_layers"] = [0, 1, 2999]
+    fig = plot_sensitivities(big, None)
+    assert len(fig.axes) == MAX_SELECTION_PANELS
+    fig = plot_architectures(big, None)
+    width, height = fig.get_size_inches() * DPI
+    assert width < 2**15 and height < 2**15
+    boxes = [p for p in fig.axes[0].patches]
+    assert len(boxes) <= 2 * MAX_DRAWN_LAYERS + 5
+    layers, new = shorten_layers([str(i) for i in range(100)], [0, 50, 99], most=11)
+    assert layers[:5] == ["0", "1", "2", "3", "4"] and layers[5] == "… 90 layers …" and layers[-1] == "99"
+    assert [layers[i] for i in new] == ["0", "99"]  # an index inside the gap is not drawn

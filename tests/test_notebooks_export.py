@@ -53,3 +53,82 @@ def test_a_file_in_the_way_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "taken").write_text("")
     assert cli.main(["notebooks", str(tmp_path / "taken")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+# --- what students and teachers see (issue 16 item 5, issue 20 item 6) ------------------------
+
+
+def test_exported_files_are_readable_by_the_class_and_come_with_a_readme(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert cli.main(["notebooks", str(tmp_path / "nb"), "--student"]) == 0
+    finally:
+        os.umask(old)
+    for path in (tmp_path / "nb").iterdir():
+        assert path.stat().st_mode & 0o777 == 0o644, path.name
+    readme = (tmp_path / "nb" / "README.md").read_text()
+    stems = [p.stem for p in chapter_files()]
+    assert [readme.index(f"`{stem}.ipynb`") for stem in stems] == sorted(readme.index(f"`{s}.ipynb`") for s in stems)
+    for words in ("pip install", "check(", "Handing in", "What is allowed", "switched off"):
+        assert words in readme
+
+
+def test_self_study_solutions_are_collapsed(tmp_path):
+    assert cli.main(["notebooks", str(tmp_path)]) == 0
+    for path in tmp_path.glob("*.ipynb"):
+        solutions = [c for c in read(path).cells if "solution" in tags(c)]
+        assert solutions and all(c.metadata["jupyter"]["source_hidden"] is True for c in solutions), path.name
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_names_the_chapter(tmp_path):
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    def small_files():  # a disk that fills up after 20 kB per file
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    out = tmp_path / "my notebooks"
+    done = subprocess.run(
+        [sys.executable, "-m", "minisensli", "notebooks", str(out)],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_files,
+    )
+    assert done.returncode != 0
+    assert "chapter ch0" in done.stderr and ".partial" not in done.stderr and ".tmp" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not [p for p in out.iterdir() if p.name.startswith(".") or p.suffix in (".tmp", ".partial")]
+
+
+def test_force_over_a_folder_named_like_a_chapter_names_the_chapter(tmp_path, capsys):
+    first = chapter_files()[0].stem
+    (tmp_path / f"{first}.ipynb").mkdir()
+    assert cli.main(["notebooks", str(tmp_path), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert f"{first}.ipynb is a folder" in err and ".tmp" not in err and ".partial" not in err
+    assert [p.name for p in tmp_path.iterdir()] == [f"{first}.ipynb"]
+
+
+def test_the_printed_hint_is_shell_quoted(tmp_path, capsys):
+    import shlex
+
+    folder = tmp_path / "my course; $HOME"
+    assert cli.main(["notebooks", str(folder)]) == 0
+    hint = capsys.readouterr().out.split("open them with: ")[1].strip()
+    assert shlex.split(hint) == ["jupyter", "lab", str(folder)]
+
+
+def test_every_chapter_heading_shows_the_points_of_its_exercise():
+    from minisensli.grading.course import course_tasks, heading_points
+
+    tasks = course_tasks()
+    headings = heading_points()
+    for stem, found in headings.items():
+        expected = [t for t in tasks if t.chapter_file == stem]
+        if stem[:4] <= "ch05" or found:  # chapters 1-5 must have them; any chapter that has one, all
+            assert [p for _, p in found] == [t.points for t in expected], stem

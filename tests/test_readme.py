@@ -36,3 +36,32 @@ def test_readme_test_command_is_marked_for_ci():
     text = README.read_text(encoding="utf-8")
     marked = re.search(r"<!-- test-command:start -->\n```\n(.*?)\n```\n<!-- test-command:end -->", text, re.S)
     assert marked and "pytest" in marked.group(1)
+
+
+def test_every_exercise_named_in_the_readme_and_the_book_exists():
+    from minisensli.exercises import exercise_names
+
+    root = README.parents[0]
+    texts = {README: README.read_text(encoding="utf-8")}
+    # the book's pages, and the chapters (book/chapters is a link to notebooks/, which rglob does not follow)
+    pages = [*(root / "book").rglob("*.md"), *(root / "notebooks").rglob("*.md"), *(root / "notebooks").glob("ch*.py")]
+    texts.update({p: p.read_text(encoding="utf-8") for p in sorted(pages)})
+    known = set(exercise_names())
+    named = {(path.name, name) for path, text in texts.items() for name in re.findall(CHECK_CALL, text)}
+    assert len(named) >= 20
+    assert not [(where, name) for where, name in named if name not in known]
+
+
+CHECK_CALL = r"""check\(\s*["'](ch\d+\.\w+)["']"""
+
+
+def test_readme_states_the_one_run_time_estimate_of_the_main_job():
+    from minisensli.cli import DEFAULT_EXPERIMENT, duration
+    from minisensli.experiments import resolve
+    from minisensli.experiments.config import expected_seconds
+
+    stated = re.search(r"over 10 seeds, about (\d+) s on 2 cores \(the estimate `minisensli list`", README.read_text())
+    assert stated, "README no longer states the main job's estimate where this test looks for it"
+    estimate = duration(expected_seconds(resolve(DEFAULT_EXPERIMENT)))
+    assert f"~{stated.group(1)} s" == estimate
+    assert len(resolve(DEFAULT_EXPERIMENT).comparison["seeds"]) == 10

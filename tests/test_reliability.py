@@ -6,8 +6,15 @@ The property and fault tests of the reliability issue; the bad-input table is te
 import gzip
 import io
 import json
+import os
+import pathlib
 import pickle
+import re
+import signal
 import struct
+import subprocess
+import sys
+import time
 import tracemalloc
 import zipfile
 
@@ -20,6 +27,7 @@ from minisensli import data, nn, optim, sensli
 from minisensli.autograd import Function
 from minisensli.formats.restricted_pickle import load_restricted_pickle
 from tests.sensli_cases import make_model, relative_error
+from tests.tiny_configs import tiny_config, write_config
 
 # ----------------------------------------------------------------------------- precision
 
@@ -374,3 +382,295 @@ def test_valid_files_still_load(tmp_path):
     loaded = ms.load(tmp_path / "m.npz")
     for (_, p), (_, q) in zip(model.named_parameters(), loaded.named_parameters()):
         np.testing.assert_array_equal(p.data, q.data)
+
+
+# ----------------------------------------------------------------------------- growth: stale optimizers
+
+
+def test_fit_refuses_an_optimizer_that_holds_none_or_part_of_the_models_parameters():
+    model = nn.Sequential(nn.Dense(2, 3), nn.ReLU(), nn.Dense(3, 2))
+    grown = sensli.insert(model, sensli.candidate_sites(model)[0])
+    split = data.spirals(n_per_class=10)
+    loader = data.DataLoader(split.train, batch_size=5)
+    old = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="holds none of the model's 6 trainable parameters.*new optimizer"):
+        ms.fit(grown, loader, old, 1, progress=False)
+    part = optim.SGD(grown.parameters()[:2], lr=0.1)
+    with pytest.raises(ValueError, match="holds 2 of the model's 6 trainable parameters"):
+        ms.fit(grown, loader, part, 1, progress=False)
+    before = [p.data.copy() for p in grown.parameters()]
+    assert all(np.array_equal(a, p.data) for a, p in zip(before, grown.parameters()))  # nothing trained
+    ms.fit(grown, loader, optim.SGD(grown.parameters(), lr=0.1), 1, progress=False)
+
+
+def test_grow_refuses_optimizer_objects_factories_that_ignore_params_and_dropped_phases():
+    model = nn.Sequential(nn.Dense(2, 3), nn.ReLU(), nn.Dense(3, 2))
+    loader = data.DataLoader(data.spirals(n_per_class=10).train, batch_size=5)
+    with pytest.raises(TypeError, match="grow builds a new optimizer after each insertion"):
+        sensli.grow(model, loader, epochs=[1, 1], optimizer=optim.SGD(model.parameters(), lr=0.1), progress=False)
+    stale = model.parameters()
+    with pytest.raises(ValueError, match="holds none of the model's"):
+        sensli.grow(model, loader, epochs=[1, 1], optimizer=lambda params, lr: optim.SGD(stale, lr=lr), progress=False)
+    with pytest.raises(ValueError, match="epochs lists 3 phases but max_insertions = 1 allows 2"):
+        sensli.grow(model, loader, epochs=[2, 2, 2], max_insertions=1, progress=False)
+
+
+def test_growth_result_prints_training_no_longer_than_the_total():
+    history = ms.train.History(train_loss=[1.0], minibatch_losses=[1.0], epoch_times=[0.254])
+    result = sensli.GrowthResult(model=nn.Sequential(nn.Dense(1, 1)), history=history)
+    result.train_seconds, result.select_seconds = 0.25, 0.004
+    text = repr(result)
+    total, training, selecting = (float(x) for x in re.findall(r"([0-9.]+) s\b", text)[-3:])
+    assert training <= total and selecting <= total, text
+
+
+# ----------------------------------------------------------------------------- data and modules: named errors
+
+
+def test_bad_data_and_state_dicts_raise_errors_that_name_the_problem():
+    model = nn.Sequential(nn.Dense(2, 3), nn.ReLU(), nn.Dense(3, 2))
+    state = {name: p.data.tolist() for name, p in model.named_parameters()}  # nested lists, e.g. from JSON
+    other = nn.Sequential(nn.Dense(2, 3), nn.ReLU(), nn.Dense(3, 2))
+    other.load_state_dict(state)
+    assert all(np.array_equal(p.data, q.data) for p, q in zip(model.parameters(), other.parameters()))
+    with pytest.raises(ValueError, match="entry '0.weight' is not a rectangular array"):
+        other.load_state_dict({**state, "0.weight": [[1.0, 2.0], [3.0]]})
+    with pytest.raises(TypeError, match="entry '0.bias' has dtype"):
+        other.load_state_dict({**state, "0.bias": ["a", "b", "c"]})
+    x, y = np.zeros((3, 2), np.float32), np.zeros(3, np.int64)
+    with pytest.raises(ValueError, match="drop_last=True with batch_size 5 and 3 examples gives no batch"):
+        data.DataLoader(data.TensorDataset(x, y), batch_size=5, drop_last=True)
+    with pytest.raises(ValueError, match="array 0 is 0-d"):
+        data.TensorDataset(np.array(3.0))
+    with pytest.raises(ValueError, match="5 inputs but 4 labels"):
+        data.split_dataset(np.zeros((5, 2)), np.zeros(4), 0.5, 0)
+    with pytest.raises(ValueError, match="leaves the test set empty"):
+        data.split_dataset(np.zeros((2, 2)), np.zeros(2), 0.75, 0)
+
+
+def test_an_empty_loader_is_named_not_a_division_by_zero():
+    class Empty:
+        def __iter__(self):
+            return iter(())
+
+        def __len__(self):
+            return 0
+
+    model = nn.Sequential(nn.Dense(2, 2))
+    with pytest.raises(ValueError, match="the loader gave no batch"):
+        ms.fit(model, Empty(), optim.SGD(model.parameters(), lr=0.1), 1, progress=False)
+
+
+def test_sensitivities_name_their_own_setting():
+    model = nn.Sequential(nn.Dense(2, 3), nn.Tanh(), nn.ResidualDense(3), nn.Dense(3, 2))
+    loader = data.DataLoader(data.spirals(n_per_class=10).train, batch_size=5)
+    with pytest.raises(ValueError, match=r"^sensitivities: h: must be > 0"):
+        sensli.sensitivities(model, loader, kind="residual_dense", h=-1)
+
+
+# ----------------------------------------------------------------------------- processes, signals, hints
+
+LONG_TASKS = tiny_config("orphans", [40, 20], ["abs max", "small", "big"], [0, 1, 2])
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid):
+    """True while ``pid`` runs (a zombie that nobody reaps has ended)."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_the_main_process_is_killed(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "minisensli", "run", write_config(tmp_path, LONG_TASKS)]
+    command += ["--out", str(out), "--jobs", "2", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(workers) < 2:  # both workers started
+            assert process.poll() is None, "the run ended before the test could kill it"
+            workers = [pid for pid in _children(process.pid) if b"spawn_main" in _cmdline(pid)]
+            time.sleep(0.1)
+        assert len(workers) >= 2, "no worker processes appeared"
+        process.kill()  # SIGKILL: the main process gets no chance to stop anything
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.2)
+        assert not [pid for pid in workers if _alive(pid)], "worker processes outlived their parent"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _cmdline(pid):
+    try:
+        return pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    from minisensli.experiments import load_config, run_experiment
+
+    text = tiny_config("sig nals", [2, 1], ["abs max", "small", "big"], [0, 1])
+    return run_experiment(load_config(write_config(tmp_path, text)), tmp_path / "out dir", progress=False, jobs=1)
+
+
+def _savefig_then_signal(monkeypatch, sig):
+    """Make the first figure written send ``sig`` to this process half-way through its file."""
+    from matplotlib.figure import Figure
+
+    original, sent = Figure.savefig, []
+
+    def savefig(self, file, **options):
+        file.write(b"half a figure")
+        if not sent:
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
+            time.sleep(10)  # the handler raises here, in the main thread
+        return original(self, file, **options)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return sent
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_figures_are_written_leaves_no_partial_file_and_exits_130(tiny_folder, monkeypatch, capsys, sig):
+    from minisensli import cli
+
+    before = {p.name: p.read_bytes() for p in tiny_folder.glob("*.png")}
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    assert _savefig_then_signal(monkeypatch, sig) is not None
+    assert cli.main(["plot", str(tiny_folder)]) == 130
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"stopped by {signal.Signals(sig).name}" in lines[0], lines
+    assert not list(tiny_folder.glob("*.partial")) and not list(tiny_folder.glob(".*partial"))
+    assert {p.name: p.read_bytes() for p in tiny_folder.glob("*.png")} == before  # old figures intact
+    assert {s: signal.getsignal(s) for s in handlers} == handlers  # main() restored the handlers
+
+
+def test_sigterm_while_a_run_draws_its_final_figures(tmp_path, monkeypatch, capsys):
+    from minisensli import cli
+
+    _savefig_then_signal(monkeypatch, signal.SIGTERM)
+    config = write_config(tmp_path, tiny_config("late", [1], ["small"], [0]))
+    assert cli.main(["run", config, "--out", str(tmp_path / "out"), "--jobs", "1", "--no-progress"]) == 130
+    assert len([line for line in capsys.readouterr().err.splitlines() if line.strip()]) == 1
+    assert not [p for p in (tmp_path / "out").rglob("*") if "partial" in p.name]
+
+
+def test_resume_says_what_ran_and_refuses_a_model_that_does_not_match_its_record(tiny_folder, capsys, tmp_path):
+    import shutil
+
+    from minisensli import cli
+
+    results = json.loads((tiny_folder / "results.json").read_text())
+    assert cli.main(["run", "--resume", str(tiny_folder), "--jobs", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "6 of 6 runs finished before; running the other 0" in out and "0 runs in" in out
+    assert "6 kept from before" in out
+
+    small = [r for r in results["runs"] if (r["method"], r["seed"]) == ("small", 1)][0]
+    results["runs"].remove(small)
+    results["complete"] = False
+    (tiny_folder / "results.json").write_text(json.dumps(results))
+    assert cli.main(["run", "--resume", str(tiny_folder), "--jobs", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "5 of 6 runs finished before; running the other 1" in out and "\nsig nals: 1 run in" in out
+
+    swapped = shutil.copytree(tiny_folder, tmp_path / "swapped")
+    results = json.loads((swapped / "results.json").read_text())
+    results["runs"] = [r for r in results["runs"] if (r["method"], r["seed"]) != ("big", 0)]
+    results["complete"] = False
+    (swapped / "results.json").write_text(json.dumps(results))
+    (swapped / "models" / "abs-max-seed0.npz").write_bytes((swapped / "models" / "small-seed1.npz").read_bytes())
+    assert cli.main(["run", "--resume", str(swapped), "--jobs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "abs-max-seed0.npz" in err and "does not match the run recorded in results.json" in err
+
+
+def test_printed_hints_are_shell_quoted(monkeypatch, capsys, tmp_path):
+    import shlex
+
+    from minisensli import cli, notebooks
+    from minisensli.experiments import RunFailedError, RunInterruptedError, completeness_note
+
+    folder = tmp_path / "results of today" / "it's here"
+    for error, code in [
+        (RunInterruptedError(folder, "SIGTERM", 1, 4), 130),
+        (RunFailedError(folder, [("'small' seed 0", "ValueError: x")], 3, 4), 1),
+    ]:
+
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(cli, "run_experiment", fail)
+        assert cli.main(["run", "spirals", "--no-progress", "--jobs", "1"]) == code
+        hint = capsys.readouterr().err.split("minisensli run --resume ", 1)[1].strip()
+        assert shlex.split(hint) == [str(folder)]
+    note = completeness_note({"complete": False, "runs": [], "unfinished": []}, folder)
+    assert shlex.split(note.split("--resume ", 1)[1].rstrip(")")) == [str(folder)]
+    monkeypatch.setattr(notebooks, "export", lambda *args, **kwargs: [])
+    assert cli.main(["notebooks", "my notebooks; rm -rf x"]) == 0
+    assert shlex.split(capsys.readouterr().out.split("jupyter lab ", 1)[1]) == ["my notebooks; rm -rf x"]
+
+
+def test_counts_are_validated_before_anything_is_allocated(tmp_path, capsys):
+    from minisensli import cli
+
+    tracemalloc.start()
+    try:
+        assert cli.main(["run", "spirals", "--seeds", "1000000000", "--out", str(tmp_path / "out")]) == 2
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "--seeds: must be between 1 and 1000" in capsys.readouterr().err
+    assert peak < 50 * 2**20 and not (tmp_path / "out").exists()
+
+
+def test_configs_that_cannot_run_are_refused_before_the_folder_exists(tmp_path, capsys):
+    from minisensli import cli
+
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    assert cli.main(["run", str(latin1), "--out", str(tmp_path / "out")]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+    one = tiny_config("one", [1], ["small"], [0]).replace("n_per_class = 40", "n_per_class = 1")
+    assert cli.main(["run", write_config(tmp_path, one), "--out", str(tmp_path / "out")]) == 2
+    assert "leave the test set empty" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_python_api_stops_cleanly_on_sigterm_while_drawing(tmp_path, monkeypatch):
+    from minisensli.experiments import load_config, run_experiment
+
+    _savefig_then_signal(monkeypatch, signal.SIGTERM)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    config = load_config(write_config(tmp_path, tiny_config("api", [1], ["small"], [0])))
+    with pytest.raises(KeyboardInterrupt) as stop:
+        run_experiment(config, tmp_path / "out", progress=False, jobs=1)
+    assert getattr(stop.value, "signal_name", None) == "SIGTERM"
+    assert not [p for p in (tmp_path / "out").rglob("*") if "partial" in p.name]
+    assert {s: signal.getsignal(s) for s in handlers} == handlers

@@ -221,9 +221,11 @@ def test_resume_of_a_complete_folder_changes_no_number(tiny_reference, tmp_path)
 
 def test_resume_refuses_other_run_arguments_and_missing_folders(tmp_path, capsys, tiny_reference):
     assert cli.main(["run", "spirals", "--resume", str(tiny_reference)]) == 2
-    assert "do not also give EXPERIMENT" in capsys.readouterr().err
+    assert "cannot honour EXPERIMENT; leave it out" in capsys.readouterr().err
     assert cli.main(["run", "--resume", str(tiny_reference), "--out", str(tmp_path), "--seeds", "3"]) == 2
-    assert "do not also give --seeds, --out" in capsys.readouterr().err
+    assert "cannot honour --seeds, --out; leave them out" in capsys.readouterr().err
+    assert cli.main(["run", "--resume", str(tiny_reference), "--device", "gpu"]) == 2  # not silently ignored
+    assert "cannot honour --device" in capsys.readouterr().err
     assert cli.main(["run", "--resume", str(tmp_path / "nothing")]) == 2
     assert "no results.json" in capsys.readouterr().err
 

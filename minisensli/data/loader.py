@@ -34,6 +34,11 @@ class DataLoader:
             raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
         if len(dataset) == 0:
             raise ValueError("DataLoader: the dataset is empty")
+        if drop_last and len(dataset) < batch_size:
+            raise ValueError(
+                f"DataLoader: drop_last=True with batch_size {batch_size} and {len(dataset)} examples gives no batch "
+                "at all; use a smaller batch_size or drop_last=False"
+            )
         if seed is not None:
             checks.integer("DataLoader: seed", seed, 0)
         self.dataset, self.batch_size, self.shuffle, self.drop_last = dataset, batch_size, shuffle, drop_last

@@ -11,15 +11,30 @@ from ..autograd import Tensor
 
 
 def as_array(value: Any, what: str) -> np.ndarray:
-    """The answer as a float64 NumPy array (a Tensor gives its data); anything else is refused."""
+    """The answer as a float64 NumPy array (a Tensor gives its data). Refused: None, complex
+    values (casting would drop the imaginary part), booleans where numbers are expected, object
+    and string arrays, anything NumPy cannot read as real numbers."""
     if isinstance(value, Tensor):
         value = value.data
     if value is None:
         raise AssertionError(f"{what}: the function returned None (did you forget `return`?)")
+    if isinstance(value, (str, bytes)):
+        raise AssertionError(f"{what}: expected an array of numbers, got {type(value).__name__}")
     try:
-        return np.asarray(value, dtype=np.float64)
+        array = np.asarray(value)
     except (TypeError, ValueError) as exc:
         raise AssertionError(f"{what}: expected an array, got {type(value).__name__}") from exc
+    kind = array.dtype.kind
+    if kind == "c":
+        raise AssertionError(f"{what}: expected real numbers, got complex values (dtype {array.dtype})")
+    if kind == "b":
+        raise AssertionError(f"{what}: expected numbers, got booleans (dtype bool); return the values, not a mask")
+    if kind not in "iuf":
+        raise AssertionError(
+            f"{what}: expected an array of real numbers, got dtype {array.dtype} from {type(value).__name__} "
+            "(ragged lists, objects or strings)"
+        )
+    return array.astype(np.float64, copy=False)
 
 
 def unpack(result: Any, what: str, names: tuple[str, ...]) -> tuple[Any, ...]:

@@ -20,7 +20,12 @@ LOOKUPS_PER_NODE = 4  # a correct walk reads each node's parents once or twice
 RECURSION_ALLOWANCE = 1000  # nested calls the answer may make (the chain needs CHAIN_LENGTH)
 
 
-@exercise("ch01.tanh_backward", max_examples=30)
+@exercise(
+    "ch01.tanh_backward",
+    max_examples=30,
+    points=1,
+    forbid=("minisensli.autograd.Tensor.backward", "minisensli.ops.activation.Tanh.backward"),
+)
 def tanh_backward(answer, case):
     shape = tuple(case.draw(st.lists(st.integers(1, 4), max_size=3), "shape"))
     rng = case.rng()  # values from one integer
@@ -155,7 +160,7 @@ def _first_problem(answer, graphs: list) -> str | None:
     return None
 
 
-@exercise("ch01.topological_order", max_examples=30)
+@exercise("ch01.topological_order", max_examples=30, points=3, forbid=("minisensli.autograd._topological_order",))
 def topological_order(answer, case):
     # the two fixed graphs first: when they fail, the report needs no drawn input
     problem = _first_problem(
@@ -172,7 +177,7 @@ def topological_order(answer, case):
         raise AssertionError(problem)
 
 
-@exercise("ch01.grad_by_hand", max_examples=30)
+@exercise("ch01.grad_by_hand", max_examples=30, points=2, forbid=("minisensli.autograd.Tensor.backward",))
 def grad_by_hand(answer, case):
     a, b, c = (case.draw(st.floats(-2.0, 2.0), name) for name in "abc")
     ta, tb, tc = (Tensor(np.float64(v), requires_grad=True) for v in (a, b, c))

@@ -29,7 +29,12 @@ _SCALAR_FUNCTIONS = {
 }
 
 
-@exercise("ch03.central_difference", max_examples=30)
+@exercise(
+    "ch03.central_difference",
+    max_examples=30,
+    points=1,
+    forbid=("minisensli.gradcheck.numerical_gradients", "minisensli.gradcheck.gradcheck"),
+)
 def central_difference(answer, case):
     shape = case.draw(st.sampled_from([(1,), (3,), (2, 2), (2, 3), (3, 1), (2, 1, 3)]), "shape")
     name = case.draw(st.sampled_from(sorted(_SCALAR_FUNCTIONS)), "f")
@@ -57,7 +62,7 @@ def central_difference(answer, case):
 _GRID = np.arange(-4, 5) / 4
 
 
-@exercise("ch03.within_tolerance", max_examples=40)
+@exercise("ch03.within_tolerance", max_examples=40, points=1, forbid=("numpy.isclose", "numpy.allclose"))
 def within_tolerance(answer, case):
     shape = case.draw(hnp.array_shapes(min_dims=1, max_dims=2, min_side=2, max_side=4), "shape")
     rng = case.rng()
@@ -113,7 +118,12 @@ _OPS = {
 _QUARTERS = np.arange(-8, 9) / 4
 
 
-@exercise("ch03.backward_is_correct", max_examples=24)
+@exercise(
+    "ch03.backward_is_correct",
+    max_examples=24,
+    points=2,
+    forbid=("minisensli.gradcheck.numerical_gradients", "minisensli.gradcheck.gradcheck"),
+)
 def backward_is_correct(answer, case):
     name = case.draw(st.sampled_from(sorted(_OPS)), "op")
     right = case.draw(st.booleans(), "backward is right")

@@ -35,7 +35,16 @@ def _as_triple(got, what):
 # --- ch04.dense_backward ------------------------------------------------------------------
 
 
-@exercise("ch04.dense_backward", max_examples=25)
+@exercise(
+    "ch04.dense_backward",
+    max_examples=25,
+    points=1,
+    forbid=(
+        "minisensli.autograd.Tensor.backward",
+        "minisensli.ops.linalg.Linear.backward",
+        "minisensli.ops.linalg.MatMul.backward",
+    ),
+)
 def dense_backward(answer, case):
     n = case.draw(st.integers(1, 4), "N")
     fan_in = case.draw(st.integers(1, 4), "in_features")
@@ -67,7 +76,16 @@ def _conv_setting(draw):
     return k, stride, padding, h, w
 
 
-@exercise("ch04.conv2d_weight_grad", max_examples=25)
+@exercise(
+    "ch04.conv2d_weight_grad",
+    max_examples=25,
+    points=3,
+    forbid=(
+        "minisensli.autograd.Tensor.backward",
+        "minisensli.ops.conv.Conv2d.backward",
+        "minisensli.sensli.closed_form.correlate3x3",
+    ),
+)
 def conv2d_weight_grad(answer, case):
     n = case.draw(st.integers(1, 2), "N")
     c = case.draw(st.integers(1, 2), "C")
@@ -87,7 +105,12 @@ def conv2d_weight_grad(answer, case):
 # --- ch04.max_pool2d_backward -------------------------------------------------------------
 
 
-@exercise("ch04.max_pool2d_backward", max_examples=30)
+@exercise(
+    "ch04.max_pool2d_backward",
+    max_examples=30,
+    points=2,
+    forbid=("minisensli.autograd.Tensor.backward", "minisensli.ops.pool.MaxPool2d.backward"),
+)
 def max_pool2d_backward(answer, case):
     n = case.draw(st.integers(1, 2), "N")
     c = case.draw(st.integers(1, 2), "C")

@@ -69,6 +69,7 @@ MAX_COUNT = 10_000_000  # examples per class, epochs per phase, batch sizes, ste
 MAX_BLOCKS = 10_000
 MAX_INSERTIONS = 1_000
 MAX_PARAMETERS = 1_000_000_000  # weights of the largest network a run can grow to (4 GB in float32)
+MAX_CONFIG_BYTES = 1_000_000  # a TOML config is a few hundred bytes
 DIGITS_SIZE = 8  # the shipped digits are 8 x 8 images of 10 classes
 DIGITS_CLASSES = 10
 
@@ -171,16 +172,22 @@ class Config:
         return (epochs + [epochs[-1]] * phases)[:phases]
 
 
+# Beside the epochs, a run starts its worker processes, builds the data and draws the figures: measured
+# on the 2-core development machine, the main job took 33.7 s where its epochs account for 29.6 s.
+FIXED_SECONDS = 4.0
+
+
 def expected_seconds(config: Config, workers: int = 2) -> float | None:
     """Estimated wall time of the whole comparison on ``workers`` local processes: the config's
     measured seconds per epoch of one run (measured with two workers on the 2-core development
-    machine) times epochs x methods x seeds, over the number of runs that can go at once;
-    None where the config has no measurement."""
+    machine) times epochs x methods x seeds, over the number of runs that can go at once, plus
+    FIXED_SECONDS (processes, data, figures); None where the config has no measurement. The one
+    estimate: ``minisensli list``, ``minisensli run`` and the README (checked by a test) use it."""
     per_epoch = config.comparison["seconds_per_epoch"]
     if not per_epoch:
         return None
     runs = len(config.comparison["methods"]) * len(config.comparison["seeds"])
-    return per_epoch * config.total_epochs * runs / max(1, min(workers, runs))
+    return FIXED_SECONDS + per_epoch * config.total_epochs * runs / max(1, min(workers, runs))
 
 
 def _type_name(expected: Any) -> str:
@@ -267,7 +274,14 @@ def validate(raw: dict[str, Any], source: str = "") -> Config:
                     raise ConfigError(f"config: the key {key!r} is required")
                 values[key] = copy.deepcopy(default)
         sections[section] = values
-    config = Config(**sections[""], **{s: sections[s] for s in SCHEMA if s}, source=source)
+    top = sections[""]
+    config = Config(
+        top["name"],
+        top["description"],
+        top["differs_from_paper"],
+        **{s: sections[s] for s in SCHEMA if s},
+        source=source,
+    )
     check_run_name(config.name)
     _check_consistency(config)
     return config
@@ -317,6 +331,15 @@ def _check_consistency(config: Config) -> None:
             f"shrink the {DIGITS_SIZE}x{DIGITS_SIZE} digits to nothing; use at most "
             f"{DIGITS_SIZE.bit_length() - 1} stages"
         )
+    if data["name"] == "spirals":
+        examples = 2 * data["n_per_class"]
+        train = int(round(data["train_fraction"] * examples))
+        if not 0 < train < examples:
+            raise ConfigError(
+                f"data.n_per_class: {data['n_per_class']} points per class ({examples} in all) with "
+                f"train_fraction {data['train_fraction']} leave the {'training' if train == 0 else 'test'} set "
+                "empty; use more points per class"
+            )
     parameters = _largest_parameter_count(config)
     if parameters > MAX_PARAMETERS:
         raise ConfigError(
@@ -352,9 +375,16 @@ def load_config(path: str | pathlib.Path) -> Config:
     """Read and validate a TOML config file."""
     path = pathlib.Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"config {path}: {size} bytes; a config file has at most {MAX_CONFIG_BYTES}")
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror}") from err
+        raise ConfigError(f"cannot read config {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"config {path}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8"
+        ) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

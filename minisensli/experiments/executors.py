@@ -14,13 +14,18 @@ runner orders the finished runs itself.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -70,7 +75,36 @@ class InProcessExecutor:
         pass
 
 
-def _init_worker() -> None:
+PARENT_POLL_SECONDS = 1.0  # how often a worker looks whether its parent is still alive
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process when ``parent`` (the process that started it) dies.
+
+    A worker blocks reading its next task from the parent; if the parent is killed (SIGKILL, a crash,
+    the OOM killer) nothing would ever arrive and the worker would wait forever. On Linux the kernel
+    sends SIGKILL to the worker when its parent dies (prctl PR_SET_PDEATHSIG); everywhere a daemon
+    thread also checks every PARENT_POLL_SECONDS whether the worker was re-parented (its parent id
+    changes when the parent is gone) and ends the process."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="minisensli-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent: int | None = None) -> None:
+    if parent is not None:
+        _exit_with_parent(parent)
     # Ctrl-C in a terminal reaches every process of the group; the main process decides what
     # stops, so a worker must not die half-way through sending a result back.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -98,7 +132,10 @@ class ProcessExecutor:
         self._environment = {name: "1" for name in BLAS_THREAD_VARIABLES if name not in os.environ}
         os.environ.update(self._environment)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = concurrent.futures.ProcessPoolExecutor(
-            max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:

@@ -24,6 +24,7 @@ can inspect the artists: the ones the figures are about carry a gid ("iqr-band",
 
 from __future__ import annotations
 
+import math
 import pathlib
 from collections import Counter
 from typing import Any
@@ -43,6 +44,12 @@ LEGEND_OUTSIDE = {
     "loc": "upper left",
     "bbox_to_anchor": (1.01, 1.0),
 }
+# points of one drawn curve: longer curves are thinned keeping every bucket's min and max (thin_line)
+MAX_POINTS_PER_LINE = 4000
+MAX_SELECTION_PANELS = 8  # selections drawn in the sensitivities figure (the first and the last ones)
+MAX_DRAWN_LAYERS = 63  # boxes per network in the architecture figure (9 lines of 7; longer ones are shortened)
+MAX_SITE_LABELS = 120  # tick labels of one selection panel
+MAX_NETWORK_ROWS = 6  # distinct final networks drawn per method (the most frequent)
 WALL_TIME_WARNING = "wall time depends on the machine's load: other work beside it slows every run"
 
 
@@ -100,14 +107,81 @@ def _insertion_iterations(results: dict[str, Any], key: str) -> list[int]:
     return sorted({rec[key] for run in results["runs"] for rec in run["insertions"] if rec["chosen"] is not None})
 
 
+def _bucket_bounds(n: int, buckets: int) -> list[tuple[int, int]]:
+    """[a, b) index ranges cutting 0..n-1 into at most ``buckets`` runs of consecutive positions."""
+    buckets = max(1, min(buckets, n))
+    return [(n * k // buckets, n * (k + 1) // buckets) for k in range(buckets)]
+
+
+def _min_max(values: list[float]) -> tuple[float, float]:
+    """(min, max) of the values that are not nan; (nan, nan) when there are none. min() and max() skip
+    a nan anywhere but in the first place (every comparison with nan is false), so the slow filter
+    runs only when the first value is nan."""
+    smallest, largest = min(values), max(values)
+    if smallest != smallest or largest != largest:
+        finite = [v for v in values if v == v]
+        return (min(finite), max(finite)) if finite else (math.nan, math.nan)
+    return smallest, largest
+
+
+def thin_line(xs: list[float], ys: list[float], most: int = MAX_POINTS_PER_LINE) -> tuple[list[float], list[float]]:
+    """At most ``most`` points of a long curve that keep its shape: the positions are cut into
+    most/2 consecutive buckets and each gives its smallest and its largest value, in the order
+    they occur (so every peak and dip of the full curve is drawn). Short curves are returned whole.
+    A figure of 10^6 steps per run draws as fast as one of a few thousand, and stays below
+    matplotlib's limit on the size of one path (Agg's 'cell block limit')."""
+    n = min(len(xs), len(ys))
+    if n <= most:
+        return list(xs[:n]), list(ys[:n])
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for a, b in _bucket_bounds(n, most // 2):
+        chunk = ys[a:b]
+        smallest, largest = _min_max(chunk)
+        if smallest != smallest:
+            continue  # no value here (nan): a gap, as the full curve has
+        low, high = chunk.index(smallest), chunk.index(largest)
+        for i in sorted({low, high}):
+            out_x.append(xs[a + i])
+            out_y.append(chunk[i])
+    return out_x, out_y
+
+
+def thin_band(
+    xs: list[float], lower: list[float], upper: list[float], most: int = MAX_POINTS_PER_LINE
+) -> tuple[list[float], list[float], list[float]]:
+    """At most ``most`` points of a band: per bucket of consecutive positions (see thin_line), the
+    smallest lower and the largest upper value at the bucket's first and last x, so the thinned band
+    covers the full one."""
+    n = min(len(xs), len(lower), len(upper))
+    if n <= most:
+        return list(xs[:n]), list(lower[:n]), list(upper[:n])
+    out_x: list[float] = []
+    out_low: list[float] = []
+    out_high: list[float] = []
+    for a, b in _bucket_bounds(n, most // 2):
+        low, high = _min_max(lower[a:b])[0], _min_max(upper[a:b])[1]
+        if low != low or high != high:
+            continue
+        for x in (xs[a], xs[b - 1]):
+            out_x.append(x)
+            out_low.append(low)
+            out_high.append(high)
+    return out_x, out_low, out_high
+
+
 def _band(
     ax: Any, xs: list[float], curves: list[list[float | None]], colour: str, label: str, scale: float = 1.0
 ) -> None:
     median, q1, q3 = _bands(curves)
-    n = len(xs)
-    (line,) = ax.plot(xs, [scale * v for v in median[:n]], lw=1.3, color=colour, label=f"{label} ({len(curves)})")
+    n = min(len(xs), len(median))
+    if scale != 1.0:
+        median, q1, q3 = ([scale * v for v in values] for values in (median, q1, q3))
+    line_x, line_y = thin_line(xs[:n], median[:n])
+    (line,) = ax.plot(line_x, line_y, lw=1.3, color=colour, label=f"{label} ({len(curves)})")
     line.set_gid("median")
-    band = ax.fill_between(xs, [scale * v for v in q1[:n]], [scale * v for v in q3[:n]], color=colour, alpha=0.2, lw=0)
+    band_x, low, high = thin_band(xs[:n], q1[:n], q3[:n])
+    band = ax.fill_between(band_x, low, high, color=colour, alpha=0.2, lw=0)
     band.set_gid("iqr-band")
 
 
@@ -118,11 +192,15 @@ def plot_losses(results: dict[str, Any], path: pathlib.Path | None, against: str
     for method, runs in _runs_by_method(results).items():
         if not runs:
             continue
-        curves = [r["minibatch_losses"] for r in runs]
+        curves: list[list[float | None]] = [r["minibatch_losses"] for r in runs]
+        xs: list[float]
         if against == "iterations":
-            xs = list(range(max(len(c) for c in curves)))
+            xs = [float(i) for i in range(max(len(c) for c in curves))]
         else:
-            xs = _bands([_step_times(r["epoch_times"], len(r["minibatch_losses"])) for r in runs])[0]
+            times: list[list[float | None]] = [
+                list(_step_times(r["epoch_times"], len(r["minibatch_losses"]))) for r in runs
+            ]
+            xs = _bands(times)[0]
         _band(ax, xs, curves, colours[method], method)
         if against == "time":
             times = [
@@ -201,6 +279,13 @@ def _selection_groups(results: dict[str, Any], k: int) -> list[tuple[tuple[str, 
     return sorted(groups.items(), key=lambda item: -len(item[1]))
 
 
+def _sequence(sites: tuple[str, ...], most: int = 3) -> str:
+    """'a then b then c'; a long sequence as its first and last sites and how many are between."""
+    if len(sites) <= most:
+        return " then ".join(sites)
+    return f"{sites[0]} then ({len(sites) - 2} more) then {sites[-1]}"
+
+
 def _score_scale(ax: Any, values: list[float]) -> str:
     """Linear where the scores are of one magnitude; log where they span more than a factor of
     30; symmetric log (linear below the smallest positive score) where some scores are 0, which
@@ -222,10 +307,12 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     width = 0.8 / max(len(methods), 1)
     slot = 0
     ticks, tick_labels, scores_seen, epochs = [], [], [], set()
-    ring_label = "chosen by that run"
+    ring_label: str | None = "chosen by that run"
     in_legend: set[str] = set()
     for g, (earlier, runs) in enumerate(groups):
-        sites = list(runs[0][2]["sites"])
+        # the same network has the same sites; a document edited by hand may not: every label gets a column
+        sites = list(dict.fromkeys(label for _, _, rec in runs for label in rec["sites"]))
+        column = {label: i for i, label in enumerate(sites)}
         first_slot = slot
         for label in sites:
             ticks.append(slot + 0.4 - width / 2)
@@ -240,7 +327,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             for n, (_, rec) in enumerate(mine):
                 epochs.add(rec["epoch"])
                 jitter = (n / max(len(mine) - 1, 1) - 0.5) * width * 0.6
-                run_xs = [first_slot + sites.index(label) + j * width + jitter for label in rec["sites"]]
+                run_xs = [first_slot + column[label] + j * width + jitter for label in rec["sites"]]
                 # a faint line joins one run's scores, so the reader can follow a seed across sites
                 ax.plot(run_xs, rec["scores"], lw=0.5, alpha=0.25, color=colours[method], zorder=2)
                 xs += run_xs
@@ -273,7 +360,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             for label, count in chosen_counts.items():
                 ax.annotate(
                     f"{count}/{len(mine)}",
-                    xy=(first_slot + sites.index(label) + j * width, 1.0),
+                    xy=(first_slot + column[label] + j * width, 1.0),
                     xycoords=ax.get_xaxis_transform(),
                     xytext=(0, 2),
                     textcoords="offset points",
@@ -283,9 +370,7 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
                     color=colours[method],
                 )
         if len(groups) > 1 or earlier:
-            where = (
-                f"network after inserting at {' then '.join(earlier)}" if earlier else "start network (no insertion)"
-            )
+            where = f"network after inserting at {_sequence(earlier)}" if earlier else "start network (no insertion)"
             ax.annotate(
                 f"{where}\n({len(runs)} runs; sites numbered in this network)",
                 xy=((first_slot + slot) / 2 - 0.5 + 0.4, 0),
@@ -298,7 +383,8 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
             )
         if g < len(groups) - 1:
             ax.axvline(slot - 0.5 + 0.4 - width / 2, color="0.6", lw=1)
-    ax.set_xticks(ticks, tick_labels, fontsize=8)
+    every = -(-len(ticks) // MAX_SITE_LABELS)  # hundreds of sites: label every n-th, or nothing is readable
+    ax.set_xticks(ticks[::every], tick_labels[::every], fontsize=8)
     ax.set_xlim(-0.6, slot)
     scale = _score_scale(ax, scores_seen)
     norms = sorted({rec["norm"] for _, runs in groups for _, _, rec in runs})
@@ -314,37 +400,69 @@ def _draw_selection(ax: Any, results: dict[str, Any], k: int, colours: dict[str,
     _legend(ax, fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1.0))
 
 
+def shown_selections(selections: int, most: int = MAX_SELECTION_PANELS) -> list[int]:
+    """The selections that get a panel: all of them up to ``most``, else the first and the last
+    most/2 (a figure of hundreds of panels would exceed any image size and be read by nobody)."""
+    if selections <= most:
+        return list(range(selections))
+    half = most // 2
+    return list(range(half)) + list(range(selections - (most - half), selections))
+
+
 def plot_sensitivities(results: dict[str, Any], path: pathlib.Path | None) -> Any:
     """The score of every candidate site for every seed at each selection, and the choices."""
     colours = _colours(results)
     selections = max((len(r["insertions"]) for r in results["runs"]), default=0)
+    shown = shown_selections(selections)
     slots = max(
-        (sum(len(runs[0][2]["sites"]) for _, runs in _selection_groups(results, k)) for k in range(selections)),
+        (
+            sum(
+                len({label for _, _, rec in runs for label in rec["sites"]})
+                for _, runs in _selection_groups(results, k)
+            )
+            for k in shown
+        ),
         default=1,
     )
     methods = sum(1 for runs in _runs_by_method(results).values() if any(r["insertions"] for r in runs))
     width = min(max(7.0, 0.35 * slots * max(methods, 1) + 2.0), 24.0)
-    fig, axes = _subplots(max(selections, 1), 1, figsize=(width, 3.9 * max(selections, 1)), squeeze=False)
-    for k in range(selections):
-        _draw_selection(axes[k][0], results, k, colours)
+    fig, axes = _subplots(max(len(shown), 1), 1, figsize=(width, 3.9 * max(len(shown), 1)), squeeze=False)
+    for row, k in enumerate(shown):
+        _draw_selection(axes[row][0], results, k, colours)
+    if len(shown) < selections:
+        fig.suptitle(
+            f"selections {', '.join(str(k + 1) for k in shown)} of {selections} (the first and the last)", fontsize=10
+        )
     if not selections:
         axes[0][0].text(0.5, 0.5, "no growth method in this run", ha="center", va="center")
         axes[0][0].axis("off")
     return _finish(fig, path)
 
 
+def shorten_layers(layers: list[str], new: list[int], most: int = MAX_DRAWN_LAYERS) -> tuple[list[str], list[int]]:
+    """A network of more than ``most`` layers as its first and last layers with one box between
+    them that says how many are left out; the inserted-layer indices follow the shortening."""
+    if len(layers) <= most:
+        return layers, new
+    head, tail = (most - 1) // 2, (most - 1) - (most - 1) // 2
+    skipped = len(layers) - head - tail
+    kept = layers[:head] + [f"… {skipped} layers …"] + layers[len(layers) - tail :]
+    moved = [i for i in new if i < head] + [i - skipped + 1 for i in new if i >= len(layers) - tail]
+    return kept, moved
+
+
 def _architecture_rows(results: dict[str, Any]) -> list[tuple[str, list[str], list[int]]]:
     """('start', its layers, []) and, per method, every distinct final network with the number of
     seeds that reached it, most frequent first."""
-    rows = [(f"start\n(all {len(results['seeds'])} seeds)", results["start_architecture"], [])]
+    rows = [(f"start\n(all {len(results['seeds'])} seeds)", *shorten_layers(results["start_architecture"], []))]
     for method, runs in _runs_by_method(results).items():
         # layers that growth added or widened are highlighted alike
         reached = Counter(
             (tuple(r["architecture"]), tuple(sorted(set(r["inserted_layers"]) | set(r.get("widened_layers", [])))))
             for r in runs
         )
-        for (layers, new), count in reached.most_common():
-            rows.append((f"{method}\n({count} of {len(runs)} seeds)", list(layers), list(new)))
+        for (layers, new), count in reached.most_common()[:MAX_NETWORK_ROWS]:
+            rows.append((f"{method}\n({count} of {len(runs)} seeds)", *shorten_layers(list(layers), list(new))))
     return rows
 
 

@@ -41,10 +41,14 @@ same way.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
+import shlex
 from typing import Any
 
 from ..nn import AvgPool2d, Conv2d, Dense, Flatten, MaxPool2d, Module, ResidualConv, ResidualDense
+from .config import MAX_INSERTIONS, MAX_LIST, RUN_NAME_MAX_LENGTH
+from .schema_check import DocumentError, Validator
 from .summary import summarize
 
 SCHEMA_ID = "minisensli-results/3"
@@ -94,43 +98,152 @@ def layer_labels(model: Any) -> list[str]:
     return [layer_label(m) for m in model]
 
 
+# results.json holds every minibatch loss of every run: 50 runs of 10^6 steps are about 1 GB of text.
+# Beyond this a file is refused before it is read (parsing needs several times its size in memory);
+# load_results(folder, max_bytes=...) reads larger ones on a machine that has the memory.
+MAX_RESULTS_BYTES = 1 << 30
+MAX_TEXT = 10_000  # characters of any string in the document (error messages of failed runs included)
+MAX_LABEL = 200  # characters of a site, layer or chosen-site label (drawn as tick and box labels)
+MAX_SITES = 100_000  # candidate sites of one selection
+MAX_LAYERS = 100_000  # layers of one architecture
+_VALIDATOR: Validator | None = None
+
+
+def _validator() -> Validator:
+    """The validator of results.schema.json, built once (the schema file is the truth)."""
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        _VALIDATOR = Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")), max_string=MAX_TEXT)
+    return _VALIDATOR
+
+
 def check_results(results: Any) -> None:
-    """Raise ResultsError unless ``results`` looks like a results.json document of this schema."""
+    """Raise ResultsError unless ``results`` is a results document of this schema: every required key
+    with its type as results.schema.json says, strings and arrays within bounds, and the entries that
+    refer to each other consistent (so that the tables, the figures and --resume can use it as it is)."""
     if not isinstance(results, dict) or results.get("schema") != SCHEMA_ID:
         found = results.get("schema") if isinstance(results, dict) else type(results).__name__
         readable = ", ".join(repr(s) for s in (SCHEMA_ID, *OLD_SCHEMAS))
+        shown = found if not isinstance(found, str) or len(found) <= 60 else found[:57] + "..."
         raise ResultsError(
-            f"not a minisensli results document this version reads (schema {found!r}; this minisensli reads {readable})"
+            f"not a minisensli results document this version reads (schema {shown!r}; this minisensli reads {readable})"
         )
-    missing = [k for k in TOP_LEVEL_KEYS if k not in results]
-    if missing:
-        raise ResultsError(f"results document lacks the keys {missing}")
-    if not isinstance(results.get("complete", True), bool):
-        raise ResultsError(f"results key 'complete': expected true or false, got {results['complete']!r}")
-    if not isinstance(results.get("unfinished", []), list) or not isinstance(results["runs"], list):
-        raise ResultsError("results keys 'runs' and 'unfinished' must be lists")
-    if results.get("dtype", "float32") not in ("float16", "float32", "float64"):
-        raise ResultsError(f"results key 'dtype': {results['dtype']!r} is not a float dtype")
+    try:
+        _validator().validate(results)
+    except DocumentError as err:
+        raise ResultsError(f"results document: {err}") from None
+    _check_consistency(results)
+
+
+def check_run(run: Any, where: str = "run") -> None:
+    """Raise ResultsError unless ``run`` is one entry of a document's runs (the writer checks each
+    finished run once, rather than the whole document at every write)."""
+    try:
+        _validator().validate_definition("run", run, where)
+    except DocumentError as err:
+        raise ResultsError(f"results document: {err}") from None
+    _check_run(where, run)
+
+
+def _check_consistency(results: dict[str, Any]) -> None:
+    """What the schema cannot say: bounds that the figures need and entries that must agree."""
+    name = results["name"]
+    if len(name) > RUN_NAME_MAX_LENGTH:
+        raise ResultsError(
+            f"results document: name: {len(name)} characters; a run name has at most {RUN_NAME_MAX_LENGTH}"
+        )
+    if len(results["methods"]) > MAX_LIST or len(results["seeds"]) > MAX_LIST:
+        raise ResultsError(f"results document: methods and seeds: at most {MAX_LIST} entries each")
+    if len(results["runs"]) > len(results["methods"]) * len(results["seeds"]):
+        raise ResultsError(
+            f"results document: {len(results['runs'])} runs, more than its {len(results['methods'])} methods x "
+            f"{len(results['seeds'])} seeds"
+        )
+    _labels("start_architecture", results["start_architecture"], MAX_LAYERS)
+    methods, seeds, seen = set(results["methods"]), set(results["seeds"]), set()
     for i, run in enumerate(results["runs"]):
-        if not isinstance(run, dict):
-            raise ResultsError(f"run {i} of the results is not an object")
-        for key in ("method", "seed", "minibatch_losses", "test_error", "epoch_times", "insertions"):
-            if key not in run:
-                raise ResultsError(f"run {i} of the results lacks the key {key!r}")
+        key = (run["method"], run["seed"])
+        if run["method"] not in methods or run["seed"] not in seeds or key in seen:
+            raise ResultsError(
+                f"results document: runs[{i}] ({run['method']!r} seed {run['seed']}) is not one of its methods x "
+                "seeds, or appears twice"
+            )
+        seen.add(key)
+        _check_run(f"runs[{i}]", run)
 
 
-def load_results(folder: str | pathlib.Path) -> dict[str, Any]:
-    """Read and check ``folder``/results.json."""
+def _check_run(where: str, run: dict[str, Any]) -> None:
+    _labels(f"{where}.architecture", run["architecture"], MAX_LAYERS)
+    _labels(f"{where}.chosen_sites", [s for s in run["chosen_sites"] if s is not None], MAX_INSERTIONS + 1)
+    if len(run["insertions"]) > MAX_INSERTIONS:
+        raise ResultsError(f"results document: {where}.insertions: more than {MAX_INSERTIONS} selections")
+    for k, rec in enumerate(run["insertions"]):
+        _check_insertion(f"{where}.insertions[{k}]", rec, len(run["epoch_times"]))
+
+
+def _labels(where: str, labels: list[str], most: int) -> None:
+    if len(labels) > most:
+        raise ResultsError(f"results document: {where}: {len(labels)} entries; at most {most}")
+    long = next((label for label in labels if len(label) > MAX_LABEL), None)
+    if long is not None:
+        raise ResultsError(f"results document: {where}: a label of {len(long)} characters; at most {MAX_LABEL}")
+
+
+def _check_insertion(where: str, rec: dict[str, Any], epochs: int) -> None:
+    sites, index = rec["sites"], rec["chosen_index"]
+    _labels(f"{where}.sites", sites, MAX_SITES)
+    if len(rec["scores"]) != len(sites):
+        raise ResultsError(f"results document: {where}: {len(rec['scores'])} scores for {len(sites)} sites")
+    if (index is None) != (rec["chosen"] is None) or (
+        index is not None and not (0 <= index < len(sites) and sites[index] == rec["chosen"])
+    ):
+        raise ResultsError(f"results document: {where}: chosen {rec['chosen']!r} and chosen_index {index} disagree")
+    if rec["epoch"] > epochs:
+        raise ResultsError(f"results document: {where}: after epoch {rec['epoch']}, but the run has {epochs} epochs")
+
+
+def read_results_text(path: pathlib.Path, max_bytes: int = MAX_RESULTS_BYTES) -> str:
+    """The text of a results.json, refused before reading when it is larger than ``max_bytes``."""
+    try:
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > max_bytes:
+                raise ResultsError(
+                    f"{path}: {size / 2**20:.0f} MiB, more than a results file may have "
+                    f"({max_bytes / 2**20:.0f} MiB; load_results(folder, max_bytes=...) reads larger ones)"
+                )
+            raw = file.read(max_bytes + 1)
+    except OSError as err:
+        raise ResultsError(f"{path}: cannot read it ({err.strerror or err})") from err
+    if len(raw) > max_bytes:  # grew while being read
+        raise ResultsError(f"{path}: more than {max_bytes} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ResultsError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def load_results(folder: str | pathlib.Path, max_bytes: int = MAX_RESULTS_BYTES) -> dict[str, Any]:
+    """Read and check ``folder``/results.json: the one reader of results files (``minisensli plot``,
+    ``--resume`` and the Python API). A file over ``max_bytes`` (default 1 GiB) is refused before it is
+    read; the document must match results.schema.json completely (check_results); schema-1 documents
+    are upgraded first. Raises ResultsError naming the file and what is wrong."""
     path = pathlib.Path(folder) / "results.json"
     if not path.is_file():
         raise ResultsError(f"no results.json in {folder}")
+    text = read_results_text(path, max_bytes)
     try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ResultsError(f"{path}: not valid JSON ({err})") from err
-    if isinstance(results, dict) and results.get("schema") in OLD_SCHEMAS:
-        results = upgrade(results)
-    check_results(results)
+        results = json.loads(text)
+    except ValueError as err:  # JSONDecodeError, or an integer with more digits than Python converts
+        raise ResultsError(f"{path}: not valid JSON ({str(err)[:200]})") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: nested too deeply to be a results file") from None
+    try:
+        if isinstance(results, dict) and results.get("schema") in OLD_SCHEMAS:
+            results = upgrade(results)
+        check_results(results)
+    except ResultsError as err:
+        raise ResultsError(f"{path}: {err}") from None
     return results
 
 
@@ -149,14 +262,13 @@ def completeness_note(results: dict[str, Any], folder: str | pathlib.Path) -> st
     failed_text = f", {failed} failed" if failed else ""
     return (
         f"incomplete results: {len(results['runs'])} of {total} runs finished{failed_text}; figures show the "
-        f"finished runs (complete them with: minisensli run --resume {folder})"
+        f"finished runs (complete them with: minisensli run --resume {shlex.quote(str(folder))})"
     )
 
 
 def upgrade(results: dict[str, Any]) -> dict[str, Any]:
-    """An older document as the current schema: the same runs, summary and comparisons recomputed from them."""
-    for i, run in enumerate(results.get("runs", [])):
-        if not isinstance(run, dict) or "method" not in run or "seed" not in run:
-            raise ResultsError(f"run {i} of the {results['schema']} document lacks 'method' or 'seed'; cannot upgrade")
-    methods = results.get("methods") or sorted({r["method"] for r in results["runs"]})
-    return {**results, "schema": SCHEMA_ID, "upgraded_from": results["schema"], **summarize(results["runs"], methods)}
+    """An older (schema 1 or 2) document as the current schema: the same runs (checked first, as
+    in any document), summary and comparisons recomputed from them."""
+    old = results["schema"]
+    check_results({**results, "schema": SCHEMA_ID, "summary": {}, "comparisons": []})
+    return {**results, "schema": SCHEMA_ID, "upgraded_from": old, **summarize(results["runs"], results["methods"])}

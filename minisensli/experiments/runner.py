@@ -24,7 +24,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +35,8 @@ from ..serialization import load, save
 from .config import Config, ConfigError, check_run_name, load_config, to_toml
 from .executors import ExecutorError, make_executor
 from .plots import draw_all
-from .results import SCHEMA_ID, ResultsError, check_results, load_results
-from .setup import check_device
+from .results import SCHEMA_ID, ResultsError, check_results, check_run, layer_labels, load_results
+from .setup import check_data, check_device
 from .summary import summarize
 from .tasks import PROCESS_STATE_LOCK, Task, TaskResult, all_tasks, method_order, run_task
 
@@ -168,9 +168,10 @@ class _Record:
         """Write results.json (atomically) as it stands; returns the document."""
         started = time.perf_counter()
         results = self.document()
-        check_results(results)
+        check_results({**results, "runs": []})  # each run is checked once, when it is first encoded
         for task in self.tasks:
             if task in self.runs and task not in self._encoded:
+                check_run(self.runs[task], task.label)
                 self._encoded[task] = json.dumps(self.runs[task], separators=(",", ":"))
         runs_text = "[" + ",".join(self._encoded[t] for t in self.tasks if t in self.runs) + "]"
         text = (
@@ -258,6 +259,17 @@ class _StopSignals:
 
 # ----------------------------------------------------------------------------- running
 
+MAX_ERROR_TEXT = 2000  # characters of a failed run's error kept in results.json and printed
+
+
+def _error_text(err: BaseException) -> str:
+    """'Type: message', at most MAX_ERROR_TEXT characters (an error's str() may be huge, or raise)."""
+    try:
+        text = f"{type(err).__name__}: {err}"
+    except Exception:  # noqa: BLE001 - a broken __str__ must not stop the run's bookkeeping
+        text = f"{type(err).__name__} (its message could not be shown)"
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 3] + "..."
+
 
 def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor: Any, progress: bool) -> None:
     """Run ``todo`` through ``executor``, recording each task when it finishes; raises RunInterruptedError
@@ -267,7 +279,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
     ready = [t for t in todo if t not in waiting]
     handles: dict[Any, Task] = {}
     bar = progress_bar(
-        None,
+        None,  # type: ignore[arg-type]  # a bar updated by hand
         total=len(record.tasks),
         initial=len(record.runs),
         disable=not progress,
@@ -286,14 +298,14 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                         args = (
                             record.config,
                             task,
-                            bases.get(task.depends_on),
+                            None if task.depends_on is None else bases.get(task.depends_on),
                             progress and in_process,
                             None if in_process else record.dtype,
                         )
                         try:
                             handles[executor.submit(run_task, *args)] = task
                         except Exception as err:  # e.g. a pool whose worker process died: no new tasks
-                            record.failed[task] = f"not started: {type(err).__name__}: {err}"
+                            record.failed[task] = "not started: " + _error_text(err)
                             continue
                         record.running.add(task)
                     ready = []
@@ -307,7 +319,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                                 result = executor.outcome(handle)
                             except Exception as err:  # the task failed: keep going with the others
                                 record.running.discard(task)
-                                record.failed[task] = f"{type(err).__name__}: {err}"
+                                record.failed[task] = _error_text(err)
                                 bar.write(f"minisensli: {task.label} failed: {record.failed[task]}", file=sys.stderr)
                                 record.write()
                                 continue
@@ -316,7 +328,7 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
                             bar.set_postfix_str(f"last: {task.label}", refresh=False)
                             bar.update(1)
                         for dependent in [t for t in waiting if t.depends_on == task]:
-                            bases[dependent.depends_on] = result.model
+                            bases[task] = result.model
                             waiting.remove(dependent)
                             ready.append(dependent)
             except KeyboardInterrupt as stop:
@@ -342,8 +354,12 @@ def _execute(record: _Record, todo: list[Task], bases: dict[Task, Any], executor
 
 
 def _finish(record: _Record) -> pathlib.Path:
-    results = record.write()
-    draw_all(results, record.folder)
+    """Write the final results.json and the figures. SIGINT/SIGTERM here raise KeyboardInterrupt (with
+    the signal's name as ``signal_name``) also for a caller of the Python API, so the file being
+    written is removed (files.atomic_write) instead of the process dying with a .partial file."""
+    with _StopSignals().active():
+        results = record.write()
+        draw_all(results, record.folder)
     return record.folder
 
 
@@ -365,6 +381,7 @@ def run_experiment(
     """
     check_run_name(config.name)
     check_device(config)
+    check_data(config)  # e.g. too few examples for a test set: refused before the folder exists
     tasks = all_tasks(config)
     executor = make_executor(jobs, scheduler, len(tasks))  # a bad setting fails before any folder exists
     try:
@@ -387,10 +404,17 @@ def run_experiment(
 
 
 def resume_experiment(
-    folder: str | pathlib.Path, progress: bool = True, jobs: int = 1, scheduler: str | None = None
+    folder: str | pathlib.Path,
+    progress: bool = True,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> pathlib.Path:
     """Run the missing runs of an interrupted or failed results folder (same seeds, same numbers as
-    an uninterrupted run) and complete its results.json and figures; returns the folder."""
+    an uninterrupted run) and complete its results.json and figures; returns the folder.
+
+    on_start(finished, total): called once the folder is checked, before any run starts, with the
+    number of runs finished before and of all runs (the CLI says what it is about to run)."""
     folder = pathlib.Path(folder)
     results = load_results(folder)
     try:
@@ -416,6 +440,8 @@ def resume_experiment(
         if dependency is not None and dependency in runs:
             bases[dependency] = _load_finished_model(folder, runs[dependency])
     executor = make_executor(jobs, scheduler, len(todo))
+    if on_start is not None:
+        on_start(len(runs), len(tasks))
     record = _Record(
         folder,
         config,
@@ -430,16 +456,24 @@ def resume_experiment(
 
 
 def _load_finished_model(folder: pathlib.Path, run: dict[str, Any]) -> Any:
+    """The saved model of a finished run, checked against the architecture and parameter count that
+    results.json recorded for it (a model file swapped or damaged since would otherwise become, e.g.,
+    the architecture of the 'big' baseline)."""
     path = folder / run["model_file"]
     if path.resolve().parent != (folder / "models").resolve():
         raise ResultsError(f"--resume {folder}: model_file {run['model_file']!r} lies outside the models folder")
+    where = f"the finished model {path} that '{run['method']}' seed {run['seed']} left"
     try:
-        return load(path)
+        model = load(path)
     except (OSError, ValueError) as err:
+        raise ResultsError(f"--resume {folder}: cannot read {where} ({err})") from err
+    labels = layer_labels(model)
+    if labels != run["architecture"] or model.num_parameters() != run["parameters"]:
         raise ResultsError(
-            f"--resume {folder}: cannot read the finished model {path} that "
-            f"'{run['method']}' seed {run['seed']} left ({err})"
-        ) from err
+            f"--resume {folder}: {where} does not match the run recorded in results.json (layers {labels}, "
+            f"{model.num_parameters()} parameters; recorded: {run['architecture']}, {run['parameters']} parameters)"
+        )
+    return model
 
 
 __all__ = [

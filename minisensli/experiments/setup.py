@@ -53,10 +53,22 @@ def check_device(config: Config) -> None:
         raise ConfigError(f"training.device: {err}") from None
 
 
+def check_data(config: Config) -> None:
+    """Build the config's data and loaders once, before any work: what the config layer cannot see
+    (a split or a batch that would be empty) fails here with a ConfigError, not half-way through a run."""
+    try:
+        split = datasets(config)
+        loaders(config, split, 0)
+    except ValueError as err:
+        raise ConfigError(f"[data]: {err}") from None
+
+
 def build_model(config: Config, split: data.Split) -> nn.Sequential:
     """The start architecture, initialised from the current init generator (ms.manual_seed),
     on the config's device."""
-    return _architecture(config, split).to(config.training["device"])
+    model = _architecture(config, split).to(config.training["device"])
+    assert isinstance(model, nn.Sequential)
+    return model
 
 
 def _architecture(config: Config, split: data.Split) -> nn.Sequential:
@@ -139,4 +151,6 @@ def fresh_copy(model: nn.Sequential, seed: int) -> nn.Sequential:
     finally:
         backend.set_init_rng(previous)
     reference = model.parameters()[0]
-    return fresh.to(reference.device, reference.dtype)
+    moved = fresh.to(reference.device, reference.dtype)
+    assert isinstance(moved, nn.Sequential)
+    return moved

@@ -32,7 +32,7 @@ PAIRED_NOTE = (
 
 def summarize(runs: list[dict[str, Any]], methods: list[str]) -> dict[str, Any]:
     """``{"summary": {method: spreads}, "comparisons": [pairs]}`` of the given runs."""
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
     for method in methods:
         mine = [r for r in runs if r["method"] == method]
         summary[method] = {key: spread([r.get(key) for r in mine]) for key in SPREAD_KEYS}
@@ -63,7 +63,7 @@ def _mean_sd(s: dict[str, Any], scale: float, digits: int) -> str:
 
 
 def _median_iqr(s: dict[str, Any], scale: float, digits: int) -> str:
-    if s["median"] is None:
+    if s["median"] is None or s["q1"] is None or s["q3"] is None:
         return "-"
     return f"{s['median'] * scale:.{digits}f} [{s['q1'] * scale:.{digits}f}, {s['q3'] * scale:.{digits}f}]"
 
@@ -116,7 +116,7 @@ def comparison_table(results: dict[str, Any]) -> str:
         row = [f"{a} vs {b}"]
         for metric in METRICS:
             c = metrics.get(metric)
-            if c is None or c["n"] == 0:
+            if c is None or c["n"] == 0 or c["median_difference"] is None:
                 row += ["-", "-", "-"]
                 continue
             difference = (

@@ -158,10 +158,10 @@ def _run_task(config: Config, task: Task, base: nn.Sequential | None, progress: 
             site_options=site_options(config),
             progress=progress,
         )
-        model = growth.model
+        model: nn.Sequential = growth.model  # type: ignore[assignment]  # grow returns the Sequential it grew
         record = _run_record(task, growth.history, model, growth)
     else:
-        if task.method == "small":
+        if task.method == "small" or base is None:  # base is None only for 'small' (checked above)
             model = start
         else:
             model = fresh_copy(base, task.seed + BIG_SEED_OFFSET)

@@ -178,19 +178,18 @@ class Module:
 
         Every entry is checked before anything is changed: a missing, unexpected or
         mis-shaped entry raises a KeyError/ValueError naming it, and the module is untouched.
+        Entries may be arrays, Tensors or nested lists of numbers (as ``tolist()`` gives); an entry
+        that is not numeric (strings, ragged lists, objects) raises a TypeError/ValueError naming it.
         """
         params = dict(self.named_parameters())
         missing = [n for n in params if n not in state]
         extra = [n for n in state if n not in params]
         if missing or extra:
             raise KeyError(f"load_state_dict: missing entries {missing}, unexpected entries {extra}")
-        for name, p in params.items():
-            shape = tuple(state[name].shape)
-            if shape != p.shape:
-                raise ValueError(f"load_state_dict: entry {name!r} has shape {shape}, the parameter has {p.shape}")
+        arrays = {name: _state_array(name, state[name], p.shape) for name, p in params.items()}
         for name, p in params.items():
             with no_grad():
-                p.data = backend.to_device(state[name], p.device).astype(p.dtype, copy=True)
+                p.data = backend.to_device(arrays[name], p.device).astype(p.dtype, copy=True)
 
     # ------------------------------------------------------------------ description
 
@@ -214,3 +213,19 @@ class Module:
             child_text = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {child_text}")
         return "\n".join(lines) + "\n)"
+
+
+def _state_array(name: str, value: Any, shape: tuple[int, ...]) -> Any:
+    """The array of one state_dict entry, checked: numeric (real), and of the parameter's shape."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if not (hasattr(value, "shape") and hasattr(value, "dtype")):
+        try:
+            value = backend.as_array(value, keep_python_precision=True)  # nested lists, numbers
+        except (TypeError, ValueError) as err:  # a ragged list
+            raise ValueError(f"load_state_dict: entry {name!r} is not a rectangular array of numbers ({err})") from None
+    if value.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: entry {name!r} has dtype {value.dtype}; expected real numbers")
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"load_state_dict: entry {name!r} has shape {tuple(value.shape)}, the parameter has {shape}")
+    return value

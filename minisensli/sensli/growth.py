@@ -26,13 +26,14 @@ from typing import Any
 from .. import backend, checks
 from ..nn import Module, Sequential
 from ..optim import SGD, Adam, Optimizer
-from ..train import History, NonFiniteLossError, fit
+from ..train import History, NonFiniteLossError, check_optimizer_covers, fit
 from .insertion import insert
 from .norms import SITE_SCORES
 from .selection import parse_mode, select
 from .sensitivity import METHODS, sensitivities
 from .sites import Site, candidate_sites
 
+MAX_INSERTIONS = 10_000  # selection steps of one grow call (each a pass over the data)
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {"sgd": SGD, "adam": Adam}
 
 
@@ -111,10 +112,12 @@ class GrowthResult:
             f" ({'; '.join(inserted)})" if inserted else ""
         )
         early = ", stopped early" if self.stopped_early else ""
+        # the total (history.summary, 2 decimals) is training + selecting: the same rounding keeps
+        # the printed parts no larger than the printed total
         n_phases = len(self.phase_end_epochs)
         return (
             f"GrowthResult: {n_phases} phases ({phases} epochs{early}), {where}; "
-            f"{self.history.summary()}; {self.train_seconds:.1f} s training, {self.select_seconds:.2f} s selecting"
+            f"{self.history.summary()}; {self.train_seconds:.2f} s training, {self.select_seconds:.2f} s selecting"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -149,7 +152,12 @@ def _epochs_per_phase(epochs: Any, max_insertions: int | None) -> list[int]:
             f"epoch to train, got {epochs!r}"
         )
     if max_insertions is not None:
-        checks.integer("grow: max_insertions", max_insertions, 0)
+        checks.integer("grow: max_insertions", max_insertions, 0, MAX_INSERTIONS)
+        if len(listed) > max_insertions + 1:
+            raise ValueError(
+                f"grow: epochs lists {len(listed)} phases but max_insertions = {max_insertions} allows "
+                f"{max_insertions + 1}; give at most {max_insertions + 1} entries or raise max_insertions"
+            )
     phases = (max_insertions if max_insertions is not None else max(len(listed) - 1, 1)) + 1
     return (listed + [listed[-1]] * phases)[:phases]
 
@@ -190,6 +198,12 @@ def _diverged(
 
 
 def _make_optimizer(optimizer: Any, params: list, lr: float, options: dict[str, Any]) -> Optimizer:
+    if isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"grow: optimizer is an optimizer object ({type(optimizer).__name__}); grow builds a new optimizer "
+            "after each insertion, over the new model's parameters, so it needs a name ('sgd', 'adam') or a "
+            "callable(params, lr=..., **optimizer_options) such as ms.optim.SGD"
+        )
     if callable(optimizer):
         return optimizer(params, lr=lr, **options)
     if optimizer not in OPTIMIZERS:
@@ -257,7 +271,10 @@ def grow(
     site_options = dict(site_options or {})
     if kinds is not None:
         site_options["kinds"] = tuple(kinds)
-    sites = candidate_sites(model, **site_options)  # fail before any training if there is nowhere to insert
+    try:  # fail before any training if there is nowhere to insert
+        sites = candidate_sites(model, **site_options)
+    except (TypeError, ValueError) as err:  # name grow's setting, not the function it is passed on to
+        raise type(err)(str(err).replace("candidate_sites: ", "grow: site_options: ", 1)) from None
     if not sites:
         raise ValueError(f"grow: candidate_sites found no site in the model with site_options {site_options}")
     name, position = parse_mode(mode)
@@ -268,13 +285,14 @@ def grow(
         )
     if name == "second order" and "width" in site_kinds:
         raise ValueError("grow: the 'second order' rule is defined for depth sites only, not width sites")
-    if name == "pos" and position >= len(sites):
+    if name == "pos" and position is not None and position >= len(sites):
         raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
-    model = model.copy()
+    model = model.copy()  # type: ignore[assignment]  # a copy of a Sequential is one
     # the optimizer, its options and the scheduler are tried on the copy before any training
     first = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
+    check_optimizer_covers("grow: the optimizer factory's result", model, first)
     if scheduler is not None:
         scheduler(first)
     result = GrowthResult(model=model, history=History())

@@ -193,7 +193,13 @@ def sensitivities(
     ||G||^4 / (2 kappa), the top of the quadratic model t ||G||^2 - t^2 kappa / 2 of the decrease
     along -G; both are inf when kappa <= 0 (no top). See second_order.py and book/derivations.md.
     """
-    sites = list(sites) if sites is not None else candidate_sites(model, **site_options)
+    if sites is not None:
+        sites = list(sites)
+    else:
+        try:
+            sites = candidate_sites(model, **site_options)
+        except (TypeError, ValueError) as err:  # name this function's setting, not the one it passes it to
+            raise type(err)(str(err).replace("candidate_sites: ", "sensitivities: ", 1)) from None
     _validate(model, sites, method, norm)
     kinds = list(dict.fromkeys(s.kind for s in sites))
     if score_existing and (len(kinds) > 1 or kinds == ["width"]):
