@@ -154,6 +154,8 @@ def tanh_double_backward(answer, case):
     # the oracle: the engine's recorded backward of tanh, differentiated once more
     xt, gt = Tensor(x, requires_grad=True), Tensor(g, requires_grad=True)
     (first,) = grad(xt.tanh(), [xt], grad_outputs=gt, create_graph=True)
+    assert first is not None
     d_x, d_g = grad(first, [xt, gt], grad_outputs=v)
+    assert d_x is not None and d_g is not None
     assert_close(got[0], d_x.data, "d/dx of sum(v * g * (1 - tanh(x)^2))", rtol=1e-10, atol=1e-12)
     assert_close(got[1], d_g.data, "d/dg of sum(v * g * (1 - tanh(x)^2))", rtol=1e-10, atol=1e-12)

@@ -172,8 +172,9 @@ def hvp_by_differences(answer, case):
         return t.grad
 
     got = answer(grad_f, x.copy(), v.copy())
-    _, expected = hvp(lambda t: formula(t, a), Tensor(x), v)
-    expected = expected.data
+    _, product = hvp(lambda t: formula(t, a), Tensor(x), v)
+    assert isinstance(product, Tensor)  # one input: one Tensor
+    expected = product.data
     size = np.abs(expected).max()
     assert_close(
         got, expected, f"H v for f = {name} (to about 9 digits of max|H v|)", rtol=0, atol=1e-9 * size + 1e-300
