@@ -51,6 +51,7 @@ bypass the counter (as they bypass PyTorch's through ``.data``).
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -275,16 +276,17 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
 
-    @property
-    def data(self) -> Any:
-        """The array. Assigning to it (also ``t.data -= ...``) bumps the version counter."""
-        return self._data
-
-    @data.setter
-    def data(self, value: Any) -> None:
+    def _set_data(self, value: Any) -> None:
         self._data = value
         _clock[0] += 1
         (self if self._base is None else self._base)._version = _clock[0]
+
+    # The getter is a C-level attrgetter: ``.data`` is read all over the package and by users.
+    data = property(
+        operator.attrgetter("_data"),
+        _set_data,
+        doc="The array. Assigning to it (also ``t.data -= ...``) bumps the version counter.",
+    )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -387,6 +389,13 @@ class Tensor:
                 "backward: this tensor does not require grad (no input had requires_grad=True, "
                 "or it was computed under no_grad())"
             )
+        if not create_graph and self._ctx is not None:  # training: the lean loop on arrays
+            if gradient is None and self._data.size == 1:  # array(1) is one C call; ones_like two Python ones
+                seed = backend.get_array_module(self._data).array(1, dtype=self._data.dtype).reshape(self.shape)
+            else:  # the caller keeps its array: the seed passes through ops unchanged and is then copied
+                seed = _seed_gradient("backward", self, gradient, False)
+            _backward_arrays(self, seed, bool(retain_graph))
+            return
         seed = _seed_gradient("backward", self, gradient, create_graph)
         keep = create_graph if retain_graph is None else retain_graph
         _run_backward((self,), (seed,), retain_graph=keep, create_graph=create_graph, user_seeds=gradient is not None)
@@ -616,13 +625,70 @@ def _run_backward(
                     if captured is not None:
                         _deliver(parent, pgrad, captured, handed)
                     elif parent.requires_grad:
-                        parent.grad = _own(pgrad, handed) if parent.grad is None else parent.grad + pgrad
+                        if parent.grad is not None:
+                            parent.grad = parent.grad + pgrad
+                        elif create_graph or pgrad.base is not None or id(pgrad) in handed or pgrad.ndim == 0:
+                            parent.grad = _own(pgrad, handed)
+                        else:  # a fresh array no one else holds: the common case, kept inline
+                            handed.add(id(pgrad))
+                            parent.grad = pgrad
                 else:
                     grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
             if not retain_graph:
                 ctx.release()
     finally:
         _grad_enabled = previous_mode
+
+
+def _backward_arrays(root: Tensor, seed: Any, retain_graph: bool) -> None:
+    """``_run_backward`` for one root, on arrays, into ``.grad``: the path every training step
+    takes, written out without the branches for recording and for :func:`grad` (each costs time
+    per node, and a small net's step is mostly such per-node costs). Same steps, same checks."""
+    grads = {root: seed}
+    clock = _clock[0]
+    for node in _topological_order(root):
+        grad = grads.pop(node, None)
+        if grad is None:  # every path to it ended in an op that returned None for it
+            continue
+        if node._retains_grad:
+            _accumulate(node, grad, set())
+        ctx: Context = node._ctx  # type: ignore[assignment]  # every node in the order was made by an op
+        if ctx.released:
+            raise RuntimeError(
+                f"backward: the graph through {ctx.function.__name__} was already freed by an earlier "
+                "backward; call the first backward with retain_graph=True to backpropagate twice"
+            )
+        if ctx.stamp != clock:  # something was modified in place since the forward of some op
+            _check_versions(ctx, node, False)
+        input_grads = ctx.function.backward(ctx, grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(ctx.parents):
+            raise RuntimeError(
+                f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients for {len(ctx.parents)} inputs"
+            )
+        given = None
+        for parent, needed, pgrad in zip(ctx.parents, ctx.needs_input_grad, input_grads):
+            if not needed or pgrad is None:
+                continue
+            if pgrad.shape != parent._data.shape:
+                raise RuntimeError(
+                    f"{ctx.function.__name__}.backward returned a gradient of shape {pgrad.shape} "
+                    f"for an input of shape {parent.shape}"
+                )
+            if parent._ctx is not None:
+                grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
+            elif parent.grad is not None:
+                parent.grad = parent.grad + pgrad
+            elif pgrad is grad or pgrad is given or pgrad.base is not None or pgrad.ndim == 0:
+                # passed through unchanged (a + b hands its gradient to both, and so on up to the caller's
+                # seed), handed to the previous input too, a view, or a NumPy scalar: a copy of its own
+                parent.grad = backend.get_array_module(pgrad).array(pgrad)
+            else:  # a fresh array that only this op made: the common case
+                parent.grad = pgrad
+            given = pgrad
+        if not retain_graph:
+            ctx.release()
 
 
 def _recorded_backward(ctx: Context, node: Tensor, grad: Tensor) -> tuple:
