@@ -23,12 +23,15 @@ Tensor (``+``, ``@``, ``.sum()``, ...) delegate to the Functions in :mod:`minise
 Higher derivatives: one formula, two modes
 ------------------------------------------
 Each backward is written once, with operations that arrays and Tensors both have (``+ - * /``,
-``@``, ``.sum(axis, keepdims)``, ``.reshape``, ``.transpose``, comparisons) or with the
-two-way helpers of :mod:`minisensli.ops` that run an array kernel on arrays and a recorded op on
-Tensors. The engine then runs it in one of two modes:
+``@``, ``.sum(axis, keepdims)``, ``.reshape``, ``.transpose``, comparisons) or with
+``SomeOp.call(...)`` (:meth:`Function.call`: the op's forward on arrays, the recorded op on
+Tensors), e.g. conv2d's backward calls the ops of its two gradients, whose backward passes are
+convolutions again. A new op is still a Function with a forward and a backward; written this
+way, it also has every higher derivative. The engine runs the formula in one of two modes:
 
 - ``create_graph=False`` (training): ``grad`` and ``ctx.saved_arrays`` are raw arrays and the
-  formula is plain array code, as fast as hand-written NumPy.
+  formula is plain array code, as fast as hand-written NumPy (``Tensor.backward`` walks the graph
+  in a lean loop of its own, ``_backward_arrays``).
 - ``create_graph=True``: ``grad`` is a Tensor and ``ctx.saved_arrays`` hands out Tensors (the op's
   inputs and its output as themselves, so the new graph reaches through them; any other saved
   array as a constant), grad mode is on, and the same formula records the graph of the gradient.
@@ -39,10 +42,11 @@ still works at first order; differentiating through it twice raises an error nam
 
 In-place changes: a version counter per array
 ---------------------------------------------
-Ops save their input and output arrays themselves (no copies). Every tensor carries a version
-counter (shared with the views made from it: reshape, transpose, basic indexing, detach), bumped
-when ``.data`` is assigned, which includes ``t.data -= ...`` and ``t.data += ...`` (an optimizer
-step). Each recorded op remembers the global clock at its forward; at backward, an op whose
+Ops save their input and output arrays themselves (no copies), so the engine checks instead of
+copying. Every tensor carries a version (``_version``: the global in-place clock at the last
+assignment to its ``.data``, which includes ``t.data -= ...`` and ``t.data += ...``, i.e. every
+optimizer step); a view (reshape, transpose, basic indexing, detach) uses the version of the
+tensor that owns the memory (``_base``). Each recorded op remembers the global clock at its forward; at backward, an op whose
 saved arrays belong to a tensor changed since then raises a RuntimeError naming the op, as
 PyTorch does, instead of silently using the new values. Writes into ``t.data[...]`` by index
 bypass the counter (as they bypass PyTorch's through ``.data``).
