@@ -46,10 +46,11 @@ Ops save their input and output arrays themselves (no copies), so the engine che
 copying. Every tensor carries a version (``_version``: the global in-place clock at the last
 assignment to its ``.data``, which includes ``t.data -= ...`` and ``t.data += ...``, i.e. every
 optimizer step); a view (reshape, transpose, basic indexing, detach) uses the version of the
-tensor that owns the memory (``_base``). Each recorded op remembers the global clock at its forward; at backward, an op whose
-saved arrays belong to a tensor changed since then raises a RuntimeError naming the op, as
-PyTorch does, instead of silently using the new values. Writes into ``t.data[...]`` by index
-bypass the counter (as they bypass PyTorch's through ``.data``).
+tensor that owns the memory (``_base``). Each recorded op remembers the global clock at its
+forward; at backward, an op whose saved arrays belong to a tensor changed since then raises a
+RuntimeError naming the op, as PyTorch does, instead of silently using the new values.
+Writes into ``t.data[...]`` by index bypass the counter (as they bypass PyTorch's through
+``.data``).
 """
 
 from __future__ import annotations
