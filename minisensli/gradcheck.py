@@ -1,4 +1,5 @@
-"""Numerical gradients by finite differences, and ``gradcheck`` to compare them with backward.
+"""Numerical gradients by finite differences, ``gradcheck`` to compare them with backward, and
+``gradgradcheck`` for second derivatives (the recorded backward pass).
 
 For a function f of tensors with output y, pick a fixed random upstream gradient u (same
 shape as y) and look at the scalar s = sum(u * f(x)). Its gradient w.r.t. each input is what
@@ -20,7 +21,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import backend, checks
-from .autograd import Tensor, no_grad
+from .autograd import Tensor, enable_grad, grad, no_grad
+from .ops import concatenate
 
 
 class GradcheckError(AssertionError):
@@ -134,3 +136,55 @@ def gradcheck(
                 f"(atol={atol}, rtol={rtol}, eps={eps}, {mode} differences)"
             )
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor],
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    mode: str = "central",
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives of ``fn``: the recorded backward pass against finite differences
+    of first derivatives (PyTorch's ``gradgradcheck``, Chainer's ``check_double_backward``).
+
+    The first derivative with an upstream gradient u, G(x, u) = d/dx sum(u * fn(x)) (computed by
+    ``grad(..., create_graph=True)``), is itself a function of the inputs and of u; ``gradcheck``
+    then checks its backward (the double backward of every op in fn) against central differences
+    of G, for every input that requires grad and for u. u is ``grad_outputs`` or a fixed random
+    draw (``seed``). Inputs must be float64. Returns True or raises GradcheckError.
+    """
+    inputs = list(inputs)
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"gradgradcheck: input {i} is a {type(t).__name__}, expected a Tensor")
+    wanted = [i for i, t in enumerate(inputs) if t.requires_grad]
+    if not wanted:
+        raise ValueError("gradgradcheck: no input has requires_grad=True, so there is nothing to check")
+    with no_grad():
+        out = fn(*inputs)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradgradcheck: fn must return a Tensor, got {type(out).__name__}")
+    if grad_outputs is None:
+        rng = backend.get_array_module().random.default_rng(seed + 1)
+        upstream = backend.to_device(rng.standard_normal(out.shape).astype(out.dtype), out.device)
+    else:
+        upstream = grad_outputs.data if isinstance(grad_outputs, Tensor) else grad_outputs
+        if tuple(upstream.shape) != out.shape:
+            raise ValueError(f"gradgradcheck: grad_outputs has shape {upstream.shape}, fn's output {out.shape}")
+
+    def first_derivative(*args: Tensor) -> Tensor:
+        xs, u = list(args[:-1]), args[-1]
+        with enable_grad():
+            y = fn(*xs)
+            gs = grad(y, [xs[i] for i in wanted], grad_outputs=u, create_graph=True, allow_unused=True)
+            pieces = [g.reshape(-1) for g in gs if g is not None]
+            if not pieces:
+                raise ValueError("gradgradcheck: fn's output does not depend on any input that requires grad")
+            return concatenate(pieces)
+
+    u = Tensor(backend.as_array(upstream, dtype=out.dtype, device=out.device), requires_grad=True)
+    return gradcheck(first_derivative, [*inputs, u], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed)

@@ -61,9 +61,9 @@ def binary_operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
             )
         # an integer or boolean constant meeting a float tensor takes the float dtype
         if fa and not b.requires_grad:
-            b = Tensor._wrap(b.data.astype(a.dtype), False, None)
+            b = Tensor._wrap(b._data.astype(a.dtype), False, None)
         elif fb and not a.requires_grad:
-            a = Tensor._wrap(a.data.astype(b.dtype), False, None)
+            a = Tensor._wrap(a._data.astype(b.dtype), False, None)
     return a, b
 
 
@@ -83,9 +83,9 @@ def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < max(ndim, 1):
-            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
+        if not isinstance(a, int) or isinstance(a, bool) or not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a!r} is out of range for a tensor with {ndim} dimensions")
+        out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(sorted(out))

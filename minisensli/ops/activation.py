@@ -1,6 +1,8 @@
 """Activation functions and the (log-)softmax.
 
 Convention: relu'(0) = 0, as in PyTorch; the SensLI identity layers rely on it.
+float16 inputs are exponentiated and summed in float32 and the results cast back (a sum of
+exponentials overflows float16's range of 65504 quickly).
 """
 
 from __future__ import annotations
@@ -10,25 +12,34 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor, normalize_axes
+from .elementwise import Exp
 
 
 def _float_tensor(op: str, x: Any) -> Tensor:
     x = as_tensor(x)
-    if x.data.dtype.kind != "f":  # read off the array: activations run once per layer and step
+    if x._data.dtype.kind != "f":  # read off the array: activations run once per layer and step
         raise TypeError(f"{op}: expected a floating-point tensor, got dtype {x.dtype}")
     return x
 
 
-def _single_axis(op: str, axis: Any, ndim: int) -> int:
+def _single_axis(op: str, x: Tensor, axis: Any) -> int:
+    """The one axis of a softmax, checked: an int in range over a non-empty axis."""
     if not isinstance(axis, int):
         raise TypeError(f"{op}: axis must be a single int, got {axis!r}")
-    return normalize_axes(op, axis, ndim)[0]
+    if x.ndim == 0:
+        raise ValueError(f"{op}: expected a tensor with at least one axis, got a 0-d tensor")
+    (a,) = normalize_axes(op, axis, x.ndim)
+    if x.shape[a] == 0:
+        raise ValueError(f"{op}: axis {axis} of shape {x.shape} is empty (there is nothing to normalise over)")
+    return a
 
 
 def log_softmax_array(x: Any, axis: int) -> Any:
     """Stable log-softmax of a raw array: x - m - log(sum exp(x - m)), m = max along ``axis``.
     Subtracting the max keeps every exp <= 1, so logits of size 1e4 give finite results."""
     xp = backend.get_array_module(x)
+    if x.dtype.itemsize < 4:  # float16: accumulate in float32, cast back
+        return log_softmax_array(x.astype(xp.float32), axis).astype(x.dtype)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -93,8 +104,9 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, axis: int) -> Any:
         xp = backend.get_array_module(x)
-        e = xp.exp(x - x.max(axis=axis, keepdims=True))
-        out = e / e.sum(axis=axis, keepdims=True)
+        wide = x.astype(xp.float32) if x.dtype.itemsize < 4 else x  # float16: sum in float32
+        e = xp.exp(wide - wide.max(axis=axis, keepdims=True))
+        out = (e / e.sum(axis=axis, keepdims=True)).astype(x.dtype, copy=False)
         ctx.save_for_backward(out)
         ctx.axis = axis
         return out
@@ -118,8 +130,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         (out,) = ctx.saved_arrays
-        xp = backend.get_array_module(out)
-        return (grad - xp.exp(out) * grad.sum(axis=ctx.axis, keepdims=True),)
+        return (grad - Exp.call(out) * grad.sum(axis=ctx.axis, keepdims=True),)
 
 
 def relu(x: Any) -> Tensor:
@@ -140,10 +151,10 @@ def sigmoid(x: Any) -> Tensor:
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """Softmax along ``axis``: entries in (0, 1) that sum to 1."""
     x = _float_tensor("softmax", x)
-    return Softmax.apply(x, axis=_single_axis("softmax", axis, x.ndim))
+    return Softmax.apply(x, axis=_single_axis("softmax", x, axis))
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """log(softmax(x)) along ``axis``, computed without overflow for large |x|."""
     x = _float_tensor("log_softmax", x)
-    return LogSoftmax.apply(x, axis=_single_axis("log_softmax", axis, x.ndim))
+    return LogSoftmax.apply(x, axis=_single_axis("log_softmax", x, axis))

@@ -104,26 +104,30 @@ class Conv2d(Function):
         out = weight.reshape(o, -1) @ cols  # (O, N*OH*OW)
         if bias is not None:
             out += bias[:, None]
-        ctx.save_for_backward(cols, weight)
+        ctx.save_for_backward(cols, weight, x)  # cols first: sensli.closed_form reuses saved_arrays[0]
         ctx.x_shape, ctx.padded_shape, ctx.stride, ctx.padding = x.shape, x_pad.shape, stride, padding
         return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        cols, weight = ctx.saved_arrays
-        o, c, kh, kw = weight.shape
-        n, _, oh, ow = grad.shape
+        """dx = conv2d_input_grad(g, K), dK = conv2d_weight_grad(x, g) (reusing the forward's
+        im2col columns), db = g summed over N, OH, OW: ops of their own (conv_grad.py), so this
+        backward also records when the graph of the gradient is wanted."""
+        from .conv_grad import conv2d_input_grad, conv2d_weight_grad  # noqa: PLC0415 - conv_grad builds on this module
+
+        cols, weight, x = ctx.saved_arrays
         needs = ctx.needs_input_grad
-        g = grad.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N*OH*OW)
-        dx = dw = None
-        if needs[0]:
-            dcols = (weight.reshape(o, -1).T @ g).reshape(c, kh, kw, n, oh, ow)
-            dx = unpad_spatial(col2im(dcols, ctx.padded_shape, ctx.stride), ctx.x_shape, ctx.padding)
-        if needs[1]:
-            dw = (g @ cols.T).reshape(weight.shape)
+        dx = conv2d_input_grad(grad, weight, x.shape, ctx.stride, ctx.padding) if needs[0] else None
+        dw = (
+            conv2d_weight_grad(
+                x, grad, weight.shape, ctx.stride, ctx.padding, cols=cols._data if hasattr(cols, "_data") else cols
+            )
+            if needs[1]
+            else None
+        )
         if len(needs) == 2:  # called without a bias
             return dx, dw
-        return dx, dw, (g.sum(axis=1) if needs[2] else None)
+        return dx, dw, (grad.sum(axis=(0, 2, 3)) if needs[2] else None)
 
 
 def conv2d(x: Any, weight: Any, bias: Any = None, stride: Any = 1, padding: Any = 0) -> Tensor:

@@ -31,7 +31,7 @@ class ToDevice(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        return (backend.to_device(grad, ctx.in_device),)
+        return (ToDevice.call(grad, device=ctx.in_device),)
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:

@@ -1,7 +1,9 @@
 """Elementwise arithmetic and functions, with NumPy broadcasting.
 
 For a binary op z = f(a, b) with broadcasting, backward computes dz/da * grad on the
-broadcast shape and sums it back to a's shape (``unbroadcast``).
+broadcast shape and sums it back to a's shape (``unbroadcast``). Every backward here is plain
+arithmetic on ``grad`` and the saved values, so the same line runs on arrays (training) and on
+Tensors (a recorded backward pass, for higher derivatives).
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """z = a ** p for a constant scalar p;  dz/da = p * a ** (p - 1)."""
+    """z = a ** p for a constant scalar p;  dz/da = p * a ** (p - 1), and 0 for p = 0 (a ** 0 = 1
+    everywhere, also at a = 0, where p * a ** (p - 1) would be 0 * inf = nan)."""
 
     @staticmethod
     def forward(ctx: Context, a: Any, exponent: float) -> Any:
@@ -99,6 +102,10 @@ class Pow(Function):
     def backward(ctx: Context, grad: Any) -> tuple:
         (a,) = ctx.saved_arrays
         p = ctx.exponent
+        if p == 0:
+            return (grad * 0,)
+        if p == 1:
+            return (grad,)
         return (grad * (p * a ** (p - 1)),)
 
 
@@ -167,17 +174,17 @@ def _as_float(a: Tensor) -> Tensor:
     """Integer constants become default-dtype floats (integer tensors never require grad)."""
     if backend.is_floating(a.dtype):
         return a
-    return Tensor._wrap(a.data.astype(backend.get_default_dtype()), False, None)
+    return Tensor._wrap(a._data.astype(backend.get_default_dtype()), False, None)
 
 
-def _binary(function: type, op: str, a: Any, b: Any) -> Tensor:
+def _binary(function: type[Function], op: str, a: Any, b: Any) -> Tensor:
     a, b = binary_operands(op, a, b)
     if a.shape != b.shape:
         broadcast_shape(op, a.shape, b.shape)
     return function.apply(a, b)
 
 
-def _floating_unary(function: type, a: Any, **params: Any) -> Tensor:
+def _floating_unary(function: type[Function], a: Any, **params: Any) -> Tensor:
     return function.apply(_as_float(a if isinstance(a, Tensor) else Tensor(a)), **params)
 
 

@@ -24,13 +24,14 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         a, b = ctx.saved_arrays
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        # reshape (not [None, :]) adds the axes: it is the same call on arrays and on Tensors
+        a2 = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
         g2 = grad
         if a.ndim == 1:
-            g2 = g2[..., None, :] if b.ndim > 1 else g2[..., None]
+            g2 = g2.reshape(g2.shape[:-1] + (1, g2.shape[-1])) if b.ndim > 1 else g2.reshape(g2.shape + (1,))
         if b.ndim == 1:
-            g2 = g2[..., None]
+            g2 = g2.reshape(g2.shape + (1,))
         da = db = None
         if ctx.needs_input_grad[0]:
             da = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
@@ -104,19 +105,19 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     x, weight = as_tensor(x), as_tensor(weight)
     tensors = [x, weight] + ([as_tensor(bias)] if bias is not None else [])
     # The checks read the arrays directly: on a small net they run as often as the arithmetic.
-    xd, wd = x.data, weight.data
+    xd, wd = x._data, weight._data
     if wd.ndim != 2 or xd.ndim < 1 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
             "(expected input (..., in_features) and weight (out_features, in_features))"
         )
-    if bias is not None and tensors[2].data.shape != (wd.shape[0],):
+    if bias is not None and tensors[2]._data.shape != (wd.shape[0],):
         raise ValueError(
             f"linear: bias of shape {tensors[2].shape} does not fit weight of shape {weight.shape} "
             f"(expected ({weight.shape[0]},))"
         )
     for t in tensors[1:]:  # the identity tests settle the common case without a call
-        td = t.data
+        td = t._data
         if (type(td) is not type(xd) and backend.device_of(td) != backend.device_of(xd)) or (
             td.dtype is not xd.dtype and td.dtype != xd.dtype
         ):

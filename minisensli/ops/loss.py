@@ -7,55 +7,78 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .activation import log_softmax_array
+from .activation import log_softmax_array, softmax
 
 
 class CrossEntropy(Function):
     """L = -(1/N) sum_n log softmax(z_n)[y_n] for logits z (N, C) and labels y (N,).
 
     Uses the stable log-softmax (z - max - log sum exp(z - max)), so logits of size 1e4 stay
-    finite. Backward: dz = (softmax(z) - onehot(y)) / N, times the upstream scalar gradient.
+    finite; float16 logits are computed in float32 and the loss cast back. Backward:
+    dz = (softmax(z) - onehot(y)) * g / N for the upstream scalar gradient g. The softmax comes
+    from the forward's log-probabilities on arrays, or as a recorded op on Tensors (then the
+    second derivative, the softmax Jacobian, follows from it).
     """
 
     @staticmethod
     def forward(ctx: Context, logits: Any, labels: Any) -> Any:
         xp = backend.get_array_module(logits)
-        log_probs = log_softmax_array(logits, axis=1)
+        wide = logits.astype(xp.float32) if logits.dtype.itemsize < 4 else logits
+        log_probs = log_softmax_array(wide, axis=1)
         rows = xp.arange(logits.shape[0])
-        ctx.save_for_backward(log_probs, rows, labels)
+        ctx.save_for_backward(logits, log_probs)
+        ctx.rows, ctx.labels = rows, labels  # indices, not values to differentiate: attributes
         # sum / N rather than mean(): the same float operations without NumPy's Python-level wrapper
-        return -(log_probs[rows, labels].sum() / logits.shape[0])
+        loss = -(log_probs[rows, labels].sum() / logits.shape[0])
+        return loss if wide is logits else loss.astype(logits.dtype)  # float16 logits: cast back
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        log_probs, rows, labels = ctx.saved_arrays
-        dz = backend.get_array_module(log_probs).exp(log_probs)
-        dz[rows, labels] -= 1
-        dz *= grad / log_probs.shape[0]  # in place: dz is a fresh array
-        return (dz,)
+        logits, log_probs = ctx.saved_arrays
+        dz = _softmax_minus_onehot_times(logits, log_probs, ctx.rows, ctx.labels, grad / logits.shape[0])
+        return (dz if dz.dtype == logits.dtype else dz.astype(logits.dtype),)
+
+
+def _softmax_minus_onehot_times(logits: Any, log_probs: Any, rows: Any, labels: Any, factor: Any) -> Any:
+    """(softmax(logits) - onehot(labels)) * factor, the formula of the backward, in two spellings:
+    on arrays from the forward's log-probabilities, in place on one fresh array (the training path:
+    no one-hot array, and the batch-contiguous layout of the logits is kept); on Tensors as recorded
+    ops on the logits (then its derivative, the softmax Jacobian, is the loss's second derivative)."""
+    if isinstance(logits, Tensor):
+        onehot = backend.get_array_module(logits._data).zeros(logits.shape, dtype=log_probs.dtype)
+        onehot[rows, labels] = 1
+        return (softmax(logits, axis=1) - onehot) * factor
+    dz = backend.get_array_module(log_probs).exp(log_probs)
+    dz[rows, labels] -= 1
+    dz *= factor
+    return dz
 
 
 class MSE(Function):
-    """L = mean((p - t)^2) over all entries;  dp = 2 (p - t) / size, dt = -dp."""
+    """L = mean((p - t)^2) over all entries;  dp = 2 (p - t) g / size, dt = -dp (float16 is
+    squared and averaged in float32, then cast back)."""
 
     @staticmethod
     def forward(ctx: Context, prediction: Any, target: Any) -> Any:
         diff = prediction - target
-        ctx.save_for_backward(diff)
+        ctx.save_for_backward(prediction, target)
+        if diff.dtype.itemsize < 4:
+            wide = diff.astype(backend.get_array_module(diff).float32)
+            return (wide * wide).mean().astype(diff.dtype)
         return (diff * diff).mean()
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        (diff,) = ctx.saved_arrays
-        d = diff * (2 * grad / diff.size)
+        prediction, target = ctx.saved_arrays
+        d = (prediction - target) * (2 * grad / prediction.size)
         return d, -d
 
 
 def cross_entropy(logits: Any, labels: Any) -> Tensor:
     """Mean cross-entropy of raw logits (N, C) against integer class labels (N,) in [0, C)."""
     logits = as_tensor(logits)
-    labels_data = labels.data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
-    shape, dtype = logits.data.shape, logits.data.dtype
+    labels_data = labels._data if isinstance(labels, Tensor) else backend.as_array(labels, device=logits.device)
+    shape, dtype = logits._data.shape, logits._data.dtype
     if len(shape) != 2:
         raise ValueError(f"cross_entropy: expected logits of shape (N, C), got {shape}")
     if dtype.kind != "f":
@@ -69,7 +92,9 @@ def cross_entropy(logits: Any, labels: Any) -> Tensor:
         )
     if shape[0] == 0:
         raise ValueError("cross_entropy: empty batch (N = 0)")
-    if type(labels_data) is not type(logits.data) and backend.device_of(labels_data) != logits.device:
+    if shape[1] == 0:
+        raise ValueError(f"cross_entropy: logits of shape {shape} have no classes (C = 0)")
+    if type(labels_data) is not type(logits._data) and backend.device_of(labels_data) != logits.device:
         raise ValueError(f"cross_entropy: logits are on {logits.device} but labels on {backend.device_of(labels_data)}")
     classes = logits.shape[1]
     # The label range is checked on the CPU only (reading a check back from the GPU would make
@@ -99,5 +124,5 @@ def mse_loss(prediction: Any, target: Any) -> Tensor:
     if target.dtype != prediction.dtype:
         if target.requires_grad:
             raise TypeError(f"mse_loss: dtype mismatch {prediction.dtype} and {target.dtype}")
-        target = Tensor._wrap(target.data.astype(prediction.dtype), False, None)
+        target = Tensor._wrap(target._data.astype(prediction.dtype), False, None)
     return MSE.apply(prediction, target)

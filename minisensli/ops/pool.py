@@ -11,7 +11,13 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .conv import output_size, pad_spatial, pair, tap_slices, unpad_spatial, window_counts
+from .conv import output_size, pad_spatial, pair, tap_slices, window_counts
+from .pool_grad import AvgPoolSpread, MaxPoolScatter, geometry_of
+
+
+def _data_of(value: Any) -> Any:
+    """The array of a saved value (a Tensor when the backward pass is recorded)."""
+    return value._data if isinstance(value, Tensor) else value
 
 
 class MaxPool2d(Function):
@@ -45,12 +51,9 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
+        """Each window's gradient to its first maximum: an op of its own (pool_grad.py)."""
         (arg,) = ctx.saved_arrays
-        xp = backend.get_array_module(grad)
-        dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
-        for tap, (_, _, (rows, columns)) in enumerate(tap_slices(ctx.kernel, ctx.stride, ctx.out_hw)):
-            dx_pad[:, :, rows, columns] += grad * (arg == tap)
-        return (unpad_spatial(dx_pad, ctx.x_shape, ctx.padding),)
+        return (MaxPoolScatter.call(grad, arg=_data_of(arg), geometry=geometry_of(ctx)),)
 
 
 class AvgPool2d(Function):
@@ -73,15 +76,11 @@ class AvgPool2d(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        xp = backend.get_array_module(grad)
-        share = grad / (ctx.kernel[0] * ctx.kernel[1])
-        dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
-        for _, _, (rows, columns) in tap_slices(ctx.kernel, ctx.stride, ctx.out_hw):
-            dx_pad[:, :, rows, columns] += share
-        return (unpad_spatial(dx_pad, ctx.x_shape, ctx.padding),)
+        """grad / (kh*kw) spread over every window: an op of its own (pool_grad.py)."""
+        return (AvgPoolSpread.call(grad, geometry=geometry_of(ctx)),)
 
 
-def _pool(function: type, op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
+def _pool(function: type[Function], op: str, x: Any, kernel_size: Any, stride: Any, padding: Any) -> Tensor:
     x = as_tensor(x)
     kernel = pair(kernel_size, "kernel_size", op, 1)
     stride = kernel if stride is None else pair(stride, "stride", op, 1)

@@ -1,7 +1,11 @@
 """Reductions: sum, mean, max (and min through max).
 
 Backward of a reduction spreads the output gradient back over the reduced axes: it is
-reshaped with size-1 axes where the reduction removed them, then broadcast to the input.
+reshaped with size-1 axes where the reduction removed them, then broadcast to the input
+(``broadcast_to`` works on arrays and on Tensors, so the backward also records when asked).
+float16 sums and means accumulate in float32 and are cast back (a float16 running sum stops
+growing at 2048 + 1 and overflows at 65504). Sums over empty axes are 0 (as in NumPy); means,
+maxima and minima over an empty axis raise an error naming the op.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor, normalize_axes
 from .elementwise import neg
+from .shape import broadcast_to
 
 
 def _expand_to_input(grad: Any, in_shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -20,7 +25,16 @@ def _expand_to_input(grad: Any, in_shape: tuple[int, ...], axes: tuple[int, ...]
     if not keepdims:
         kept_shape = tuple(1 if i in axes else n for i, n in enumerate(in_shape))
         grad = grad.reshape(kept_shape)
-    return backend.get_array_module(grad).broadcast_to(grad, in_shape)
+    return broadcast_to(grad, in_shape)
+
+
+def _wide_sum(x: Any, axes: tuple[int, ...], keepdims: bool, mean: bool) -> Any:
+    """x.sum / x.mean over ``axes``; float16 accumulates in float32 and is cast back."""
+    if x.dtype.kind == "f" and x.dtype.itemsize < 4:
+        wide = x.astype(backend.get_array_module(x).float32)
+        out = wide.mean(axis=axes, keepdims=keepdims) if mean else wide.sum(axis=axes, keepdims=keepdims)
+        return out.astype(x.dtype)
+    return x.mean(axis=axes, keepdims=keepdims) if mean else x.sum(axis=axes, keepdims=keepdims)
 
 
 class Sum(Function):
@@ -29,7 +43,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        return x.sum(axis=axes, keepdims=keepdims)
+        return _wide_sum(x, axes, keepdims, mean=False)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -43,7 +57,7 @@ class Mean(Function):
     def forward(ctx: Context, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
         ctx.count = math.prod(x.shape[a] for a in axes)
-        return x.mean(axis=axes, keepdims=keepdims)
+        return _wide_sum(x, axes, keepdims, mean=True)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -65,11 +79,11 @@ class Max(Function):
         # move the reduced axes to the end and merge them, so one argmax covers each slice
         perm = kept + axes
         moved = x.transpose(perm)
-        slices = moved.reshape(moved.shape[: len(kept)] + (-1,))
+        slices = moved.reshape(moved.shape[: len(kept)] + (math.prod(x.shape[a] for a in axes),))  # no -1: N may be 0
         arg = slices.argmax(axis=-1)
         ctx.in_shape, ctx.axes, ctx.keepdims, ctx.perm = x.shape, axes, keepdims, perm
         ctx.moved_shape = moved.shape
-        ctx.save_for_backward(arg)
+        ctx.arg = arg  # an index, not a value to differentiate: an attribute, not a saved array
         out = xp.take_along_axis(slices, arg[..., None], axis=-1)[..., 0]
         if keepdims:
             out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
@@ -77,22 +91,21 @@ class Max(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        (arg,) = ctx.saved_arrays
-        xp = backend.get_array_module(grad)
+        arg = ctx.arg
+        xp = backend.get_array_module(arg)
         n_reduced = math.prod(ctx.in_shape[a] for a in ctx.axes)
-        grad_kept = grad.reshape(arg.shape)
         onehot = xp.arange(n_reduced) == arg[..., None]
-        moved = (onehot * grad_kept[..., None]).reshape(ctx.moved_shape)
+        moved = (onehot * grad.reshape(arg.shape + (1,))).reshape(ctx.moved_shape)
         inverse = [0] * len(ctx.perm)
         for i, p in enumerate(ctx.perm):
             inverse[p] = i
         return (moved.transpose(inverse),)
 
 
-def _reduce(function: type, op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
+def _reduce(function: type[Function], op: str, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = as_tensor(x)
     axes = normalize_axes(op, axis, x.ndim)
-    if op in ("max", "min") and any(x.shape[a] == 0 for a in axes):
+    if op in ("max", "min", "mean") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"{op}: cannot reduce over an empty axis (shape {x.shape}, axis {axis})")
     return function.apply(x, axes=axes, keepdims=bool(keepdims))
 
@@ -106,7 +119,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Mean over ``axis`` (None: all axes)."""
     x = as_tensor(x)
     if not backend.is_floating(x.dtype):
-        x = Tensor._wrap(x.data.astype(backend.get_default_dtype()), False, None)
+        x = Tensor._wrap(x._data.astype(backend.get_default_dtype()), False, None)
     return _reduce(Mean, "mean", x, axis, keepdims)
 
 

@@ -7,15 +7,18 @@ back the inverse way (scatter-add for indexing, where an entry may be picked twi
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from .. import backend
-from ..autograd import Context, Function, Tensor
+from ..autograd import Context, Function, Tensor, unbroadcast
 from ._operands import as_tensor
 
 
 class Reshape(Function):
     """y = x with a new shape (same entries in row-major order)."""
+
+    returns_view = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, shape: tuple[int, ...]) -> Any:
@@ -29,6 +32,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """y = x with permuted axes;  backward applies the inverse permutation."""
+
+    returns_view = True
 
     @staticmethod
     def forward(ctx: Context, x: Any, axes: tuple[int, ...]) -> Any:
@@ -46,8 +51,11 @@ class Transpose(Function):
 class GetItem(Function):
     """y = x[index] (slices, integers, integer/boolean arrays, None, Ellipsis).
 
-    Backward scatters the gradient into zeros of x's shape; repeated integer indices add up.
+    Backward scatters the gradient into zeros of x's shape (:class:`ScatterAdd`); repeated
+    integer indices add up.
     """
+
+    returns_view = True  # basic indexing gives a view (apply checks that the result really is one)
 
     @staticmethod
     def forward(ctx: Context, x: Any, index: Any) -> Any:
@@ -56,10 +64,45 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        xp = backend.get_array_module(grad)
-        out = xp.zeros(ctx.in_shape, dtype=grad.dtype)
-        backend.scatter_add(out, ctx.index, grad)
-        return (out,)
+        return (ScatterAdd.call(grad, index=ctx.index, shape=ctx.in_shape),)
+
+
+class ScatterAdd(Function):
+    """y = zeros(shape) with g added at ``index`` (repeated indices add up): the backward of
+    x[index]. Its own backward is the indexing again: dg = grad[index]."""
+
+    @staticmethod
+    def forward(ctx: Context, g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+        ctx.index = index
+        out = backend.get_array_module(g).zeros(shape, dtype=g.dtype)
+        backend.scatter_add(out, index, g)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        return (grad[ctx.index],)
+
+
+class BroadcastTo(Function):
+    """y = x broadcast to ``shape`` (a read-only view);  backward sums over the stretched axes."""
+
+    returns_view = True
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, shape: tuple[int, ...]) -> Any:
+        ctx.in_shape = x.shape
+        return backend.get_array_module(x).broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad: Any) -> tuple:
+        return (unbroadcast(grad, ctx.in_shape),)
+
+
+def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """``x`` broadcast to ``shape``: a numpy/cupy view for an array, a recorded op for a Tensor."""
+    if isinstance(x, Tensor):
+        return BroadcastTo.apply(x, shape=tuple(shape))
+    return backend.get_array_module(x).broadcast_to(x, shape)
 
 
 class Concatenate(Function):
@@ -120,6 +163,10 @@ def transpose(x: Any, *axes: Any) -> Tensor:
         axes = tuple(axes[0])
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
+    try:
+        axes = tuple(operator.index(a) for a in axes)  # ints and numpy integers; 1.0 or "0" are refused
+    except TypeError:
+        raise TypeError(f"transpose: axes must be integers, got {axes!r}") from None
     if sorted(a % x.ndim if x.ndim else a for a in axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     return Transpose.apply(x, axes=tuple(a % x.ndim for a in axes))
@@ -138,7 +185,7 @@ def _plain_index(index: Any, xp: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_plain_index(i, xp) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index._data
     if isinstance(index, list):
         return xp.asarray(index)
     return index
@@ -147,7 +194,7 @@ def _plain_index(index: Any, xp: Any) -> Any:
 def getitem(x: Any, index: Any) -> Tensor:
     """x[index] with NumPy semantics; differentiable w.r.t. x."""
     x = as_tensor(x)
-    index = _plain_index(index, backend.get_array_module(x.data))
+    index = _plain_index(index, backend.get_array_module(x._data))
     try:
         return GetItem.apply(x, index=index)
     except IndexError as err:
