@@ -154,70 +154,104 @@ def conv_setup(rng):
     return params, x, y
 
 
-def np_conv_forward(x, w, b):
-    """3x3 conv, padding 1: im2col by one slice copy per tap, then one GEMM."""
-    n, c, h, wd = x.shape
-    o = w.shape[0]
-    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
-    cols = np.empty((c, 3, 3, n, h, wd), dtype=x.dtype)
+def same3x3_taps(h, w):
+    """For each tap (u, v) of a 3x3 'same' (padding 1, stride 1) convolution: the output window
+    (rows, cols) that reads inside the input, and the input window it reads."""
     for u in range(3):
         for v in range(3):
-            cols[:, u, v] = xp[:, :, u : u + h, v : v + wd].transpose(1, 0, 2, 3)
-    cols = cols.reshape(c * 9, -1)
-    out = w.reshape(o, -1) @ cols + b[:, None]
-    return out.reshape(o, n, h, wd).transpose(1, 0, 2, 3), cols
+            i0, i1, j0, j1 = max(0, 1 - u), min(h, h + 1 - u), max(0, 1 - v), min(w, w + 1 - v)
+            yield u, v, (slice(i0, i1), slice(j0, j1)), (slice(i0 + u - 1, i1 + u - 1), slice(j0 + v - 1, j1 + v - 1))
 
 
-def np_conv_backward(g, cols, w, x_shape):
-    n, c, h, wd = x_shape
+def np_conv_forward(x, w, b):
+    """3x3 conv, padding 1, on a channel-major x (C, N, H, W) -> z (O, N, H, W), cols.
+    im2col by one slice copy per tap straight from the unpadded input (the strips a tap would
+    read from the padding are zeroed instead of copying a padded input), then one GEMM whose
+    (O, N*H*W) result is already the next layer's channel-major input."""
+    c, n, h, wd = x.shape
     o = w.shape[0]
-    g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)
+    cols = np.empty((c, 3, 3, n, h, wd), dtype=x.dtype)
+    for u, v, (rows, columns), (in_rows, in_columns) in same3x3_taps(h, wd):
+        tap = cols[:, u, v]
+        tap[:, :, rows, columns] = x[:, :, in_rows, in_columns]
+        tap[:, :, : rows.start] = 0
+        tap[:, :, rows.stop :] = 0
+        tap[:, :, :, : columns.start] = 0
+        tap[:, :, :, columns.stop :] = 0
+    cols = cols.reshape(c * 9, -1)
+    z = w.reshape(o, -1) @ cols
+    z += b[:, None]
+    return z.reshape(o, n, h, wd), cols
+
+
+def np_conv_backward(g, cols, w, need_dx=True):
+    """Backward of np_conv_forward for a channel-major gradient g (O, N, H, W): dK = g cols^T,
+    db = row sums, and (when the input needs it) dx by col2im: the centre tap, which reads every
+    input position, copied, the other eight added on their windows."""
+    o, n, h, wd = g.shape
+    c = w.shape[1]
+    g2 = g.reshape(o, -1)
     gw = (g2 @ cols.T).reshape(w.shape)
     gb = g2.sum(1)
+    if not need_dx:
+        return None, gw, gb
     dcols = (w.reshape(o, -1).T @ g2).reshape(c, 3, 3, n, h, wd)
-    dxp = np.zeros((c, n, h + 2, wd + 2), dtype=g.dtype)
-    for u in range(3):
-        for v in range(3):
-            dxp[:, :, u : u + h, v : v + wd] += dcols[:, u, v]
-    return dxp.transpose(1, 0, 2, 3)[:, :, 1:-1, 1:-1], gw, gb
+    dx = dcols[:, 1, 1].copy()
+    for u, v, (rows, columns), (in_rows, in_columns) in same3x3_taps(h, wd):
+        if (u, v) != (1, 1):
+            dx[:, :, in_rows, in_columns] += dcols[:, u, v, :, rows, columns]
+    return dx, gw, gb
+
+
+POOL_TAPS = [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def np_pool_forward(a):
-    """2x2 max pool, stride 2: running maximum over the four taps, first maximum wins ties."""
-    best = a[:, :, 0::2, 0::2].copy()
-    arg = np.zeros(best.shape, dtype=np.int32)
-    for tap, (u, v) in enumerate([(0, 1), (1, 0), (1, 1)], start=1):
-        window = a[:, :, u::2, v::2]
-        better = window > best
-        best = np.where(better, window, best)
-        arg = np.where(better, tap, arg)
+    """2x2 max pool, stride 2, of a (C, N, H, W) array with even H, W: the maximum of the four
+    strided tap views, then the first tap holding it (the number of leading taps that differ
+    from the maximum: one compare per tap), which backward needs."""
+    taps = [a[:, :, u::2, v::2] for u, v in POOL_TAPS]
+    best = np.maximum(taps[0], taps[1])
+    np.maximum(best, taps[2], out=best)
+    np.maximum(best, taps[3], out=best)
+    leading = taps[0] != best
+    arg = leading.astype(np.uint8)
+    for tap in taps[1:3]:
+        leading &= tap != best
+        arg += leading
     return best, arg
 
 
 def np_pool_backward(g, arg, shape):
-    dx = np.zeros(shape, dtype=g.dtype)
-    for tap, (u, v) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
-        dx[:, :, u::2, v::2] += g * (arg == tap)
+    """Each window's gradient to its first maximum: one masked product per tap, written into the
+    tap's strided view (windows do not overlap, so nothing is added up)."""
+    dx = np.empty(shape, dtype=g.dtype)
+    for tap, (u, v) in enumerate(POOL_TAPS):
+        np.multiply(g, arg == tap, out=dx[:, :, u::2, v::2])
     return dx
 
 
 def conv_numpy(params, x, y):
+    """The CNN step written by hand, activations channel-major (C, N, H, W) throughout."""
     k1, c1, k2, c2, w3, b3 = params
-    z1, cols1 = np_conv_forward(x, k1, c1)
-    a1 = np.maximum(z1, 0)
+    n = x.shape[0]
+    z1, cols1 = np_conv_forward(x.transpose(1, 0, 2, 3), k1, c1)
+    a1 = np.maximum(z1, 0, out=z1)
     p1, arg1 = np_pool_forward(a1)
     z2, cols2 = np_conv_forward(p1, k2, c2)
-    a2 = np.maximum(z2, 0)
+    a2 = np.maximum(z2, 0, out=z2)
     p2, arg2 = np_pool_forward(a2)
-    flat = p2.reshape(p2.shape[0], -1)
+    flat = p2.transpose(1, 0, 2, 3).reshape(n, -1)  # (N, C*H*W) in the NCHW order of the weights
     z3 = np_linear(flat, w3, b3)
     d3 = np_cross_entropy_grad(z3, y)
     gw3, gb3 = d3.T @ flat, d3.sum(0)
-    dp2 = (w3.T @ d3.T).T.reshape(p2.shape)
-    da2 = np_pool_backward(dp2, arg2, a2.shape) * (a2 > 0)
-    dp1, gk2, gc2 = np_conv_backward(da2, cols2, k2, p1.shape)
-    da1 = np_pool_backward(dp1, arg1, a1.shape) * (a1 > 0)
-    _, gk1, gc1 = np_conv_backward(da1, cols1, k1, x.shape)
+    dp2 = (w3.T @ d3.T).T.reshape(n, *p2.shape[:1], *p2.shape[2:]).transpose(1, 0, 2, 3)
+    da2 = np_pool_backward(dp2, arg2, a2.shape)
+    da2 *= a2 > 0
+    dp1, gk2, gc2 = np_conv_backward(da2, cols2, k2)
+    da1 = np_pool_backward(dp1, arg1, a1.shape)
+    da1 *= a1 > 0
+    _, gk1, gc1 = np_conv_backward(da1, cols1, k1, need_dx=False)
     for p, g in zip(params, (gk1, gc1, gk2, gc2, gw3, gb3)):
         p -= LR * g
 

@@ -18,6 +18,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
+from .conv_kernels import channel_major, conv2d_forward_arrays, conv2d_input_grad, conv2d_weight_grad
 
 
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -95,32 +96,25 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None, *, stride: tuple, padding: tuple) -> Any:
-        n = x.shape[0]
-        o = weight.shape[0]
-        x_pad = pad_spatial(x, padding)
-        cols = im2col(x_pad, weight.shape[2:], stride)
-        oh, ow = cols.shape[4:]
-        cols = cols.reshape(-1, n * oh * ow)  # (C*kh*kw, N*OH*OW)
-        out = weight.reshape(o, -1) @ cols  # (O, N*OH*OW)
-        if bias is not None:
-            out += bias[:, None]
+        # conv_kernels reads the unpadded input (no padded copy); cols is what im2col of the
+        # padded input gives, (C*kh*kw, N*OH*OW)
+        out, cols = conv2d_forward_arrays(x, weight, bias, stride, padding)
         ctx.save_for_backward(cols, weight)
-        ctx.x_shape, ctx.padded_shape, ctx.stride, ctx.padding = x.shape, x_pad.shape, stride, padding
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        ph, pw = padding
+        ctx.x_shape, ctx.padded_shape = x.shape, (*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+        ctx.stride, ctx.padding = stride, padding
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         cols, weight = ctx.saved_arrays
-        o, c, kh, kw = weight.shape
-        n, _, oh, ow = grad.shape
         needs = ctx.needs_input_grad
-        g = grad.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N*OH*OW)
+        g = channel_major(grad)  # (O, N*OH*OW); free for the channel-major grads of a conv net
         dx = dw = None
         if needs[0]:
-            dcols = (weight.reshape(o, -1).T @ g).reshape(c, kh, kw, n, oh, ow)
-            dx = unpad_spatial(col2im(dcols, ctx.padded_shape, ctx.stride), ctx.x_shape, ctx.padding)
+            dx = conv2d_input_grad(g, weight, grad.shape[2:], ctx.x_shape, ctx.stride, ctx.padding)
         if needs[1]:
-            dw = (g @ cols.T).reshape(weight.shape)
+            dw = conv2d_weight_grad(g, cols, weight.shape)
         if len(needs) == 2:  # called without a bias
             return dx, dw
         return dx, dw, (g.sum(axis=1) if needs[2] else None)

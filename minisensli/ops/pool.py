@@ -12,6 +12,7 @@ from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
 from .conv import output_size, pad_spatial, pair, tap_slices, unpad_spatial, window_counts
+from .pool_kernels import max_pool_disjoint, max_pool_disjoint_grad, windows_disjoint
 
 
 class MaxPool2d(Function):
@@ -26,6 +27,14 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         xp = backend.get_array_module(x)
+        ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, kernel, stride, padding
+        if windows_disjoint(kernel, stride, padding):  # fast path: pool_kernels, same best and arg
+            out_hw = window_counts(x.shape, kernel, stride)
+            fast = max_pool_disjoint(x, kernel, stride, out_hw)
+            if fast is not None:
+                ctx.save_for_backward(fast[1])
+                ctx.padded_shape, ctx.out_hw = x.shape, out_hw
+                return fast[0]
         x_pad = pad_spatial(x, padding, value=-xp.inf)
         out_hw = window_counts(x_pad.shape, kernel, stride)
         best = arg = None
@@ -39,13 +48,14 @@ class MaxPool2d(Function):
                 best = xp.where(better, window, best)
                 arg = xp.where(better, tap, arg)
         ctx.save_for_backward(arg)
-        ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
-        ctx.kernel, ctx.stride, ctx.padding, ctx.out_hw = kernel, stride, padding, out_hw
+        ctx.padded_shape, ctx.out_hw = x_pad.shape, out_hw
         return best
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         (arg,) = ctx.saved_arrays
+        if windows_disjoint(ctx.kernel, ctx.stride, ctx.padding):
+            return (max_pool_disjoint_grad(grad, arg, ctx.x_shape, ctx.kernel, ctx.stride),)
         xp = backend.get_array_module(grad)
         dx_pad = xp.zeros(ctx.padded_shape, dtype=grad.dtype)
         for tap, (_, _, (rows, columns)) in enumerate(tap_slices(ctx.kernel, ctx.stride, ctx.out_hw)):
