@@ -115,6 +115,11 @@ def col2im_fields(dcols: Any, x_shape: tuple, stride: tuple, padding: tuple) -> 
     return dx.transpose(1, 0, 2, 3)
 
 
+def kernel_taps(weight_shape: tuple) -> int:
+    """kh * kw of an (O, C, kh, kw) weight."""
+    return weight_shape[2] * weight_shape[3]
+
+
 def conv2d_forward_arrays(x: Any, weight: Any, bias: Any, stride: tuple, padding: tuple) -> tuple[Any, Any]:
     """y = conv2d(x, K, b) on arrays: (N, C, H, W), (O, C, kh, kw), (O,) or None -> y (N, O, OH,
     OW) as a view of the (O, N, OH, OW) GEMM result, and cols (C*kh*kw, N*OH*OW) for backward."""
@@ -122,7 +127,7 @@ def conv2d_forward_arrays(x: Any, weight: Any, bias: Any, stride: tuple, padding
     o = weight.shape[0]
     cols = im2col_fields(x, weight.shape[2:], stride, padding)
     oh, ow = cols.shape[4:]
-    cols = cols.reshape(-1, n * oh * ow)
+    cols = cols.reshape(cols.shape[0] * kernel_taps(weight.shape), n * oh * ow)  # explicit: N may be 0
     out = weight.reshape(o, -1) @ cols  # (O, N*OH*OW)
     if bias is not None:
         out += bias[:, None]
@@ -132,7 +137,8 @@ def conv2d_forward_arrays(x: Any, weight: Any, bias: Any, stride: tuple, padding
 def channel_major(grad: Any) -> Any:
     """An (N, C, H, W) array as the (C, N*H*W) matrix of the GEMMs: free when grad is already
     channel-major in memory (as conv outputs and their ReLU are), one transposing copy otherwise."""
-    return grad.transpose(1, 0, 2, 3).reshape(grad.shape[1], -1)
+    n, c, h, w = grad.shape
+    return grad.transpose(1, 0, 2, 3).reshape(c, n * h * w)  # explicit sizes: N may be 0
 
 
 def conv2d_input_grad(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
