@@ -1,18 +1,29 @@
 """Engine overhead: one training step in minisensli vs the same computation in plain NumPy.
 
-Three workloads (float32):
+Three workloads (float32, one BLAS thread unless the *_NUM_THREADS variables say otherwise):
   spirals  2-4-4-2 MLP, ReLU, batch 450 (the SensLI spirals step: almost no arithmetic, so the
            ratio is the engine's fixed cost per op)
   mlp      784-256-256-10 MLP, ReLU, batch 128: forward, cross-entropy, backward, SGD update
   conv  28x28x1 input, conv3x3 1->16 (pad 1), ReLU, maxpool 2, conv3x3 16->32 (pad 1), ReLU,
         maxpool 2, dense 32*7*7 -> 10; batch 64
 
-The NumPy versions are written by hand with the same algorithms and memory layout as the library
-(dense results computed as W x^T with the batch axis contiguous, im2col by per-tap slice copies +
-one GEMM for the convolutions, running maximum over taps for pooling), so the ratio measures what
-the Tensor/Function/backward machinery costs. For the MLPs the step is also timed against the
-'textbook' NumPy step (x @ W.T + b, batch axis outermost), the baseline of the first measurements:
-the same arithmetic, slower loops on narrow layers.
+The NumPy versions are written by hand. For the MLPs they use the library's memory layout (dense
+results computed as W x^T with the batch axis contiguous), so the ratio measures what the
+Tensor/Function/backward machinery costs, and the step is also timed against the 'textbook'
+NumPy step (x @ W.T + b, batch axis outermost): the same arithmetic, slower loops on narrow
+layers. The CNN step is the fastest plain-NumPy step we could write for this net: activations
+kept channel-major (C, N, H, W) from layer to layer, so that no transpose is ever copied;
+im2col by one slice copy per kernel tap straight from the unpadded input (the padding strips
+zeroed, no padded copy); one GEMM per convolution and two in its backward; col2im as the
+centre tap copied plus the other eight added; ReLU in place; 2x2/stride-2 max pooling as the
+maximum of four strided views, the first maximum's tap found by one compare per tap, and its
+backward as one masked product per tap written into the strided view. It is checked (float64,
+1e-10) to compute the same update as the library, and, when PyTorch is installed, the same
+step in PyTorch (one intra-op thread) is timed in the same rounds.
+
+Every comparison runs its contenders alternately, round by round, and prints median [range]
+wall time and median CPU time of this process (machine.py: on a shared machine CPU time is the
+steadier), and the machine's load, CPU and BLAS before and after.
 With --gpu, also the CNN step at batch 256 on the GPU against the CPU (skipped without a GPU).
 Run:  python benchmarks/bench_engine.py [--steps 200] [--gpu]
 """
@@ -20,13 +31,20 @@ Run:  python benchmarks/bench_engine.py [--steps 200] [--gpu]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 
-import numpy as np
+import machine
 
-import minisensli as ms
-import minisensli.functional as F
+machine.blas_threads_variables("1")  # before numpy loads: one BLAS thread, as the issue's measurements
+
+import numpy as np  # noqa: E402
+
+import minisensli as ms  # noqa: E402
+import minisensli.functional as F  # noqa: E402
+
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
 
 LR = 0.01
 
@@ -274,12 +292,64 @@ def compare(name, setup, numpy_step, ms_step, steps, baseline="numpy"):
     np_params = [p.copy() for p in params]
     ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
     xt = ms.Tensor(x)
-    t_np, t_ms = median_times(lambda: numpy_step(np_params, x, y), lambda: ms_step(ms_params, xt, y), steps)
-    print(
-        f"{name:8s}  {baseline:8s} {t_np * 1e3:8.3f} ms   minisensli {t_ms * 1e3:8.3f} ms   "
-        f"ratio {t_ms / t_np:5.3f}  (overhead {100 * (t_ms / t_np - 1):+.1f}%)"
+    t = machine.interleaved(
+        {baseline: lambda: numpy_step(np_params, x, y), "minisensli": lambda: ms_step(ms_params, xt, y)}, steps
     )
-    return t_ms / t_np
+    t_np, t_ms = t[baseline], t["minisensli"]
+    print(f"{name:8s}  {baseline:10s} {t_np.summary()}")
+    print(f"{'':8s}  {'minisensli':10s} {t_ms.summary()}")
+    print(
+        f"{'':8s}  ratio minisensli / {baseline}: {t_ms.median() / t_np.median():5.3f} wall, "
+        f"{t_ms.median(cpu=True) / t_np.median(cpu=True):5.3f} cpu"
+    )
+    return t_ms.median() / t_np.median()
+
+
+def torch_conv_step(params, x, y, dtype=None):
+    """The CNN step in PyTorch (as a PyTorch user writes it), from the same weights: returns the
+    step function and the parameter tensors."""
+    import torch  # noqa: PLC0415 - optional, benchmark-only dependency
+    import torch.nn.functional as TF  # noqa: PLC0415, N812
+
+    tp = [torch.tensor(p, requires_grad=True, dtype=dtype) for p in params]
+    xt, yt = torch.tensor(x, dtype=dtype), torch.from_numpy(y)
+
+    def step():
+        k1, c1, k2, c2, w3, b3 = tp
+        h = TF.max_pool2d(TF.relu(TF.conv2d(xt, k1, c1, padding=1)), 2)
+        h = TF.max_pool2d(TF.relu(TF.conv2d(h, k2, c2, padding=1)), 2)
+        loss = TF.cross_entropy(TF.linear(h.flatten(1), w3, b3), yt)
+        for p in tp:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in tp:
+                p -= LR * p.grad
+
+    return step, tp
+
+
+def compare_conv(steps: int) -> None:
+    """The CNN step: the hand-written NumPy step, minisensli and (if installed) PyTorch, in the
+    same rounds."""
+    rng = np.random.default_rng(0)
+    params, x, y = conv_setup(rng)
+    np_params = [p.copy() for p in params]
+    ms_params = [ms.Tensor(p.copy(), requires_grad=True) for p in params]
+    xt = ms.Tensor(x)
+    contenders = {"numpy": lambda: conv_numpy(np_params, x, y), "minisensli": lambda: conv_minisensli(ms_params, xt, y)}
+    if HAVE_TORCH:
+        contenders["pytorch"], _ = torch_conv_step([p.copy() for p in params], x, y)
+    t = machine.interleaved(contenders, steps)
+    for name, timing in t.items():
+        print(f"{'conv' if name == 'numpy' else '':8s}  {name:10s} {timing.summary()}")
+    for other in [name for name in t if name != "minisensli"]:
+        print(
+            f"{'':8s}  ratio minisensli / {other}: {t['minisensli'].median() / t[other].median():5.3f} wall, "
+            f"{t['minisensli'].median(cpu=True) / t[other].median(cpu=True):5.3f} cpu"
+        )
+    if not HAVE_TORCH:
+        print(f"{'':8s}  pytorch: not installed, skipped (pip install torch)")
 
 
 def check_same_update(setup, numpy_step, ms_step):
@@ -292,6 +362,20 @@ def check_same_update(setup, numpy_step, ms_step):
     ms_step(b, ms.Tensor(x.astype(np.float64)), y)
     for pa, pb in zip(a, b):
         np.testing.assert_allclose(pa, pb.data, rtol=1e-10, atol=1e-12)
+
+
+def check_torch_same_update() -> None:
+    """PyTorch's CNN step computes the same update as the NumPy step (float64)."""
+    import torch  # noqa: PLC0415
+
+    rng = np.random.default_rng(1)
+    params, x, y = conv_setup(rng)
+    a = [p.astype(np.float64) for p in params]
+    step, tp = torch_conv_step(a, x.astype(np.float64), y, dtype=torch.float64)
+    conv_numpy(a, x.astype(np.float64), y)
+    step()
+    for pa, pt in zip(a, tp):
+        np.testing.assert_allclose(pa, pt.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
 def gpu_versus_cpu(steps: int, batch: int = 256) -> None:
@@ -323,22 +407,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200, help="timed steps per workload (median is reported)")
     parser.add_argument("--gpu", action="store_true", help="also time the CNN step at batch 256 on the GPU vs CPU")
+    parser.add_argument("--only", choices=["spirals", "mlp", "conv"], help="run one workload only")
     args = parser.parse_args()
+    torch = None
+    if HAVE_TORCH:
+        import torch  # noqa: PLC0415
+
+        torch.set_num_threads(1)  # one core for every contender
     check_same_update(spirals_setup, mlp_numpy, mlp_minisensli)
     check_same_update(mlp_setup, mlp_numpy, mlp_minisensli)
     check_same_update(conv_setup, conv_numpy, conv_minisensli)
     check_same_update(spirals_setup, mlp_numpy_textbook, mlp_minisensli)
+    if HAVE_TORCH:
+        check_torch_same_update()
+    print(f"machine: {machine.describe(torch)}")
     print(
-        f"median of {args.steps} steps, float32, numpy {np.__version__}; 'numpy' is written with the library's "
-        "memory layout, 'textbook' is x @ W.T + b"
+        f"median [range] of {args.steps} steps (spirals x5, conv /4), float32, contenders alternating; 'numpy' "
+        "is written with the library's memory layout (conv: the fastest NumPy step, see the docstring), "
+        "'textbook' is x @ W.T + b"
     )
-    compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
-    compare("spirals", spirals_setup, mlp_numpy_textbook, mlp_minisensli, args.steps * 5, "textbook")
-    compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
-    compare("mlp", mlp_setup, mlp_numpy_textbook, mlp_minisensli, args.steps, "textbook")
-    compare("conv", conv_setup, conv_numpy, conv_minisensli, max(20, args.steps // 4))
+    if args.only in (None, "spirals"):
+        compare("spirals", spirals_setup, mlp_numpy, mlp_minisensli, args.steps * 5)
+        compare("spirals", spirals_setup, mlp_numpy_textbook, mlp_minisensli, args.steps * 5, "textbook")
+    if args.only in (None, "mlp"):
+        compare("mlp", mlp_setup, mlp_numpy, mlp_minisensli, args.steps)
+        compare("mlp", mlp_setup, mlp_numpy_textbook, mlp_minisensli, args.steps, "textbook")
+    if args.only in (None, "conv"):
+        compare_conv(max(20, args.steps // 4))
     if args.gpu:
         gpu_versus_cpu(max(20, args.steps // 4))
+    print(f"machine after: {machine.load_average()}")
 
 
 if __name__ == "__main__":
