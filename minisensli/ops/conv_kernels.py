@@ -20,6 +20,7 @@ Every function runs on numpy and cupy arrays alike.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .. import backend
@@ -35,22 +36,32 @@ def tap_range(size: int, out_size: int, tap: int, stride: int, padding: int) -> 
     return lo, hi, stride * lo + offset
 
 
-def _tap_reads(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, out_hw: tuple):
-    """For each tap (u, v): the output window (rows, cols) it reaches inside the input, and the
-    input slices it reads there; None for a tap that sees only padding."""
-    h, w = shape[2], shape[3]
+@functools.lru_cache(maxsize=512)
+def tap_plan(size_hw: tuple, kernel: tuple, stride: tuple, padding: tuple, out_hw: tuple) -> tuple:
+    """For each tap (u, v) of a kernel over an (H, W) input: (u, v, reads), where reads is the
+    output window ((i_lo, i_hi, j_lo, j_hi)) the tap reaches inside the input and the input
+    slices (rows, cols) it reads there, or None for a tap that sees only padding. Cached: a
+    network asks for the same few geometries at every step."""
+    h, w = size_hw
+    plan = []
     for u in range(kernel[0]):
         i_lo, i_hi, r0 = tap_range(h, out_hw[0], u, stride[0], padding[0])
         for v in range(kernel[1]):
             j_lo, j_hi, c0 = tap_range(w, out_hw[1], v, stride[1], padding[1])
             if i_hi <= i_lo or j_hi <= j_lo:
-                yield u, v, None
+                plan.append((u, v, None))
                 continue
             reads = (
                 slice(r0, r0 + stride[0] * (i_hi - i_lo - 1) + 1, stride[0]),
                 slice(c0, c0 + stride[1] * (j_hi - j_lo - 1) + 1, stride[1]),
             )
-            yield u, v, ((i_lo, i_hi, j_lo, j_hi), reads)
+            plan.append((u, v, ((i_lo, i_hi, j_lo, j_hi), reads)))
+    return tuple(plan)
+
+
+def _tap_reads(shape: tuple, kernel: tuple, stride: tuple, padding: tuple, out_hw: tuple) -> tuple:
+    """tap_plan for an (N, C, H, W) shape, with every setting as a plain tuple of ints."""
+    return tap_plan((shape[2], shape[3]), tuple(kernel), tuple(stride), tuple(padding), tuple(out_hw))
 
 
 def conv_out_hw(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> tuple[int, int]:
