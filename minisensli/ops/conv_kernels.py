@@ -43,7 +43,7 @@ def tap_plan(size_hw: tuple, kernel: tuple, stride: tuple, padding: tuple, out_h
     slices (rows, cols) it reads there, or None for a tap that sees only padding. Cached: a
     network asks for the same few geometries at every step."""
     h, w = size_hw
-    plan = []
+    plan: list[tuple] = []
     for u in range(kernel[0]):
         i_lo, i_hi, r0 = tap_range(h, out_hw[0], u, stride[0], padding[0])
         for v in range(kernel[1]):
