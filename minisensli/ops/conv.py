@@ -18,7 +18,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
-from .conv_kernels import channel_major, conv2d_forward_arrays, conv2d_input_grad, conv2d_weight_grad
+from .conv_kernels import channel_major, conv2d_forward_arrays, input_grad_by_col2im, weight_grad_by_cols
 
 
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -112,9 +112,9 @@ class Conv2d(Function):
         g = channel_major(grad)  # (O, N*OH*OW); free for the channel-major grads of a conv net
         dx = dw = None
         if needs[0]:
-            dx = conv2d_input_grad(g, weight, grad.shape[2:], ctx.x_shape, ctx.stride, ctx.padding)
+            dx = input_grad_by_col2im(g, weight, grad.shape[2:], ctx.x_shape, ctx.stride, ctx.padding)
         if needs[1]:
-            dw = conv2d_weight_grad(g, cols, weight.shape)
+            dw = weight_grad_by_cols(g, cols, weight.shape)
         if len(needs) == 2:  # called without a bias
             return dx, dw
         return dx, dw, (g.sum(axis=1) if needs[2] else None)

@@ -152,7 +152,7 @@ def channel_major(grad: Any) -> Any:
     return grad.transpose(1, 0, 2, 3).reshape(c, n * h * w)  # explicit sizes: N may be 0
 
 
-def conv2d_input_grad(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
+def input_grad_by_col2im(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
     """dL/dx of y = conv2d(x, K): g = channel_major(dL/dy) (O, N*OH*OW) -> (N, C, H, W), by
     dcols = K^T g and col2im_fields."""
     o, c, kh, kw = weight.shape
@@ -160,6 +160,6 @@ def conv2d_input_grad(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, stride
     return col2im_fields(dcols, x_shape, stride, padding)
 
 
-def conv2d_weight_grad(g: Any, cols: Any, weight_shape: tuple) -> Any:
+def weight_grad_by_cols(g: Any, cols: Any, weight_shape: tuple) -> Any:
     """dL/dK = g cols^T, g (O, N*OH*OW), cols (C*kh*kw, N*OH*OW) -> (O, C, kh, kw)."""
     return (g @ cols.T).reshape(weight_shape)
