@@ -26,10 +26,10 @@ def dense_backward_bias_summed_over_features(x, weight, upstream):
     return upstream @ weight, upstream.T @ x, upstream.sum(axis=1)
 
 
-# --- ch04.weight_grad_by_cols --------------------------------------------------------------
+# --- ch04.conv2d_weight_grad --------------------------------------------------------------
 
 
-def weight_grad_by_cols(x, upstream, kernel_size, stride, padding):
+def conv2d_weight_grad(x, upstream, kernel_size, stride, padding):
     k, s = kernel_size, stride
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     _, o, oh, ow = upstream.shape
@@ -41,7 +41,7 @@ def weight_grad_by_cols(x, upstream, kernel_size, stride, padding):
     return grad
 
 
-def weight_grad_by_cols_ignores_stride(x, upstream, kernel_size, stride, padding):
+def conv2d_weight_grad_ignores_stride(x, upstream, kernel_size, stride, padding):
     k = kernel_size
     x_pad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     _, o, oh, ow = upstream.shape
@@ -52,16 +52,16 @@ def weight_grad_by_cols_ignores_stride(x, upstream, kernel_size, stride, padding
     return grad
 
 
-def weight_grad_by_cols_flipped(x, upstream, kernel_size, stride, padding):
-    return weight_grad_by_cols(x, upstream, kernel_size, stride, padding)[:, :, ::-1, ::-1]
+def conv2d_weight_grad_flipped(x, upstream, kernel_size, stride, padding):
+    return conv2d_weight_grad(x, upstream, kernel_size, stride, padding)[:, :, ::-1, ::-1]
 
 
-def weight_grad_by_cols_batch_mean(x, upstream, kernel_size, stride, padding):
-    return weight_grad_by_cols(x, upstream, kernel_size, stride, padding) / x.shape[0]
+def conv2d_weight_grad_batch_mean(x, upstream, kernel_size, stride, padding):
+    return conv2d_weight_grad(x, upstream, kernel_size, stride, padding) / x.shape[0]
 
 
-def weight_grad_by_cols_ignores_padding(x, upstream, kernel_size, stride, padding):
-    return weight_grad_by_cols(x, upstream, kernel_size, stride, 0)
+def conv2d_weight_grad_ignores_padding(x, upstream, kernel_size, stride, padding):
+    return conv2d_weight_grad(x, upstream, kernel_size, stride, 0)
 
 
 # --- ch04.max_pool2d_backward -------------------------------------------------------------
@@ -133,13 +133,13 @@ ANSWERS = {
             "bias gradient summed over features instead of the batch": dense_backward_bias_summed_over_features,
         },
     },
-    "ch04.weight_grad_by_cols": {
-        "correct": weight_grad_by_cols,
+    "ch04.conv2d_weight_grad": {
+        "correct": conv2d_weight_grad,
         "wrong": {
-            "stride ignored (windows at i + u)": weight_grad_by_cols_ignores_stride,
-            "kernel flipped (a convolution, not a correlation)": weight_grad_by_cols_flipped,
-            "averaged over the batch": weight_grad_by_cols_batch_mean,
-            "padding ignored": weight_grad_by_cols_ignores_padding,
+            "stride ignored (windows at i + u)": conv2d_weight_grad_ignores_stride,
+            "kernel flipped (a convolution, not a correlation)": conv2d_weight_grad_flipped,
+            "averaged over the batch": conv2d_weight_grad_batch_mean,
+            "padding ignored": conv2d_weight_grad_ignores_padding,
         },
     },
     "ch04.max_pool2d_backward": {

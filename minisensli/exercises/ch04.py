@@ -1,7 +1,7 @@
 """Exercises of chapter 4 (layers: Dense, Conv2d, pooling).
 
 ch04.dense_backward         the three gradients of y = x W^T + b, given the upstream gradient
-ch04.weight_grad_by_cols     dL/dK of a 2-D cross-correlation with stride and padding
+ch04.conv2d_weight_grad     dL/dK of a 2-D cross-correlation with stride and padding
 ch04.max_pool2d_backward    where max pooling sends each window's gradient (overlaps add up)
 
 Shapes and options are drawn by hypothesis; the arrays come from a generator it seeds (and are
@@ -53,7 +53,7 @@ def dense_backward(answer, case):
     assert_close(db, tb.grad, "db (gradient w.r.t. the bias)", rtol=1e-10, atol=1e-12)
 
 
-# --- ch04.weight_grad_by_cols --------------------------------------------------------------
+# --- ch04.conv2d_weight_grad --------------------------------------------------------------
 
 
 @st.composite
@@ -67,8 +67,8 @@ def _conv_setting(draw):
     return k, stride, padding, h, w
 
 
-@exercise("ch04.weight_grad_by_cols", max_examples=25)
-def weight_grad_by_cols(answer, case):
+@exercise("ch04.conv2d_weight_grad", max_examples=25)
+def conv2d_weight_grad(answer, case):
     n = case.draw(st.integers(1, 2), "N")
     c = case.draw(st.integers(1, 2), "C")
     o = case.draw(st.integers(1, 3), "O")
