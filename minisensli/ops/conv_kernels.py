@@ -103,24 +103,26 @@ def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
 def col2im_fields(dcols: Any, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
     """Adjoint of im2col_fields: dx[n, c, y, x] = sum of dcols[c, u, v, n, i, j] over the taps
     and window positions that read input position (y, x). dcols (C, kh, kw, N, OH, OW) ->
-    dx (N, C, H, W), a view of a channel-major (C, N, H, W) array. Equal to
-    conv.unpad_spatial(conv.col2im(dcols, padded_shape, stride), x_shape, padding)."""
+    dx (N, C, H, W), a view of a channel-major (C, N, H, W) array. Equal, bit for bit (the taps
+    add up in the same order), to conv.unpad_spatial(conv.col2im(dcols, padded_shape, stride),
+    x_shape, padding)."""
     xp = backend.get_array_module(dcols)
     c, kh, kw, n, oh, ow = dcols.shape
     h, w = x_shape[2], x_shape[3]
     taps = [(u, v, r) for u, v, r in _tap_reads(x_shape, (kh, kw), stride, padding, (oh, ow)) if r is not None]
-    # a tap that reaches every input position (stride 1, e.g. the centre of a 'same' kernel) is
-    # copied in first instead of adding it onto zeros: one pass over dx less
-    first = None
-    for index, (_, _, (_, (rows, columns))) in enumerate(taps):
-        if rows == slice(0, h, 1) and columns == slice(0, w, 1):
-            first = index
-            break
-    if first is None:
+    if not taps or stride != (1, 1):
         dx = xp.zeros((c, n, h, w), dtype=dcols.dtype)
     else:
-        u, v, ((i_lo, i_hi, j_lo, j_hi), _) = taps.pop(first)
-        dx = dcols[:, u, v, :, i_lo:i_hi, j_lo:j_hi].copy()
+        # stride 1: the first tap's window is one rectangle; copy it in and zero only the strips
+        # around it instead of adding it onto zeros (one pass over dx less). The taps are then
+        # summed in the same order as col2im's, so the results agree bit for bit (0 + a == a).
+        u, v, ((i_lo, i_hi, j_lo, j_hi), (rows, columns)) = taps.pop(0)
+        dx = xp.empty((c, n, h, w), dtype=dcols.dtype)
+        dx[:, :, rows, columns] = dcols[:, u, v, :, i_lo:i_hi, j_lo:j_hi]
+        dx[:, :, : rows.start] = 0
+        dx[:, :, rows.stop :] = 0
+        dx[:, :, rows, : columns.start] = 0
+        dx[:, :, rows, columns.stop :] = 0
     for u, v, ((i_lo, i_hi, j_lo, j_hi), (rows, columns)) in taps:
         dx[:, :, rows, columns] += dcols[:, u, v, :, i_lo:i_hi, j_lo:j_hi]
     return dx.transpose(1, 0, 2, 3)
