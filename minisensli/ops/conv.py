@@ -9,6 +9,11 @@ strided slice copy per kernel tap (kh*kw copies of contiguous rows: much faster 
 windows entry by entry). Then y = K.reshape(O, -1) @ cols, and backward is two more products,
 dK = g @ cols^T and dcols = K^T @ g, folded back onto the input by col2im (im2col's adjoint:
 one slice-add per tap). The same code runs on numpy and cupy.
+
+im2col / col2im / pad_spatial / unpad_spatial here are the general, padded formulation (and the
+reference the fast kernels are tested against). Conv2d itself runs conv_kernels: the same
+columns and the same sums (bit for bit) read from and written to the unpadded input, with the
+activations kept channel-major in memory between layers.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 Both walk the kernel taps as conv.im2col does: each tap (u, v) reads the strided slice
 x_pad[:, :, u::s, v::s] of shape (N, C, OH, OW); backward adds back through the same slices.
+Max pooling over disjoint windows without padding (the usual 2x2/stride-2 case) takes the fast
+path of pool_kernels: the same maximum, the same saved tap index, the same gradient.
 """
 
 from __future__ import annotations
