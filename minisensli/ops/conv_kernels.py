@@ -5,8 +5,8 @@ per kernel tap, then unpad_spatial): simple, but every call pays one extra pass 
 for the padded copy and one over the gradient for the padded buffer. The kernels here compute
 the same arrays without the padded copy: each tap (u, v) reads only the window positions that
 fall inside the input, and the positions that fall into the padding are zero-filled strips of
-cols (forward) or simply skipped (backward). For padding 0 the two agree trivially, for
-'same' 3x3 convolutions this saves a third of the memory traffic of the im2col step.
+cols (forward) or simply skipped (backward): no padded copy of the input, no padded gradient
+buffer, and the same numbers bit for bit.
 
 Memory layout: cols is (C, kh, kw, N, OH, OW) and the convolution's output is the (O, N, OH,
 OW) GEMM result returned as an (N, O, OH, OW) view; col2im_fields returns the input gradient
