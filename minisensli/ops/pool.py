@@ -32,11 +32,10 @@ class MaxPool2d(Function):
         ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, kernel, stride, padding
         if windows_disjoint(kernel, stride, padding):  # fast path: pool_kernels, same best and arg
             out_hw = window_counts(x.shape, kernel, stride)
-            fast = max_pool_disjoint(x, kernel, stride, out_hw)
-            if fast is not None:
-                ctx.save_for_backward(fast[1])
-                ctx.padded_shape, ctx.out_hw = x.shape, out_hw
-                return fast[0]
+            best, arg = max_pool_disjoint(x, kernel, stride, out_hw)
+            ctx.save_for_backward(arg)
+            ctx.padded_shape, ctx.out_hw = x.shape, out_hw
+            return best
         x_pad = pad_spatial(x, padding, value=-xp.inf)
         out_hw = window_counts(x_pad.shape, kernel, stride)
         best = arg = None

@@ -11,14 +11,15 @@ overlap and no padding is involved, the same result costs much less:
             window, so every tap writes its own entries and nothing is added up
 
 Both return exactly what the general path does (same maximum, same tap index: the first
-maximum in row-major tap order), except that the fast forward gives up (returns None) when a
-maximum is NaN, where the general path's "first NaN" rule applies. Arrays keep the memory
+maximum in row-major tap order, the first NaN in a window holding a NaN). Arrays keep the memory
 layout of the input (channel-major activations stay channel-major). numpy and cupy alike.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy
 
 from .. import backend
 
@@ -40,28 +41,34 @@ def tap_index_dtype(taps: int) -> Any:
     return "uint8" if taps <= 256 else "int32"
 
 
-def max_pool_disjoint(x: Any, kernel: tuple, stride: tuple, out_hw: tuple) -> tuple[Any, Any] | None:
+def max_pool_disjoint(x: Any, kernel: tuple, stride: tuple, out_hw: tuple) -> tuple[Any, Any]:
     """Max pooling of x (N, C, H, W) over disjoint windows -> (best, arg), both (N, C, OH, OW):
-    best the window maxima, arg the index u*kw + v of the first tap holding the maximum. None
-    when some maximum is NaN (the caller then takes the general path)."""
+    best the window maxima (NaN when the window holds a NaN), arg the index u*kw + v of the
+    first tap holding the maximum (of the first NaN in a window with a NaN)."""
     xp = backend.get_array_module(x)
     taps = _tap_views(x, kernel, stride, out_hw)
     if len(taps) == 1:
-        best = taps[0].copy(order="K")
-    else:
-        best = xp.maximum(taps[0], taps[1])
-        for tap in taps[2:]:
-            xp.maximum(best, tap, out=best)
-    if xp.isnan(best).any():
-        return None
+        return taps[0].copy(order="K"), xp.zeros_like(taps[0], dtype=tap_index_dtype(1))
+    best = xp.maximum(taps[0], taps[1])
+    for tap in taps[2:]:
+        xp.maximum(best, tap, out=best)
+    # A NaN maximum equals no tap; then a tap 'holds' it when it is NaN itself (tap == tap is
+    # False only for NaN). On the CPU that extra test runs only when a NaN is there (a cheap
+    # check); on a GPU always, since asking would make the device wait for the host.
+    nan_aware = xp is not numpy or bool(numpy.isnan(best).any())
+
+    def differs(tap: Any) -> Any:
+        result = tap != best
+        if nan_aware:
+            result &= tap == tap
+        return result
+
     # arg = the number of leading taps that differ from the maximum = the first tap equal to it
     # (a compare and two cheap boolean passes per tap; masked writes would cost 4x more)
-    if len(taps) == 1:
-        return best, xp.zeros_like(best, dtype=tap_index_dtype(1))
-    leading = taps[0] != best
+    leading = differs(taps[0])
     arg = leading.astype(tap_index_dtype(len(taps)))
     for tap in taps[1:-1]:
-        leading &= tap != best
+        leading &= differs(tap)
         arg += leading
     return best, arg
 
