@@ -60,6 +60,31 @@ def test_col2im_fields_equals_unpadded_col2im(geometry, data):
     np.testing.assert_array_equal(got, expected)
 
 
+@st.composite
+def same_geometry(draw):
+    """'same' convolutions (stride 1, 2p = k - 1): the flat-shift path; images down to 1x1,
+    smaller than the kernel, so that some taps read nothing but padding."""
+    kernel = (draw(st.sampled_from([1, 3, 5])), draw(st.sampled_from([1, 3, 5])))
+    padding = ((kernel[0] - 1) // 2, (kernel[1] - 1) // 2)
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+    return shape, kernel, (1, 1), padding
+
+
+@given(geometry=same_geometry(), data=st.data())
+def test_flat_shift_paths_equal_the_padded_kernels(geometry, data):
+    shape, kernel, stride, padding = geometry
+    assert conv_kernels.flat_shift_applies(shape, kernel, stride, padding)
+    x = maybe_channel_major(data.draw(arrays(shape)), True)  # the flat path needs channel-major x
+    expected = conv.im2col(conv.pad_spatial(x, padding), kernel, stride)
+    np.testing.assert_array_equal(conv_kernels.im2col_fields(x, kernel, stride, padding), expected)
+    dcols = data.draw(arrays((shape[1], *kernel, shape[0], *shape[2:])))
+    padded_shape = (*shape[:2], shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
+    reference = conv.unpad_spatial(conv.col2im(dcols, padded_shape, stride), shape, padding)
+    got = conv_kernels.col2im_fields(dcols.copy(), shape, stride, padding, consume=True)
+    np.testing.assert_array_equal(got, reference)
+    np.testing.assert_array_equal(conv_kernels.col2im_fields(dcols, shape, stride, padding), reference)
+
+
 def general_conv2d(x, w, b, stride, padding):
     """conv2d by the general padded path: pad, im2col, one GEMM; backward by col2im + unpad."""
     x_pad = conv.pad_spatial(x, padding)

@@ -72,6 +72,59 @@ def conv_out_hw(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> t
     )
 
 
+def flat_shift_applies(shape: tuple, kernel: tuple, stride: tuple, padding: tuple) -> bool:
+    """True for a 'same' convolution (stride 1, 2p = k - 1 on both axes, so OH, OW = H, W): then
+    every tap is one shift of the flattened (N*H*W) axis, see _im2col_flat."""
+    return stride == (1, 1) and 2 * padding[0] == kernel[0] - 1 and 2 * padding[1] == kernel[1] - 1
+
+
+def _tap_shifts(shape: tuple, kernel: tuple, padding: tuple):
+    """For each tap (u, v) of a 'same' kernel: (u, v, du, dv, shift) with (du, dv) the offset it
+    reads at and shift = du*W + dv the same offset on the flattened (N*H*W) axis."""
+    w = shape[3]
+    for u in range(kernel[0]):
+        for v in range(kernel[1]):
+            du, dv = u - padding[0], v - padding[1]
+            yield u, v, du, dv, du * w + dv
+
+
+def _zero_outside(tap: Any, du: int, dv: int) -> None:
+    """Zero the entries (C, N, H, W) of a tap whose input index (i + du, j + dv) leaves the image."""
+    h, w = tap.shape[2:]
+    if du > 0:
+        tap[:, :, max(h - du, 0) :] = 0
+    elif du < 0:
+        tap[:, :, : min(-du, h)] = 0
+    if dv > 0:
+        tap[:, :, :, max(w - dv, 0) :] = 0
+    elif dv < 0:
+        tap[:, :, :, : min(-dv, w)] = 0
+
+
+def _im2col_flat(x_cn: Any, cols: Any, padding: tuple) -> None:
+    """im2col of a 'same' convolution from a contiguous channel-major x (C, N, H, W): tap (u, v)
+    is x's flattened (C, N*H*W) rows shifted by du*W + dv, one long contiguous copy, after which
+    the entries that wrapped across a row or image edge (those that read padding) are zeroed.
+    The slice-per-tap copy moves rows of only W entries; on small images this is several times
+    faster, with the same result."""
+    c, n, h, w = x_cn.shape
+    total = n * h * w
+    src = x_cn.reshape(c, total)
+    for u, v, du, dv, shift in _tap_shifts(x_cn.shape, cols.shape[1:3], padding):
+        tap = cols[:, u, v]
+        flat = tap.reshape(c, total)
+        if abs(shift) >= total:
+            flat[...] = 0
+            continue
+        if shift >= 0:
+            flat[:, : total - shift] = src[:, shift:]
+            flat[:, total - shift :] = 0
+        else:
+            flat[:, -shift:] = src[:, : total + shift]
+            flat[:, :-shift] = 0
+        _zero_outside(tap, du, dv)
+
+
 def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
     """Receptive fields of the unpadded input x (N, C, H, W) as cols (C, kh, kw, N, OH, OW):
     cols[c, u, v, n, i, j] = x[n, c, s*i + u - p, s*j + v - p], 0 where that index is padding.
@@ -81,6 +134,9 @@ def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
     oh, ow = conv_out_hw(x.shape, kernel, stride, padding)
     cols = xp.empty((c, kernel[0], kernel[1], n, oh, ow), dtype=x.dtype)
     x_cn = x.transpose(1, 0, 2, 3)  # (C, N, H, W): a contiguous view when x is channel-major
+    if flat_shift_applies(x.shape, kernel, stride, padding) and x_cn.flags.c_contiguous:
+        _im2col_flat(x_cn, cols, padding)
+        return cols
     for u, v, reads in _tap_reads(x.shape, kernel, stride, padding, (oh, ow)):
         tap = cols[:, u, v]
         if reads is None:
@@ -100,15 +156,18 @@ def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
     return cols
 
 
-def col2im_fields(dcols: Any, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
+def col2im_fields(dcols: Any, x_shape: tuple, stride: tuple, padding: tuple, consume: bool = False) -> Any:
     """Adjoint of im2col_fields: dx[n, c, y, x] = sum of dcols[c, u, v, n, i, j] over the taps
     and window positions that read input position (y, x). dcols (C, kh, kw, N, OH, OW) ->
     dx (N, C, H, W), a view of a channel-major (C, N, H, W) array. Equal, bit for bit (the taps
     add up in the same order), to conv.unpad_spatial(conv.col2im(dcols, padded_shape, stride),
-    x_shape, padding)."""
+    x_shape, padding). consume=True lets a 'same' convolution take the flat-shift path, which
+    overwrites the entries of dcols that read padding with zeros (pass it for a temporary)."""
     xp = backend.get_array_module(dcols)
     c, kh, kw, n, oh, ow = dcols.shape
     h, w = x_shape[2], x_shape[3]
+    if consume and flat_shift_applies(x_shape, (kh, kw), stride, padding) and dcols.flags.c_contiguous:
+        return _col2im_flat(dcols, x_shape, padding)
     taps = [(u, v, r) for u, v, r in _tap_reads(x_shape, (kh, kw), stride, padding, (oh, ow)) if r is not None]
     if not taps or stride != (1, 1):
         dx = xp.zeros((c, n, h, w), dtype=dcols.dtype)
@@ -126,6 +185,37 @@ def col2im_fields(dcols: Any, x_shape: tuple, stride: tuple, padding: tuple) -> 
     for u, v, ((i_lo, i_hi, j_lo, j_hi), (rows, columns)) in taps:
         dx[:, :, rows, columns] += dcols[:, u, v, :, i_lo:i_hi, j_lo:j_hi]
     return dx.transpose(1, 0, 2, 3)
+
+
+def _col2im_flat(dcols: Any, x_shape: tuple, padding: tuple) -> Any:
+    """col2im of a 'same' convolution by flat shifts (the adjoint of _im2col_flat): zero the
+    entries of each tap that read padding (in dcols itself), then add the tap's flattened rows
+    onto dx shifted by -(du*W + dv), taps in col2im's order. A zeroed entry lands on some other
+    position as +0, which changes no sum, so the result equals col2im's bit for bit (up to the
+    sign of zero sums)."""
+    xp = backend.get_array_module(dcols)
+    c, kh, kw, n, h, w = dcols.shape
+    total = n * h * w
+    dx = xp.empty((c, total), dtype=dcols.dtype)
+    first = True
+    for u, v, du, dv, shift in _tap_shifts(x_shape, (kh, kw), padding):
+        if abs(shift) >= total:
+            continue  # the tap reads only padding
+        tap = dcols[:, u, v]
+        _zero_outside(tap, du, dv)
+        flat = tap.reshape(c, total)
+        # entry k of the tap read input position k + shift
+        lo, hi = max(0, -shift), min(total, total - shift)
+        if first:
+            dx[:, : lo + shift] = 0
+            dx[:, hi + shift :] = 0
+            dx[:, lo + shift : hi + shift] = flat[:, lo:hi]
+            first = False
+        else:
+            dx[:, lo + shift : hi + shift] += flat[:, lo:hi]
+    if first:  # no tap reached the input
+        dx[...] = 0
+    return dx.reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
 def kernel_taps(weight_shape: tuple) -> int:
@@ -159,7 +249,7 @@ def input_grad_by_col2im(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, str
     dcols = K^T g and col2im_fields."""
     o, c, kh, kw = weight.shape
     dcols = (weight.reshape(o, -1).T @ g).reshape(c, kh, kw, x_shape[0], *out_hw)
-    return col2im_fields(dcols, x_shape, stride, padding)
+    return col2im_fields(dcols, x_shape, stride, padding, consume=True)  # dcols is ours to overwrite
 
 
 def weight_grad_by_cols(g: Any, cols: Any, weight_shape: tuple) -> Any:
