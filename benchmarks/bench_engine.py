@@ -14,8 +14,10 @@ NumPy step (x @ W.T + b, batch axis outermost): the same arithmetic, slower loop
 layers. The CNN step is the fastest plain-NumPy step we could write for this net: activations
 kept channel-major (C, N, H, W) from layer to layer, so that no transpose is ever copied;
 im2col by one slice copy per kernel tap straight from the unpadded input (the padding strips
-zeroed, no padded copy); one GEMM per convolution and two in its backward; col2im as the
-centre tap copied plus the other eight added; ReLU in place; 2x2/stride-2 max pooling as the
+zeroed, no padded copy) done as one long copy of the flattened (C, N*H*W) rows shifted by
+du*W + dv, then the entries that wrapped across an edge zeroed; one GEMM per convolution and
+two in its backward; col2im as the centre tap copied plus the other eight added by the same
+shifts; ReLU in place; 2x2/stride-2 max pooling as the
 maximum of four strided views, the first maximum's tap found by one compare per tap, and its
 backward as one masked product per tap written into the strided view. It is checked (float64,
 1e-10) to compute the same update as the library, and, when PyTorch is installed, the same
@@ -172,30 +174,42 @@ def conv_setup(rng):
     return params, x, y
 
 
-def same3x3_taps(h, w):
-    """For each tap (u, v) of a 3x3 'same' (padding 1, stride 1) convolution: the output window
-    (rows, cols) that reads inside the input, and the input window it reads."""
+def same3x3_shifts(h, w):
+    """For each tap (u, v) of a 3x3 'same' convolution (padding 1, stride 1): the offset (du, dv)
+    it reads at, and that offset on the flattened (N*H*W) axis, du*W + dv."""
     for u in range(3):
         for v in range(3):
-            i0, i1, j0, j1 = max(0, 1 - u), min(h, h + 1 - u), max(0, 1 - v), min(w, w + 1 - v)
-            yield u, v, (slice(i0, i1), slice(j0, j1)), (slice(i0 + u - 1, i1 + u - 1), slice(j0 + v - 1, j1 + v - 1))
+            yield u, v, u - 1, v - 1, (u - 1) * w + (v - 1)
+
+
+def zero_edges(tap, du, dv):
+    """Zero the entries of a tap (C, N, H, W) that read padding: the row/column at the edge."""
+    if du:
+        tap[:, :, -1 if du > 0 else 0] = 0
+    if dv:
+        tap[:, :, :, -1 if dv > 0 else 0] = 0
 
 
 def np_conv_forward(x, w, b):
-    """3x3 conv, padding 1, on a channel-major x (C, N, H, W) -> z (O, N, H, W), cols.
-    im2col by one slice copy per tap straight from the unpadded input (the strips a tap would
-    read from the padding are zeroed instead of copying a padded input), then one GEMM whose
-    (O, N*H*W) result is already the next layer's channel-major input."""
+    """3x3 conv, padding 1, on a contiguous channel-major x (C, N, H, W) -> z (O, N, H, W), cols.
+    im2col by one slice copy per tap: tap (u, v) is x's flattened (C, N*H*W) rows shifted by
+    du*W + dv (one long contiguous copy), then the entries that wrapped across an edge (those a
+    padded input would read from the padding) are zeroed. One GEMM, whose (O, N*H*W) result is
+    already the next layer's channel-major input."""
     c, n, h, wd = x.shape
     o = w.shape[0]
+    total = n * h * wd
+    src = x.reshape(c, total)
     cols = np.empty((c, 3, 3, n, h, wd), dtype=x.dtype)
-    for u, v, (rows, columns), (in_rows, in_columns) in same3x3_taps(h, wd):
-        tap = cols[:, u, v]
-        tap[:, :, rows, columns] = x[:, :, in_rows, in_columns]
-        tap[:, :, : rows.start] = 0
-        tap[:, :, rows.stop :] = 0
-        tap[:, :, :, : columns.start] = 0
-        tap[:, :, :, columns.stop :] = 0
+    for u, v, du, dv, shift in same3x3_shifts(h, wd):
+        flat = cols[:, u, v].reshape(c, total)
+        if shift >= 0:
+            flat[:, : total - shift] = src[:, shift:]
+            flat[:, total - shift :] = 0
+        else:
+            flat[:, -shift:] = src[:, : total + shift]
+            flat[:, :-shift] = 0
+        zero_edges(cols[:, u, v], du, dv)
     cols = cols.reshape(c * 9, -1)
     z = w.reshape(o, -1) @ cols
     z += b[:, None]
@@ -204,21 +218,26 @@ def np_conv_forward(x, w, b):
 
 def np_conv_backward(g, cols, w, need_dx=True):
     """Backward of np_conv_forward for a channel-major gradient g (O, N, H, W): dK = g cols^T,
-    db = row sums, and (when the input needs it) dx by col2im: the centre tap, which reads every
-    input position, copied, the other eight added on their windows."""
+    db = row sums, and (when the input needs it) dx by col2im with the same shifts: the centre
+    tap copied, each other tap's edge entries zeroed and its rows added shifted back."""
     o, n, h, wd = g.shape
     c = w.shape[1]
+    total = n * h * wd
     g2 = g.reshape(o, -1)
     gw = (g2 @ cols.T).reshape(w.shape)
     gb = g2.sum(1)
     if not need_dx:
         return None, gw, gb
     dcols = (w.reshape(o, -1).T @ g2).reshape(c, 3, 3, n, h, wd)
-    dx = dcols[:, 1, 1].copy()
-    for u, v, (rows, columns), (in_rows, in_columns) in same3x3_taps(h, wd):
-        if (u, v) != (1, 1):
-            dx[:, :, in_rows, in_columns] += dcols[:, u, v, :, rows, columns]
-    return dx, gw, gb
+    dx = dcols[:, 1, 1].reshape(c, total).copy()
+    for u, v, du, dv, shift in same3x3_shifts(h, wd):
+        if (u, v) == (1, 1):
+            continue
+        zero_edges(dcols[:, u, v], du, dv)
+        flat = dcols[:, u, v].reshape(c, total)
+        lo, hi = max(0, -shift), min(total, total - shift)
+        dx[:, lo + shift : hi + shift] += flat[:, lo:hi]
+    return dx.reshape(c, n, h, wd), gw, gb
 
 
 POOL_TAPS = [(0, 0), (0, 1), (1, 0), (1, 1)]
@@ -253,7 +272,7 @@ def conv_numpy(params, x, y):
     """The CNN step written by hand, activations channel-major (C, N, H, W) throughout."""
     k1, c1, k2, c2, w3, b3 = params
     n = x.shape[0]
-    z1, cols1 = np_conv_forward(x.transpose(1, 0, 2, 3), k1, c1)
+    z1, cols1 = np_conv_forward(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), k1, c1)  # a view: C = 1
     a1 = np.maximum(z1, 0, out=z1)
     p1, arg1 = np_pool_forward(a1)
     z2, cols2 = np_conv_forward(p1, k2, c2)
