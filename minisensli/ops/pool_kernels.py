@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy
-
 from .. import backend
 
 
@@ -55,7 +53,7 @@ def max_pool_disjoint(x: Any, kernel: tuple, stride: tuple, out_hw: tuple) -> tu
     # A NaN maximum equals no tap; then a tap 'holds' it when it is NaN itself (tap == tap is
     # False only for NaN). On the CPU that extra test runs only when a NaN is there (a cheap
     # check); on a GPU always, since asking would make the device wait for the host.
-    nan_aware = xp is not numpy or bool(numpy.isnan(best).any())
+    nan_aware = backend.device_of(best) != "cpu" or bool(xp.isnan(best).any())
 
     def differs(tap: Any) -> Any:
         result = tap != best
