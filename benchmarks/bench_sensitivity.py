@@ -7,18 +7,23 @@ Three workloads (float32, minibatches):
   resnet  spirals, Dense 2->32 + tanh, 4 two-weight residual blocks, Dense 32->2, batch 45 (5 sites)
 
 A training epoch is forward + backward + SGD step for every minibatch. Targets from the issue:
-closed form at most 1.2x an epoch, autograd at most 2x.
+closed form at most 1.2x an epoch, autograd at most 2x. The three are timed alternately, round
+by round (machine.py), with one BLAS thread: a second OpenBLAS thread on a loaded 2-core machine
+made the CNN epoch 25x slower (15 s instead of 0.6 s) in our measurements. Wall and CPU time
+medians are printed, with the machine's load and BLAS.
 Run:  python benchmarks/bench_sensitivity.py [--repeats 7]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-import minisensli as ms
-from minisensli import data, nn, optim, sensli
+import machine
+
+machine.blas_threads_variables("1")  # before numpy loads
+
+import minisensli as ms  # noqa: E402
+from minisensli import data, nn, optim, sensli  # noqa: E402
 
 
 def fnn():
@@ -52,23 +57,18 @@ def resnet():
     return model, data.DataLoader(split.train, batch_size=45, shuffle=True, seed=0)
 
 
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure(model, loader, repeats: int) -> tuple[float, float, float]:
-    """Median seconds of one training epoch, one closed-form pass and one autograd pass."""
+def measure(model, loader, repeats: int) -> dict[str, machine.Timings]:
+    """Timings of one training epoch, one closed-form pass and one autograd pass, alternating."""
     opt = optim.SGD(model.parameters(), lr=1e-3)
-    epoch = median_seconds(lambda: ms.train_epoch(model, loader, opt), repeats)
-    closed = median_seconds(lambda: sensli.sensitivities(model, loader, method="closed_form"), repeats)
-    auto = median_seconds(lambda: sensli.sensitivities(model, loader, method="autograd"), repeats)
-    return epoch, closed, auto
+    return machine.interleaved(
+        {
+            "epoch": lambda: ms.train_epoch(model, loader, opt),
+            "closed": lambda: sensli.sensitivities(model, loader, method="closed_form"),
+            "auto": lambda: sensli.sensitivities(model, loader, method="autograd"),
+        },
+        repeats,
+        warmup=1,
+    )
 
 
 def main() -> None:
@@ -76,17 +76,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     ms.set_default_dtype("float32")
-    print(f"median of {args.repeats} runs, float32")
-    print(f"{'net':7s} {'sites':>5s} {'epoch':>10s} {'closed form':>18s} {'autograd':>18s}")
+    print(f"machine: {machine.describe()}")
+    print(f"median of {args.repeats} runs, alternating, float32; wall time (cpu time of this process)")
+    print(f"{'net':7s} {'sites':>5s} {'epoch':>22s} {'closed form':>30s} {'autograd':>30s}")
     for name, build in (("fnn", fnn), ("cnn", cnn), ("resnet", resnet)):
         ms.manual_seed(0)
         model, loader = build()
-        epoch, closed, auto = measure(model, loader, args.repeats)
+        t = measure(model, loader, args.repeats)
         sites = len(sensli.candidate_sites(model))
-        print(
-            f"{name:7s} {sites:5d} {epoch * 1e3:8.1f}ms {closed * 1e3:8.1f}ms ({closed / epoch:4.2f}x) "
-            f"{auto * 1e3:8.1f}ms ({auto / epoch:4.2f}x)"
-        )
+        cells = [f"{t['epoch'].median() * 1e3:8.1f} ({t['epoch'].median(cpu=True) * 1e3:7.1f}) ms"]
+        for key in ("closed", "auto"):
+            wall, cpu = t[key].median() / t["epoch"].median(), t[key].median(cpu=True) / t["epoch"].median(cpu=True)
+            cells.append(f"{t[key].median() * 1e3:8.1f} ms {wall:4.2f}x ({cpu:4.2f}x cpu)")
+        print(f"{name:7s} {sites:5d} {cells[0]:>22s} {cells[1]:>30s} {cells[2]:>30s}")
+    print(f"machine after: {machine.load_average()}")
 
 
 if __name__ == "__main__":

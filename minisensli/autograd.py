@@ -23,12 +23,15 @@ Tensor (``+``, ``@``, ``.sum()``, ...) delegate to the Functions in :mod:`minise
 Higher derivatives: one formula, two modes
 ------------------------------------------
 Each backward is written once, with operations that arrays and Tensors both have (``+ - * /``,
-``@``, ``.sum(axis, keepdims)``, ``.reshape``, ``.transpose``, comparisons) or with the
-two-way helpers of :mod:`minisensli.ops` that run an array kernel on arrays and a recorded op on
-Tensors. The engine then runs it in one of two modes:
+``@``, ``.sum(axis, keepdims)``, ``.reshape``, ``.transpose``, comparisons) or with
+``SomeOp.call(...)`` (:meth:`Function.call`: the op's forward on arrays, the recorded op on
+Tensors), e.g. conv2d's backward calls the ops of its two gradients, whose backward passes are
+convolutions again. A new op is still a Function with a forward and a backward; written this
+way, it also has every higher derivative. The engine runs the formula in one of two modes:
 
 - ``create_graph=False`` (training): ``grad`` and ``ctx.saved_arrays`` are raw arrays and the
-  formula is plain array code, as fast as hand-written NumPy.
+  formula is plain array code, as fast as hand-written NumPy (``Tensor.backward`` walks the graph
+  in a lean loop of its own, ``_backward_arrays``).
 - ``create_graph=True``: ``grad`` is a Tensor and ``ctx.saved_arrays`` hands out Tensors (the op's
   inputs and its output as themselves, so the new graph reaches through them; any other saved
   array as a constant), grad mode is on, and the same formula records the graph of the gradient.
@@ -39,18 +42,21 @@ still works at first order; differentiating through it twice raises an error nam
 
 In-place changes: a version counter per array
 ---------------------------------------------
-Ops save their input and output arrays themselves (no copies). Every tensor carries a version
-counter (shared with the views made from it: reshape, transpose, basic indexing, detach), bumped
-when ``.data`` is assigned, which includes ``t.data -= ...`` and ``t.data += ...`` (an optimizer
-step). Each recorded op remembers the global clock at its forward; at backward, an op whose
-saved arrays belong to a tensor changed since then raises a RuntimeError naming the op, as
-PyTorch does, instead of silently using the new values. Writes into ``t.data[...]`` by index
-bypass the counter (as they bypass PyTorch's through ``.data``).
+Ops save their input and output arrays themselves (no copies), so the engine checks instead of
+copying. Every tensor carries a version (``_version``: the global in-place clock at the last
+assignment to its ``.data``, which includes ``t.data -= ...`` and ``t.data += ...``, i.e. every
+optimizer step); a view (reshape, transpose, basic indexing, detach) uses the version of the
+tensor that owns the memory (``_base``). Each recorded op remembers the global clock at its
+forward; at backward, an op whose saved arrays belong to a tensor changed since then raises a
+RuntimeError naming the op, as PyTorch does, instead of silently using the new values.
+Writes into ``t.data[...]`` by index bypass the counter (as they bypass PyTorch's through
+``.data``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -275,16 +281,17 @@ class Tensor:
 
     # ------------------------------------------------------------------ properties
 
-    @property
-    def data(self) -> Any:
-        """The array. Assigning to it (also ``t.data -= ...``) bumps the version counter."""
-        return self._data
-
-    @data.setter
-    def data(self, value: Any) -> None:
+    def _set_data(self, value: Any) -> None:
         self._data = value
         _clock[0] += 1
         (self if self._base is None else self._base)._version = _clock[0]
+
+    # The getter is a C-level attrgetter: ``.data`` is read all over the package and by users.
+    data = property(
+        operator.attrgetter("_data"),
+        _set_data,
+        doc="The array. Assigning to it (also ``t.data -= ...``) bumps the version counter.",
+    )
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -387,6 +394,13 @@ class Tensor:
                 "backward: this tensor does not require grad (no input had requires_grad=True, "
                 "or it was computed under no_grad())"
             )
+        if not create_graph and self._ctx is not None:  # training: the lean loop on arrays
+            if gradient is None and self._data.size == 1:  # array(1) is one C call; ones_like two Python ones
+                seed = backend.get_array_module(self._data).array(1, dtype=self._data.dtype).reshape(self.shape)
+            else:  # the caller keeps its array: the seed passes through ops unchanged and is then copied
+                seed = _seed_gradient("backward", self, gradient, False)
+            _backward_arrays(self, seed, bool(retain_graph))
+            return
         seed = _seed_gradient("backward", self, gradient, create_graph)
         keep = create_graph if retain_graph is None else retain_graph
         _run_backward((self,), (seed,), retain_graph=keep, create_graph=create_graph, user_seeds=gradient is not None)
@@ -616,13 +630,70 @@ def _run_backward(
                     if captured is not None:
                         _deliver(parent, pgrad, captured, handed)
                     elif parent.requires_grad:
-                        parent.grad = _own(pgrad, handed) if parent.grad is None else parent.grad + pgrad
+                        if parent.grad is not None:
+                            parent.grad = parent.grad + pgrad
+                        elif create_graph or pgrad.base is not None or id(pgrad) in handed or pgrad.ndim == 0:
+                            parent.grad = _own(pgrad, handed)
+                        else:  # a fresh array no one else holds: the common case, kept inline
+                            handed.add(id(pgrad))
+                            parent.grad = pgrad
                 else:
                     grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
             if not retain_graph:
                 ctx.release()
     finally:
         _grad_enabled = previous_mode
+
+
+def _backward_arrays(root: Tensor, seed: Any, retain_graph: bool) -> None:
+    """``_run_backward`` for one root, on arrays, into ``.grad``: the path every training step
+    takes, written out without the branches for recording and for :func:`grad` (each costs time
+    per node, and a small net's step is mostly such per-node costs). Same steps, same checks."""
+    grads = {root: seed}
+    clock = _clock[0]
+    for node in _topological_order(root):
+        grad = grads.pop(node, None)
+        if grad is None:  # every path to it ended in an op that returned None for it
+            continue
+        if node._retains_grad:
+            _accumulate(node, grad, set())
+        ctx: Context = node._ctx  # type: ignore[assignment]  # every node in the order was made by an op
+        if ctx.released:
+            raise RuntimeError(
+                f"backward: the graph through {ctx.function.__name__} was already freed by an earlier "
+                "backward; call the first backward with retain_graph=True to backpropagate twice"
+            )
+        if ctx.stamp != clock:  # something was modified in place since the forward of some op
+            _check_versions(ctx, node, False)
+        input_grads = ctx.function.backward(ctx, grad)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(ctx.parents):
+            raise RuntimeError(
+                f"{ctx.function.__name__}.backward returned {len(input_grads)} gradients for {len(ctx.parents)} inputs"
+            )
+        given = None
+        for parent, needed, pgrad in zip(ctx.parents, ctx.needs_input_grad, input_grads):
+            if not needed or pgrad is None:
+                continue
+            if pgrad.shape != parent._data.shape:
+                raise RuntimeError(
+                    f"{ctx.function.__name__}.backward returned a gradient of shape {pgrad.shape} "
+                    f"for an input of shape {parent.shape}"
+                )
+            if parent._ctx is not None:
+                grads[parent] = pgrad if parent not in grads else grads[parent] + pgrad
+            elif parent.grad is not None:
+                parent.grad = parent.grad + pgrad
+            elif pgrad is grad or pgrad is given or pgrad.base is not None or pgrad.ndim == 0:
+                # passed through unchanged (a + b hands its gradient to both, and so on up to the caller's
+                # seed), handed to the previous input too, a view, or a NumPy scalar: a copy of its own
+                parent.grad = backend.get_array_module(pgrad).array(pgrad)
+            else:  # a fresh array that only this op made: the common case
+                parent.grad = pgrad
+            given = pgrad
+        if not retain_graph:
+            ctx.release()
 
 
 def _recorded_backward(ctx: Context, node: Tensor, grad: Tensor) -> tuple:

@@ -9,6 +9,11 @@ strided slice copy per kernel tap (kh*kw copies of contiguous rows: much faster 
 windows entry by entry). Then y = K.reshape(O, -1) @ cols, and backward is two more products,
 dK = g @ cols^T and dcols = K^T @ g, folded back onto the input by col2im (im2col's adjoint:
 one slice-add per tap). The same code runs on numpy and cupy.
+
+im2col / col2im / pad_spatial / unpad_spatial here are the general, padded formulation (and the
+reference the fast kernels are tested against). Conv2d itself runs conv_kernels: the same
+columns and the same sums (bit for bit) read from and written to the unpadded input, with the
+activations kept channel-major in memory between layers.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
+from .conv_kernels import conv2d_forward_arrays
 
 
 def pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
@@ -95,18 +101,14 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, weight: Any, bias: Any = None, *, stride: tuple, padding: tuple) -> Any:
-        n = x.shape[0]
-        o = weight.shape[0]
-        x_pad = pad_spatial(x, padding)
-        cols = im2col(x_pad, weight.shape[2:], stride)
-        oh, ow = cols.shape[4:]
-        cols = cols.reshape(-1, n * oh * ow)  # (C*kh*kw, N*OH*OW)
-        out = weight.reshape(o, -1) @ cols  # (O, N*OH*OW)
-        if bias is not None:
-            out += bias[:, None]
+        # conv_kernels reads the unpadded input (no padded copy); cols is what im2col of the
+        # padded input gives, (C*kh*kw, N*OH*OW)
+        out, cols = conv2d_forward_arrays(x, weight, bias, stride, padding)
         ctx.save_for_backward(cols, weight, x)  # cols first: sensli.closed_form reuses saved_arrays[0]
-        ctx.x_shape, ctx.padded_shape, ctx.stride, ctx.padding = x.shape, x_pad.shape, stride, padding
-        return out.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
+        ph, pw = padding
+        ctx.x_shape, ctx.padded_shape = x.shape, (*x.shape[:2], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw)
+        ctx.stride, ctx.padding = stride, padding
+        return out
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:

@@ -11,7 +11,8 @@ Both are bilinear, and their own gradients are convolutions again: for an upstre
     <h, conv2d_input_grad(g, K)>  = <conv2d(h, K), g>  = <K, conv2d_weight_grad(h, g)>
     <H, conv2d_weight_grad(x, g)> = <conv2d(x, H), g>  = <x, conv2d_input_grad(g, H)>
 so each backward below is written with the three ops, and the chain closes at any order.
-The array work is done by conv.py's kernels (pad_spatial, im2col, col2im, unpad_spatial).
+The array work is done by conv_kernels (im2col_fields, col2im_fields through input_grad_by_col2im,
+weight_grad_by_cols): the same fast paths as the training forward.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..autograd import Context, Function
-from .conv import Conv2d, col2im, im2col, pad_spatial, unpad_spatial
+from .conv import Conv2d
+from .conv_kernels import channel_major, im2col_fields, input_grad_by_col2im, kernel_taps, weight_grad_by_cols
 
 
 def conv2d_any(x: Any, weight: Any, stride: tuple[int, int], padding: tuple[int, int]) -> Any:
@@ -34,12 +36,8 @@ class Conv2dInputGrad(Function):
     def forward(ctx: Context, g: Any, weight: Any, *, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
         ctx.save_for_backward(g, weight)
         ctx.x_shape, ctx.stride, ctx.padding = x_shape, stride, padding
-        o, c, kh, kw = weight.shape
-        n, _, oh, ow = g.shape
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N*OH*OW)
-        dcols = (weight.reshape(o, -1).T @ g2).reshape(c, kh, kw, n, oh, ow)
-        padded_shape = (x_shape[0], x_shape[1], x_shape[2] + 2 * padding[0], x_shape[3] + 2 * padding[1])
-        return unpad_spatial(col2im(dcols, padded_shape, stride), x_shape, padding)
+        # conv_kernels: col2im straight into the unpadded input; g is channel-major in a conv net
+        return input_grad_by_col2im(channel_major(g), weight, g.shape[2:], x_shape, stride, padding)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
@@ -63,13 +61,11 @@ class Conv2dWeightGrad(Function):
     ) -> Any:
         ctx.save_for_backward(x, g)
         ctx.stride, ctx.padding = stride, padding
-        o = weight_shape[0]
         if cols is None:
             n = x.shape[0]
-            cols = im2col(pad_spatial(x, padding), weight_shape[2:], stride)
-            cols = cols.reshape(-1, n * cols.shape[4] * cols.shape[5])
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, -1)  # (O, N*OH*OW)
-        return (g2 @ cols.T).reshape(weight_shape)
+            cols = im2col_fields(x, weight_shape[2:], stride, padding)  # (C, kh, kw, N, OH, OW)
+            cols = cols.reshape(cols.shape[0] * kernel_taps(weight_shape), n * cols.shape[4] * cols.shape[5])
+        return weight_grad_by_cols(channel_major(g), cols, weight_shape)
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:

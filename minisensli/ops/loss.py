@@ -35,27 +35,23 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
         logits, log_probs = ctx.saved_arrays
-        dz = _minus_onehot(_probabilities(logits, log_probs), ctx.rows, ctx.labels) * (grad / logits.shape[0])
+        dz = _softmax_minus_onehot_times(logits, log_probs, ctx.rows, ctx.labels, grad / logits.shape[0])
         return (dz if dz.dtype == logits.dtype else dz.astype(logits.dtype),)
 
 
-def _probabilities(logits: Any, log_probs: Any) -> Any:
-    """softmax(logits) over the classes: exp of the forward's log-probabilities for arrays, a
-    recorded softmax of the logits for Tensors (its derivative is the second one of the loss)."""
+def _softmax_minus_onehot_times(logits: Any, log_probs: Any, rows: Any, labels: Any, factor: Any) -> Any:
+    """(softmax(logits) - onehot(labels)) * factor, the formula of the backward, in two spellings:
+    on arrays from the forward's log-probabilities, in place on one fresh array (the training path:
+    no one-hot array, and the batch-contiguous layout of the logits is kept); on Tensors as recorded
+    ops on the logits (then its derivative, the softmax Jacobian, is the loss's second derivative)."""
     if isinstance(logits, Tensor):
-        return softmax(logits, axis=1)
-    return backend.get_array_module(log_probs).exp(log_probs)
-
-
-def _minus_onehot(probs: Any, rows: Any, labels: Any) -> Any:
-    """probs - onehot(labels): in place on a fresh array (the training path: no one-hot array, and
-    the batch-contiguous layout of the logits is kept), as a recorded subtraction on a Tensor."""
-    if isinstance(probs, Tensor):
-        onehot = backend.get_array_module(probs._data).zeros_like(probs._data)
+        onehot = backend.get_array_module(logits._data).zeros(logits.shape, dtype=log_probs.dtype)
         onehot[rows, labels] = 1
-        return probs - onehot
-    probs[rows, labels] -= 1
-    return probs
+        return (softmax(logits, axis=1) - onehot) * factor
+    dz = backend.get_array_module(log_probs).exp(log_probs)
+    dz[rows, labels] -= 1
+    dz *= factor
+    return dz
 
 
 class MSE(Function):

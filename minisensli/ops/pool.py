@@ -2,6 +2,8 @@
 
 Both walk the kernel taps as conv.im2col does: each tap (u, v) reads the strided slice
 x_pad[:, :, u::s, v::s] of shape (N, C, OH, OW); backward adds back through the same slices.
+Max pooling over disjoint windows without padding (the usual 2x2/stride-2 case) takes the fast
+path of pool_kernels: the same maximum, the same saved tap index, the same gradient.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from ..autograd import Context, Function, Tensor
 from ._operands import as_tensor
 from .conv import output_size, pad_spatial, pair, tap_slices, window_counts
 from .pool_grad import AvgPoolSpread, MaxPoolScatter, geometry_of
+from .pool_kernels import max_pool_disjoint, windows_disjoint
 
 
 def _data_of(value: Any) -> Any:
@@ -32,6 +35,13 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx: Context, x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
         xp = backend.get_array_module(x)
+        ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, kernel, stride, padding
+        if windows_disjoint(kernel, stride, padding):  # fast path: pool_kernels, same best and arg
+            out_hw = window_counts(x.shape, kernel, stride)
+            best, arg = max_pool_disjoint(x, kernel, stride, out_hw)
+            ctx.save_for_backward(arg)
+            ctx.padded_shape, ctx.out_hw = x.shape, out_hw
+            return best
         x_pad = pad_spatial(x, padding, value=-xp.inf)
         out_hw = window_counts(x_pad.shape, kernel, stride)
         best = arg = None
@@ -45,8 +55,7 @@ class MaxPool2d(Function):
                 best = xp.where(better, window, best)
                 arg = xp.where(better, tap, arg)
         ctx.save_for_backward(arg)
-        ctx.x_shape, ctx.padded_shape = x.shape, x_pad.shape
-        ctx.kernel, ctx.stride, ctx.padding, ctx.out_hw = kernel, stride, padding, out_hw
+        ctx.padded_shape, ctx.out_hw = x_pad.shape, out_hw
         return best
 
     @staticmethod

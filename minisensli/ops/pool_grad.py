@@ -19,6 +19,7 @@ from typing import Any
 from .. import backend
 from ..autograd import Context, Function
 from .conv import pad_spatial, tap_slices, unpad_spatial
+from .pool_kernels import max_pool_disjoint_grad, windows_disjoint
 
 
 class MaxPoolScatter(Function):
@@ -27,6 +28,8 @@ class MaxPoolScatter(Function):
     @staticmethod
     def forward(ctx: Context, g: Any, *, arg: Any, geometry: dict) -> Any:
         ctx.arg, ctx.geometry = arg, geometry
+        if windows_disjoint(geometry["kernel"], geometry["stride"], geometry["padding"]):  # pool_kernels' fast path
+            return max_pool_disjoint_grad(g, arg, geometry["x_shape"], geometry["kernel"], geometry["stride"])
         xp = backend.get_array_module(g)
         dx_pad = xp.zeros(geometry["padded_shape"], dtype=g.dtype)
         for tap, (_, _, (rows, columns)) in enumerate(

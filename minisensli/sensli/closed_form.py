@@ -20,7 +20,7 @@ from .. import backend
 from ..autograd import Tensor, no_grad
 from ..nn import Conv2d
 from ..nn.activation import activation_from_name
-from ..ops.conv import im2col, pad_spatial
+from ..ops.conv_kernels import im2col_fields
 from .sites import Site
 from .virtual import ACT_SLOPE_AT_ZERO, INNER_SCALE
 
@@ -47,7 +47,7 @@ def correlate3x3(x: Any, g: Any, cols: Any = None) -> Any:
     """
     c = x.shape[1]
     if cols is None:
-        cols = im2col(pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(c * 9, -1)
+        cols = im2col_fields(x, (3, 3), (1, 1), (1, 1)).reshape(c * 9, -1)  # no padded copy of x
     g2 = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
     return (g2 @ cols.T).reshape(g.shape[1], c, 3, 3)
 
