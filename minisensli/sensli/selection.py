@@ -8,6 +8,7 @@
              exceeds tau times the mean scaled score over the existing weights of the same kind
              and all virtual weights (the reference CNN code's 'threshold_rel', tau = 1);
              otherwise no insertion (None). The mean runs over existing + virtual layers.
+
 "second order" experimental (not the paper's): the site with the largest predicted decrease
              ||G||^4 / (2 G^T H G) of the quadratic model along -G (second_order.py; inf where
              the curvature is <= 0, ties broken by ||G||^2); needs sensitivities(...,
