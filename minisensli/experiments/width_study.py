@@ -155,7 +155,7 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
     small; right: final training loss per seed of every method (dots) with the median (bar)."""
     from matplotlib.figure import Figure  # noqa: PLC0415 - plotting only
 
-    from ..backend import quantiles_by_position  # noqa: PLC0415
+    from .quantiles import quantiles_by_position  # noqa: PLC0415
     from ..sensli.plotting import plain_log_ticks  # noqa: PLC0415
 
     fig = Figure(figsize=(11, 4.0))
