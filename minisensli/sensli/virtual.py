@@ -88,7 +88,7 @@ def _build(site: Site) -> list[Module]:
     assert site.weights is not None, "a residual site says how many weights its branch has"
     block = block_type(site.width, weights=site.weights, activation=site.activation, h=site.h)
     inner: Any = block.inner  # Dense or Conv2d, by the block's kind
-    outer: Any = block.outer
+    outer: Any = getattr(block, "outer", None)  # a one-weight block has no outer layer
     _zero(inner.bias)
     if site.weights == 1:
         _zero(inner.weight)
