@@ -47,7 +47,7 @@ from .experiments import (
     run_experiment,
     summary_table,
 )
-from .experiments.config import MAX_LIST, Config, expected_seconds
+from .experiments.config import FIXED_SECONDS, MAX_LIST, Config, expected_seconds
 from .experiments.plots import FORMATS
 from .grading import cli as teaching_cli
 
@@ -192,8 +192,8 @@ def _list() -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
     print(
         "time: the config's measured seconds per epoch of one run x epochs x methods x seeds / 2 (two worker "
-        "processes on the 2-core development machine); more on a loaded machine, --quick about a tenth "
-        "(fewer seeds: less)"
+        f"processes on the 2-core development machine) + {FIXED_SECONDS:.0f} s to start them and draw the figures; "
+        "more on a loaded machine, --quick about a tenth (fewer seeds: less)"
     )
     return 0
 

@@ -23,7 +23,7 @@ from .ops import concatenate
 def _leaves(name: str, inputs: Tensor | Sequence[Tensor]) -> tuple[list[Tensor], bool]:
     """Fresh leaves that require grad, with the inputs' values (the caller's tensors stay untouched)."""
     single = isinstance(inputs, Tensor)
-    items = [inputs] if single else list(inputs)  # type: ignore[list-item, arg-type]
+    items = [inputs] if single else list(inputs)  # type: ignore[arg-type]
     leaves = []
     for i, t in enumerate(items):
         if not isinstance(t, Tensor):

@@ -524,12 +524,15 @@ print(f"two passes with retain_graph=True: grad {float(a.grad):.6f} = 2 x {first
 # $10^6\times10^6$ matrix that is zero off its diagonal. What backward needs is only the product of
 # the upstream gradient with that Jacobian (a *vector–Jacobian product*), and each operation knows
 # how to compute it cheaply. So the package splits every operation into a `Function` with two static
-# methods on raw arrays:
+# methods:
 #
-# - `forward(ctx, *arrays)` computes the result and saves on the `Context` what backward will need
-#   (`ctx.save_for_backward(...)`);
+# - `forward(ctx, *arrays)` computes the result from raw arrays and saves on the `Context` what
+#   backward will need (`ctx.save_for_backward(...)`);
 # - `backward(ctx, grad)` receives $\partial L/\partial\,\text{output}$ and returns one gradient per
-#   input.
+#   input. In training it runs on raw arrays. Its formula uses only operations that arrays and
+#   tensors both have (`*`, `-`, `@`, the package's ops), so the very same lines also run on
+#   tensors when the graph of the gradient itself is wanted (`backward(create_graph=True)`, for
+#   second derivatives: chapter 3).
 #
 # Here is the package's `tanh`, read from its source. It saves the *output* $y$, because
 # $\mathrm{d}y/\mathrm{d}x = 1 - y^2$ needs nothing else:
@@ -543,7 +546,9 @@ print(inspect.getsource(Tanh))
 # `Function.apply` is the piece that links the graph: it runs `forward` on the arrays inside the
 # tensors and, if any input requires a gradient (and recording is on), wraps the result in a tensor
 # whose `_ctx` points to the `Context`. The context stores the input tensors as `parents`, the role
-# `Value.parents` played above.
+# `Value.parents` played above. (Its last two lines let a view, such as a reshape, share the
+# version counter of the tensor that owns the memory: backward refuses to use a saved tensor that
+# an in-place update, such as an optimizer step, changed after the forward pass.)
 
 # %%
 print(inspect.getsource(ms.Function.apply))

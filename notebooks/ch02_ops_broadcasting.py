@@ -180,8 +180,10 @@ plt.show()
 #
 # Written as `log(1 + exp(x))` it overflows for $x \gtrsim 710$; the same value computed as
 # $\max(x, 0) + \log(1 + e^{-|x|})$ never exponentiates a positive number. A `Function` subclass
-# needs two static methods on raw arrays, exactly like the package's own ops (Chapter 1, section 10):
-# `forward` saves what `backward` needs on the context, `backward` returns one gradient per input.
+# needs two static methods, exactly like the package's own ops (Chapter 1, section 10): `forward`
+# saves what `backward` needs on the context, `backward` returns one gradient per input. (Written
+# with NumPy calls such as `np.exp`, a backward works for first derivatives; the package's own
+# ops write theirs with operations tensors have too, so that they can be differentiated twice.)
 # (The package's ops ask `backend.get_array_module` for NumPy or CuPy; this chapter uses NumPy.)
 
 

@@ -23,7 +23,7 @@ DRAWS_FIGURE = re.compile(r"\bplt\.(subplots|figure|show)\(")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
 CSS_EXTERNAL = re.compile(r"""(?:@import|url\()\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 
-API_PAGES = ("minisensli", "formats", "ops", "nn", "optim", "data", "sensli", "experiments", "exercises")
+API_PAGES = ("minisensli", "formats", "ops", "nn", "optim", "data", "sensli", "experiments", "exercises", "grading")
 AUTOMODULE = re.compile(r"^\.\. automodule:: (\S+)$", re.MULTILINE)
 
 html_dir = os.environ.get("MINISENSLI_BOOK_HTML")

@@ -153,8 +153,9 @@ def graded(tmp_path_factory):
     v3.mkdir()
     (v3 / "ch01.ipynb").write_text(json.dumps({"nbformat": 3, "worksheets": []}))
     out = root / "grades.csv"
+    before = _children()  # processes other tests left to this one (a pool's resource tracker)
     book = grade(subs, out, jobs=2, limits=LIMITS)
-    return book, out, root
+    return book, out, root, before
 
 
 def scores(book):
@@ -170,7 +171,7 @@ def statuses(book, student, chapter):
 
 
 def test_every_score_of_the_class(graded):
-    book, _, _ = graded
+    book, _, _, _ = graded
     got = scores(book)
     full = {c: POINTS[c] for c in CHAPTERS}
     zero = {c: 0 for c in CHAPTERS}
@@ -203,7 +204,7 @@ def test_every_score_of_the_class(graded):
 
 
 def test_the_grade_files(graded):
-    book, out, root = graded
+    book, out, root, _ = graded
     import csv
 
     import jsonschema
@@ -221,15 +222,24 @@ def test_the_grade_files(graded):
     assert [p for p in root.iterdir() if p.name.startswith(".")] == []  # no temporary file left
 
 
-def test_nothing_is_left_running(graded):
-    own = os.getpid()
+def _children() -> dict[int, str]:
+    """pid -> /proc stat line of every child of this process."""
+    own, children = os.getpid(), {}
     for entry in pathlib.Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            assert int(stat.rsplit(")", 1)[1].split()[1]) != own, f"a child is left: {stat[:80]}"
+            if int(stat.rsplit(")", 1)[1].split()[1]) == own:
+                children[int(entry.name)] = stat
+    return children
+
+
+def test_nothing_is_left_running(graded):
+    before = graded[3]
+    left = {pid: stat[:80] for pid, stat in _children().items() if pid not in before}
+    assert not left, f"grading left children: {left}"
 
 
 def test_interrupted_grading_keeps_what_is_graded_and_resume_finishes(tmp_path):

@@ -19,6 +19,15 @@ def fake_run(method, seed, loss, chosen=None):
         "parameters": 57 if method != "small" else 27,
         "wall_time": 1.0,
         "chosen_sites": [chosen] if chosen else [],
+        # the rest of a run record, so that the document passes the results reader's schema check
+        "train_loss": [loss],
+        "train_error": [loss / 2],
+        "lrs": [0.1],
+        "architecture": ["dense 2->4", "relu"],
+        "inserted_layers": [],
+        "train_seconds": 0.5,
+        "select_seconds": 0.1,
+        "model_file": f"models/{method}-seed{seed}.npz",
     }
 
 
@@ -33,7 +42,7 @@ def write_folder(root, dataset, variant, growth_losses, small_losses, chosen):
         "name": folder.name,
         "created": "now",
         "minisensli_version": "0",
-        "config": {},
+        "config": {key: {} for key in ("data", "model", "training", "sensli", "comparison")} | {"name": dataset},
         "phase_epochs": [1, 1],
         "start_architecture": [],
         "methods": ["abs max", "small", "big"],

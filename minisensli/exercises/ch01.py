@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,8 @@ def _with_recursion_limit(fn: Callable, *args: Any) -> Any:
     """Call fn with at most RECURSION_ALLOWANCE more nested frames than we are at now, whatever
     limit the process has (pytest and hypothesis raise it), so that a recursive walk of the long
     chain fails the same way everywhere."""
-    depth, frame = 0, sys._getframe()
+    depth = 0
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     previous = sys.getrecursionlimit()
@@ -145,7 +147,7 @@ def _chain(length: int) -> dict:
 
 def _diamonds(depth: int) -> dict:
     """x_{k+1} = x_k + f(x_k): x_k is used twice by every block."""
-    parents = {"x0": []}
+    parents: dict[str, list[str]] = {"x0": []}
     for k in range(depth):
         parents[f"f{k}"] = [f"x{k}"]
         parents[f"x{k + 1}"] = [f"x{k}", f"f{k}"]

@@ -37,6 +37,7 @@ def widen_weights(answer, case):
     got = unpack(answer(w1.copy(), b1.copy(), w2.copy(), u.copy(), c.copy()), "widen_weights", ("W1", "b1", "W2"))
     new_w1, new_b1, new_w2 = (as_array(v, name) for v, name in zip(got, ("W1", "b1", "W2")))
     first, second = Dense(n_in, w), Dense(w, out)
+    assert first.bias is not None  # Dense has a bias unless asked not to
     first.weight.data, first.bias.data, second.weight.data = w1, b1, w2
     model = Sequential(first, ReLU(), second)
     site = Site(0, "width", w, "relu", neurons=k)

@@ -26,7 +26,7 @@ built-in configs, and their files (minisensli/experiments/configs/*.toml) are co
                   experimental "second order", not the paper's), seeds,
                   seconds_per_epoch (measured wall seconds per epoch of one run, selection included, with
                   two worker processes on the 2-core development machine; 0 = not measured; `minisensli
-                  list` multiplies it by epochs x methods x seeds / 2 to estimate the run time)
+                  list` multiplies it by epochs x methods x seeds / 2 and adds FIXED_SECONDS to estimate the run time)
 """
 
 from __future__ import annotations

@@ -161,6 +161,8 @@ class Validator:
         if items is None:
             return
         fast = _plain_type(items, self.definitions)
+        if fast is not None and _all_numbers(value, fast):
+            return
         for i, item in enumerate(value):
             if fast is None or not _fast_ok(item, fast):  # long lists of numbers: no call per entry
                 self._validate(item, items, f"{path}[{i}]")
@@ -194,6 +196,21 @@ def _plain_type(node: Any, definitions: dict[str, Any]) -> tuple[str, ...] | Non
         return None
     types = node["type"]
     return (types,) if isinstance(types, str) else tuple(types)
+
+
+def _all_numbers(values: list[Any], types: tuple[str, ...]) -> bool:
+    """True when every entry is an int (or, for "number", a float) and all are finite, checked in C
+    loops (a results file holds millions of losses); False means: look at each entry."""
+    kinds = set(map(type, values))
+    if "number" in types:
+        allowed = {int, float}
+    elif "integer" in types:
+        allowed = {int}
+    else:
+        return False
+    if not kinds <= allowed:
+        return False
+    return float not in kinds or math.isfinite(sum(values))  # nan or inf anywhere makes the sum so
 
 
 def _fast_ok(value: Any, types: tuple[str, ...]) -> bool:

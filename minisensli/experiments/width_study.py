@@ -155,8 +155,8 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
     small; right: final training loss per seed of every method (dots) with the median (bar)."""
     from matplotlib.figure import Figure  # noqa: PLC0415 - plotting only
 
-    from ..backend import quantiles_by_position  # noqa: PLC0415
     from ..sensli.plotting import plain_log_ticks  # noqa: PLC0415
+    from .quantiles import quantiles_by_position  # noqa: PLC0415
 
     fig = Figure(figsize=(11, 4.0))
     ax_curve, ax_final = fig.subplots(1, 2)
@@ -168,7 +168,8 @@ def plot_study(study: dict[str, Any], path: pathlib.Path, title: str) -> None:
         steps = range(len(median))
         ax_curve.plot(steps, median, lw=1.2, color=f"C{i}", label=method)
         ax_curve.fill_between(steps, q1, q3, color=f"C{i}", alpha=0.15, lw=0)
-    for record in next(iter(runs.get("depth", {}).values()), {}).get("insertions", []):
+    depth_runs: dict[Any, dict[str, Any]] = runs.get("depth", {})
+    for record in next(iter(depth_runs.values()), {}).get("insertions", []):
         ax_curve.axvline(record["iteration"], ls=":", color="k", lw=0.8)
     ax_curve.set_yscale("log")
     plain_log_ticks(ax_curve.yaxis)

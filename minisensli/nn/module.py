@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import backend
 from ..autograd import Tensor, no_grad
 
 MODULE_TYPES: dict[str, type] = {}  # class name -> class, used to rebuild saved models
+
+
+_ModuleT = TypeVar("_ModuleT", bound="Module")
 
 
 class Parameter(Tensor):
@@ -163,7 +166,7 @@ class Module:
             p.grad = None
         return self
 
-    def copy(self) -> Module:
+    def copy(self: _ModuleT) -> _ModuleT:
         """An independent deep copy (parameters are not shared)."""
         return copy.deepcopy(self)
 

@@ -289,7 +289,7 @@ def grow(
         raise ValueError(f"grow: mode 'pos {position}' but the model has {len(sites)} candidate sites")
     optimizer_options = dict(optimizer_options or {})
     rng = backend.new_rng(seed)
-    model = model.copy()  # type: ignore[assignment]  # a copy of a Sequential is one
+    model = model.copy()
     # the optimizer, its options and the scheduler are tried on the copy before any training
     first = _make_optimizer(optimizer, model.parameters(), lr, optimizer_options)
     check_optimizer_covers("grow: the optimizer factory's result", model, first)

@@ -100,7 +100,7 @@ def _hidden_pairs(model: Sequential, layer_type: type) -> list[int]:
     return [i for i in range(len(model) - 1) if isinstance(model[i], layer_type) and _is_activation(model[i + 1])]
 
 
-def _width(layer: object) -> int:
+def _width(layer: Dense | Conv2d) -> int:
     return layer.out_features if isinstance(layer, Dense) else layer.out_channels
 
 

@@ -38,6 +38,7 @@ def _identity_values(layer: Module, scale: float = 1.0) -> Any:
     """scale * identity weight for a square Dense (I) or Conv2d (dirac kernel)."""
     if isinstance(layer, Dense):
         return init.identity(layer.out_features, scale).data
+    assert isinstance(layer, Conv2d), f"identity values of a {type(layer).__name__}"
     return init.dirac(layer.out_channels, layer.kernel_size).data * scale
 
 
@@ -84,14 +85,17 @@ def _build(site: Site) -> list[Module]:
         _zero(layer.bias)
         return [layer, activation_from_name(site.activation)]
     block_type = ResidualDense if site.kind == "residual_dense" else ResidualConv
+    assert site.weights is not None, "a residual site says how many weights its branch has"
     block = block_type(site.width, weights=site.weights, activation=site.activation, h=site.h)
-    _zero(block.inner.bias)
+    inner: Any = block.inner  # Dense or Conv2d, by the block's kind
+    outer: Any = getattr(block, "outer", None)  # a one-weight block has no outer layer
+    _zero(inner.bias)
     if site.weights == 1:
-        _zero(block.inner.weight)
+        _zero(inner.weight)
     elif site.variant == "v1":
-        _zero(block.outer.weight)
-        _set(block.inner.weight, _identity_values(block.inner, INNER_SCALE))
+        _zero(outer.weight)
+        _set(inner.weight, _identity_values(inner, INNER_SCALE))
     else:
-        _zero(block.inner.weight)
-        _set(block.outer.weight, _identity_values(block.outer, INNER_SCALE))
+        _zero(inner.weight)
+        _set(outer.weight, _identity_values(outer, INNER_SCALE))
     return [block]
