@@ -59,6 +59,7 @@ def select(
         rng = rng if rng is not None else backend.new_rng()
         return result[int(rng.integers(len(result)))]
     if name == "pos":
+        assert position is not None  # parse_mode gives 'pos' with its index
         if not 0 <= position < len(result):
             raise ValueError(f"select: 'pos {position}' but the model has {len(result)} candidate sites")
         return result[position]

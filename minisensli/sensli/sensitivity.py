@@ -272,7 +272,7 @@ def _accumulate(total: dict[str, Any], grads: dict[str, Any]) -> None:
 
 
 def _feature_shape(site: Site, x: Tensor) -> tuple[int, int] | None:
-    return tuple(x.shape[2:]) if site.kind in ("conv", "residual_conv") else None
+    return (int(x.shape[2]), int(x.shape[3])) if site.kind in ("conv", "residual_conv") else None
 
 
 def _closed_form_pass(
