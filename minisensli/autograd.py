@@ -191,6 +191,14 @@ class Function:
     def backward(ctx: Context, grad: Any) -> tuple:
         raise NotImplementedError
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # View ops get an apply that links the result to the owner's version counter. The check
+        # lives here, once per class, rather than in apply: apply runs for every op of every
+        # training step, and almost no op is a view.
+        if cls.returns_view and "apply" not in cls.__dict__:
+            cls.apply = classmethod(_apply_view)  # type: ignore[method-assign, assignment]
+
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the op."""
@@ -198,10 +206,7 @@ class Function:
         record = True in needs
         ctx = Context(cls, inputs if record else (), needs)
         out = cls.forward(ctx, *[t._data for t in inputs], **params)
-        result = Tensor._wrap(out, record, ctx if record else None)
-        if cls.returns_view and getattr(out, "base", None) is not None:
-            result._base = _owner(inputs[0])
-        return result
+        return Tensor._wrap(out, record, ctx if record else None)
 
     @classmethod
     def call(cls, *inputs: Any, **params: Any) -> Any:
@@ -211,6 +216,15 @@ class Function:
         if any(isinstance(v, Tensor) for v in inputs):
             return cls.apply(*[v if isinstance(v, Tensor) else Tensor._wrap(v, False, None) for v in inputs], **params)
         return cls.forward(Context(cls, (), ()), *inputs, **params)
+
+
+def _apply_view(cls: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
+    """Function.apply for ops with ``returns_view``: a result that really shares the input's
+    memory (NumPy may still copy, e.g. reshaping a transposed array) shares its version counter."""
+    result = Function.apply.__func__(cls, *inputs, **params)  # type: ignore[attr-defined]
+    if getattr(result._data, "base", None) is not None:
+        result._base = _owner(inputs[0])
+    return result
 
 
 def _data_of(value: Any) -> Any:
@@ -779,11 +793,12 @@ def _topological_order(roots: Tensor | Sequence[Tensor]) -> list[Tensor]:
     and the reversed list visits every node before the inputs it consumed. Each node is
     visited once, however many paths lead to it (residual nets make many diamonds).
     """
-    if isinstance(roots, Tensor):
-        roots = (roots,)
     order: list[Tensor] = []
     visited: set[Tensor] = set()
-    stack: list[tuple[Tensor, bool]] = [(roots[0], False)] if len(roots) == 1 else [(r, False) for r in roots[::-1]]
+    # one root (every training step) without building a tuple and a list for it
+    stack: list[tuple[Tensor, bool]] = (
+        [(roots, False)] if isinstance(roots, Tensor) else [(r, False) for r in roots[::-1]]
+    )
     while stack:
         node, inputs_done = stack.pop()
         if inputs_done:
