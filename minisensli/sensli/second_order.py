@@ -32,29 +32,14 @@ kinks crossed further along the ray; D_p can overshoot the measured decrease by 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 from .. import backend
 from ..autograd import Tensor, grad
 from ..nn import Module, Sequential
+from .passes import _frozen  # the model's own parameters frozen: curvature w.r.t. the virtual ones only
 from .virtual import virtual_modules
-
-
-@contextlib.contextmanager
-def _frozen(params: list[Any]) -> Iterator[None]:
-    """The model's own parameters stop requiring gradients inside the block (restored after):
-    the curvature is w.r.t. the virtual parameters only."""
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad = False
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad = flag
 
 
 def quadratic_step(rate: float, curvature: float) -> tuple[float, float]:
