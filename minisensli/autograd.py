@@ -228,6 +228,7 @@ def _apply_view(cls: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
 
 
 def _data_of(value: Any) -> Any:
+    """The array of a Tensor, or ``value`` itself (a saved value is a Tensor when backward records)."""
     return value._data if isinstance(value, Tensor) else value
 
 

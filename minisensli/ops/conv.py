@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import Context, Function, Tensor
+from ..autograd import Context, Function, Tensor, _data_of
 from ._operands import as_tensor
 from .conv_kernels import conv2d_forward_arrays
 
@@ -121,9 +121,7 @@ class Conv2d(Function):
         needs = ctx.needs_input_grad
         dx = conv2d_input_grad(grad, weight, x.shape, ctx.stride, ctx.padding) if needs[0] else None
         dw = (
-            conv2d_weight_grad(
-                x, grad, weight.shape, ctx.stride, ctx.padding, cols=cols._data if hasattr(cols, "_data") else cols
-            )
+            conv2d_weight_grad(x, grad, weight.shape, ctx.stride, ctx.padding, cols=_data_of(cols))
             if needs[1]
             else None
         )

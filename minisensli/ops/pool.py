@@ -11,16 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import Context, Function, Tensor
+from ..autograd import Context, Function, Tensor, _data_of
 from ._operands import as_tensor
 from .conv import output_size, pad_spatial, pair, tap_slices, window_counts
 from .pool_grad import AvgPoolSpread, MaxPoolScatter, geometry_of
 from .pool_kernels import max_pool_disjoint, windows_disjoint
-
-
-def _data_of(value: Any) -> Any:
-    """The array of a saved value (a Tensor when the backward pass is recorded)."""
-    return value._data if isinstance(value, Tensor) else value
 
 
 class MaxPool2d(Function):
