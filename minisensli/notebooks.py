@@ -114,7 +114,7 @@ def class_readme(sources: list[pathlib.Path], student: bool) -> str:
         "",
         "- NumPy, the Python standard library, and functions you write yourself.",
         "- Where an exercise asks you to write something yourself, the package's version (and, e.g.,",
-        "  `scipy.stats.rankdata` for the signed-rank statistic) is switched off while your function is",
+        "  `scipy.stats.wilcoxon` for the signed-rank p-value) is switched off while your function is",
         "  checked: calling it gives the verdict `... asks you to write this yourself`.",
         "- Keep each function's name and arguments as given: grading looks your function up by name.",
         "",

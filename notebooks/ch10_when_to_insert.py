@@ -320,47 +320,18 @@ for col, label in enumerate(labels[:-1]):
 #
 # ## Exercises
 #
-# ### Exercise 1: the threshold rule (2 points)
-#
-# Write `threshold_choice(virtual, existing, tau)`. `virtual` is a
-# list of the averaged multipliers of the virtual weights (one 2-D array per candidate site,
-# in site order), `existing` a list of the averaged gradients of the existing weights of the
-# same kind (2-D arrays of various shapes), `tau` a positive float. Return the index of the site
-# to insert at as a Python `int` (the checker refuses NumPy's `np.int64`: convert with `int(...)`),
-# or `None` when the rule decides not to insert. Ties for the best site go to the first;
-# "exceeds" means strictly greater.
-
-
-# %%
-def threshold_choice(virtual, existing, tau):
-    """Index of the virtual site the threshold rule inserts at, or None."""
-    raise NotImplementedError  # your code here
-
-
-check("ch10.threshold_choice", threshold_choice)
-
-
-# %% tags=["solution", "hide-input"]
-def threshold_choice(virtual, existing, tau):
-    v = [scaled(g) for g in virtual]
-    pool = v + [scaled(g) for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.mean(pool) else None
-
-
-check("ch10.threshold_choice", threshold_choice)
-
-# %% [markdown]
-# ### Exercise 2: how sensitive must a site be? (3 points)
+# ### Exercise 1: how sensitive must a site be? (3 points)
 #
 # The best site's own score is part of the mean it has to beat, so "exceeds $\tau$ times the mean"
 # is not simply "exceeds $\tau$ times the others' mean". Write `insertion_bar(virtual, existing, tau)`:
-# `virtual` and `existing` are lists of averaged gradients as in exercise 1, `tau` a positive
-# float. Keep every gradient but site 0's fixed and return the smallest scaled score $s$ of site 0
-# at which the rule inserts **at site 0** (the infimum: at the bar itself the strict "exceeds" may
-# still say no), as a float. Derive it from the inequality of section 1 with $s$ on both sides; don't
-# forget that site 0 must also be the arg-max (ties go to the first site), and return
-# `float("inf")` when no score is enough (when is that?).
+# `virtual` is a list of the averaged multipliers of the virtual weights (one 2-D array per
+# candidate site, in site order), `existing` a list of the averaged gradients of the existing
+# weights of the same kind (2-D arrays of various shapes), `tau` a positive float. Keep every
+# gradient but site 0's fixed and return the smallest scaled score $s$ of site 0 at which the rule
+# inserts **at site 0** (the infimum: at the bar itself the strict "exceeds" may still say no), as
+# a float. Derive it from the inequality of section 1 with $s$ on both sides; don't forget that
+# site 0 must also be the arg-max (ties go to the first site), and return `float("inf")` when no
+# score is enough (when is that?).
 
 
 # %%
@@ -389,6 +360,69 @@ def insertion_bar(virtual, existing, tau):
 check("ch10.insertion_bar", insertion_bar)
 
 # %% [markdown]
+# ### Exercise 2: a virtual layer without activation (3 points)
+#
+# Chapter 7's virtual layer has a ReLU. Drop it: the virtual layer $a \mapsto a V^\top + c$ at
+# $V = I$, $c = 0$ is inserted right before an existing Dense layer $z = a W^\top + b$ (weight $W$
+# of shape out × w). Show that its multiplier $\partial L/\partial V$ (averaged over the minibatches,
+# as $\bar G$ is) needs no activations at all: it is determined by that layer's weight $W$ and its
+# averaged gradient $\bar G = \partial L/\partial W$ alone. Write `linear_site_multiplier(w_next, g_next)`
+# that takes $W$ and $\bar G$ (NumPy arrays of shape out × w) and returns the multiplier (w × w).
+# Derive it with the chain rule through $a$, and check your shapes: the checker's layers have
+# out ≠ w, and it compares with autograd on small networks extended by the virtual layer, with
+# several minibatches and sometimes more layers after the Dense one.
+
+
+# %%
+def linear_site_multiplier(w_next, g_next):
+    """dL/dV (w x w) of a virtual linear layer at V = I, c = 0 before the Dense layer with weight w_next."""
+    raise NotImplementedError  # your code here
+
+
+check("ch10.linear_site_multiplier", linear_site_multiplier)
+
+
+# %% tags=["solution", "hide-input"]
+def linear_site_multiplier(w_next, g_next):
+    # dL/dV = (dL/da)^T a with dL/da = delta W (delta = dL/dz), and G = delta^T a, so dL/dV = W^T G;
+    # linear in G, so averaging over minibatches commutes with it
+    return w_next.T @ g_next
+
+
+check("ch10.linear_site_multiplier", linear_site_multiplier)
+
+# %% [markdown]
+# What the answer says: a linear virtual layer is redundant. $W V$ is again one linear map, so
+# whatever $V$ can do to first order, a step on $W$ can do as well, and its multiplier is a
+# function of $\bar G$: its Frobenius norm is at most the largest singular value of $W$ times
+# $\lVert \bar G \rVert_F$, and it is exactly zero at any stationary point of the small network.
+# The virtual layers of chapter 7 escape this only through the ReLU's mask $\mathbb 1[a > 0]$,
+# which no existing weight has. Our 2-5-2 nets after 900 epochs at lr 0.2 are not at a stationary
+# point (plain SGD at that rate keeps moving), so there the linear site's multiplier is of the
+# same order as the ReLU site's:
+
+# %%
+try:
+    for seed in SEEDS:
+        model = start_model(seed)
+        ms.fit(model, train, optim.SGD(model.parameters(), lr=0.2), TOTAL, progress=False)
+        model.zero_grad()
+        for inputs, labels in train:  # one full batch: the gradient is already the average
+            nn.CrossEntropyLoss()(model(inputs), labels).backward()
+        w, g = model[2].weight.data, model[2].weight.grad
+        linear = np.linalg.norm(linear_site_multiplier(w, g))
+        relu = np.linalg.norm(sensli.sensitivities(model, train)[0].multipliers["weight"])
+        bound = np.linalg.norm(w, 2) * np.linalg.norm(g)
+        assert linear <= bound * (1 + 1e-12)  # the bound of the paragraph above
+        assert 0.5 < linear / relu < 2  # "of the same order" on these nets
+        print(
+            f"seed {seed}: |G| {np.linalg.norm(g):.2e}, linear site {linear:.2e} (bound {bound:.2e}), "
+            f"ReLU site {relu:.2e}, ratio {linear / relu:.2f}"
+        )
+except NotImplementedError:
+    print("solve exercise 2 first: this cell uses your linear_site_multiplier")
+
+# %% [markdown]
 # ## Open questions
 #
 # - The pool contains the virtual sites too, so the ratio is capped at $P + E$ and a net with
@@ -397,3 +431,7 @@ check("ch10.insertion_bar", insertion_bar)
 #   median of the pool?
 # - How would you test whether the rule picks *better* insertion times than a fixed schedule:
 #   which runs, how many seeds, which paired comparisons, and what would count as a win?
+# - At a stationary point of the small network the linear site's multiplier is exactly zero. Is
+#   the ReLU site's? Write the hidden activation as $a = \mathrm{ReLU}(x W_1^\top + b_1)$ and
+#   compare the diagonal of $(\delta \odot \mathbb 1[a > 0])^\top a$ with the gradients of $W_1$ and
+#   $b_1$; what must the masks of two hidden units look like for an off-diagonal entry to survive?

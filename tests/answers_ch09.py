@@ -1,6 +1,6 @@
 """Answers for the exercises of chapter 9: the correct one and planted wrong ones a student
-would plausibly write (ties kept in n, one-sided p, ties "up to round-off", ordinal ranks for
-ties, zeros kept in the ranking, NaN when every difference is zero)."""
+would plausibly write (ties kept in n, one-sided p, ties "up to round-off", the textbook variance
+that ignores ties, the wrong Bernoulli variance, zeros kept in the ranking, the wrong null mean)."""
 
 import math
 
@@ -53,46 +53,54 @@ def _average_ranks(values):
     return below + (equal + 1) / 2
 
 
-def signed_rank_statistic(d):
+def _normal_p(w_plus, mean, variance):
+    if variance == 0:
+        return 1.0
+    return math.erfc(abs(w_plus - mean) / math.sqrt(variance) / math.sqrt(2))
+
+
+def signed_rank_normal_p(d):
+    # under the null each sign is a fair coin: W+ = sum r_i B_i, B_i ~ Bernoulli(1/2)
     d = d[d != 0]
     ranks = _average_ranks(np.abs(d))
-    return ranks[d > 0].sum()
+    return _normal_p(ranks[d > 0].sum(), ranks.sum() / 2, (ranks**2).sum() / 4)
 
 
-def signed_rank_keeps_zeros(d):
+def signed_rank_normal_p_untied_variance(d):
+    d = d[d != 0]
+    n = len(d)
     ranks = _average_ranks(np.abs(d))
-    return ranks[d > 0].sum()
+    return _normal_p(ranks[d > 0].sum(), n * (n + 1) / 4, n * (n + 1) * (2 * n + 1) / 24)  # the textbook, no ties
 
 
-def signed_rank_ordinal_ties(d):
-    d = d[d != 0]
-    ranks = np.argsort(np.argsort(np.abs(d), kind="stable"), kind="stable") + 1.0
-    return ranks[d > 0].sum()
-
-
-def signed_rank_of_d_not_abs(d):
-    d = d[d != 0]
-    ranks = _average_ranks(d)
-    return ranks[d > 0].sum()
-
-
-def signed_rank_isclose(d):
-    d = d[~np.isclose(d, 0)]  # "zero up to round-off": drops 1e-13, a real (tiny) difference
-    size = np.round(np.abs(d), 9)  # sizes equal to 9 digits treated as ties
-    return _average_ranks(size)[d > 0].sum()
-
-
-def signed_rank_minus(d):
+def signed_rank_normal_p_bernoulli_variance_doubled(d):
     d = d[d != 0]
     ranks = _average_ranks(np.abs(d))
-    return ranks[d < 0].sum()
+    return _normal_p(ranks[d > 0].sum(), ranks.sum() / 2, (ranks**2).sum() / 2)  # Var B = 1/2 instead of 1/4
 
 
-def signed_rank_nan_when_all_zero(d):
+def signed_rank_normal_p_variance_of_ranks(d):
     d = d[d != 0]
-    if d.size == 0:
-        return float("nan")  # "undefined" when nothing is left to rank; the statement asks for 0.0
-    return _average_ranks(np.abs(d))[d > 0].sum()
+    ranks = _average_ranks(np.abs(d))
+    return _normal_p(ranks[d > 0].sum(), ranks.sum() / 2, ranks.sum() / 4)  # r_i instead of r_i^2
+
+
+def signed_rank_normal_p_one_sided(d):
+    d = d[d != 0]
+    ranks = _average_ranks(np.abs(d))
+    return _normal_p(ranks[d > 0].sum(), ranks.sum() / 2, (ranks**2).sum() / 4) / 2  # one tail only
+
+
+def signed_rank_normal_p_keeps_zeros(d):
+    ranks = _average_ranks(np.abs(d))  # zeros ranked (smallest), counted in the mean and variance
+    return _normal_p(ranks[d > 0].sum(), ranks.sum() / 2, (ranks**2).sum() / 4)
+
+
+def signed_rank_normal_p_mean_of_all_ranks(d):
+    d = d[d != 0]
+    n = len(d)
+    ranks = _average_ranks(np.abs(d))
+    return _normal_p(ranks[d > 0].sum(), n * (n + 1) / 2, (ranks**2).sum() / 4)  # the sum of the ranks, not half
 
 
 ANSWERS = {
@@ -106,15 +114,15 @@ ANSWERS = {
             "normal approximation": sign_test_p_normal,
         },
     },
-    "ch09.signed_rank_statistic": {
-        "correct": signed_rank_statistic,
+    "ch09.signed_rank_normal_p": {
+        "correct": signed_rank_normal_p,
         "wrong": {
-            "zero differences kept in the ranking": signed_rank_keeps_zeros,
-            "ties get ordinal ranks instead of their mean rank": signed_rank_ordinal_ties,
-            "ranks of d instead of |d|": signed_rank_of_d_not_abs,
-            "zeros and ties up to round-off (isclose, rounding)": signed_rank_isclose,
-            "W- (the negative differences) instead of W+": signed_rank_minus,
-            "NaN when every difference is zero": signed_rank_nan_when_all_zero,
+            "variance n(n+1)(2n+1)/24, ties ignored": signed_rank_normal_p_untied_variance,
+            "variance sum r^2 / 2": signed_rank_normal_p_bernoulli_variance_doubled,
+            "variance sum r / 4": signed_rank_normal_p_variance_of_ranks,
+            "one-sided p": signed_rank_normal_p_one_sided,
+            "zero differences kept in the ranking": signed_rank_normal_p_keeps_zeros,
+            "mean n(n+1)/2 instead of n(n+1)/4": signed_rank_normal_p_mean_of_all_ranks,
         },
     },
 }

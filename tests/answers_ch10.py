@@ -1,7 +1,7 @@
 """Answers for the exercises of chapter 10: the correct one and planted wrong ones a student
-would plausibly write (the best site left out of the mean it must beat, the current mean as the
-bar, the other virtual sites forgotten, unscaled scores, max instead of mean, the virtual layers
-left out of the mean, >= instead of >, the last of tied sites, np.int64 for the index)."""
+would plausibly write (the factors of W^T G in the wrong order or transposed, its sign flipped, G
+alone; the best site left out of the mean it must beat, the current mean as the bar, the other
+virtual sites forgotten, unscaled scores)."""
 
 import numpy as np
 
@@ -52,52 +52,33 @@ def insertion_bar_unscaled(virtual, existing, tau):
     return float("inf") if count <= tau else max([tau * rest / (count - tau), *others])
 
 
-def threshold_choice(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.mean(pool) else None
+def linear_site_multiplier(w_next, g_next):
+    # dL/dV = (dL/da)^T a with dL/da = delta W, and G = delta^T a: so dL/dV = W^T delta^T a = W^T G
+    return w_next.T @ g_next
 
 
-def threshold_choice_unscaled(virtual, existing, tau):
-    v = [(g**2).sum() for g in virtual]
-    pool = v + [(g**2).sum() for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.mean(pool) else None
+def linear_site_multiplier_g_wt(w_next, g_next):
+    return g_next @ w_next.T  # out x out: the factors in the wrong order
 
 
-def threshold_choice_max(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.max(pool) else None
+def linear_site_multiplier_w_gt(w_next, g_next):
+    return w_next @ g_next.T  # out x out
 
 
-def threshold_choice_existing_only(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    best = int(np.argmax(v))
-    return best if v[best] > tau * np.mean([scaled_score(g) for g in existing]) else None
+def linear_site_multiplier_transposed(w_next, g_next):
+    return g_next.T @ w_next  # (W^T G)^T: right shape, wrong matrix unless W^T G is symmetric
 
 
-def threshold_choice_at_least(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
-    best = int(np.argmax(v))
-    return best if v[best] >= tau * np.mean(pool) else None
+def linear_site_multiplier_negated(w_next, g_next):
+    return -w_next.T @ g_next  # the descent direction, not the gradient
 
 
-def threshold_choice_last_of_ties(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
-    best = len(v) - 1 - int(np.argmax(v[::-1]))  # the last of the tied best sites
-    return best if v[best] > tau * np.mean(pool) else None
+def linear_site_multiplier_g_alone(w_next, g_next):
+    return g_next  # "the next layer's gradient is the sensitivity"
 
 
-def threshold_choice_numpy_int(virtual, existing, tau):
-    v = [scaled_score(g) for g in virtual]
-    pool = v + [scaled_score(g) for g in existing]
-    best = np.argmax(v)  # np.int64, not the Python int the statement asks for
-    return best if v[best] > tau * np.mean(pool) else None
+def linear_site_multiplier_w_wt_g(w_next, g_next):
+    return w_next @ w_next.T @ g_next  # the chain rule applied once too often
 
 
 ANSWERS = {
@@ -111,15 +92,15 @@ ANSWERS = {
             "unscaled scores": insertion_bar_unscaled,
         },
     },
-    "ch10.threshold_choice": {
-        "correct": threshold_choice,
+    "ch10.linear_site_multiplier": {
+        "correct": linear_site_multiplier,
         "wrong": {
-            "unscaled scores ||G||_F^2": threshold_choice_unscaled,
-            "max instead of mean over the layers": threshold_choice_max,
-            "mean over the existing layers only": threshold_choice_existing_only,
-            ">= instead of >": threshold_choice_at_least,
-            "the last of tied best sites": threshold_choice_last_of_ties,
-            "np.int64 instead of a Python int": threshold_choice_numpy_int,
+            "G W^T (out x out)": linear_site_multiplier_g_wt,
+            "W G^T (out x out)": linear_site_multiplier_w_gt,
+            "G^T W, the transpose": linear_site_multiplier_transposed,
+            "-W^T G": linear_site_multiplier_negated,
+            "G alone": linear_site_multiplier_g_alone,
+            "W W^T G": linear_site_multiplier_w_wt_g,
         },
     },
 }

@@ -15,7 +15,9 @@ import sys
 import jupytext
 import numpy as np
 import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from minisensli.exercises import ExerciseFailedError, _core, check, exercise_names, run_check
 from minisensli.exercises._asserts import assert_close
@@ -240,3 +242,26 @@ def test_exercise_headings_show_the_checkers_points(path):
         assert int(match.group(3)) == declared, (
             f"{path.name}: '{match.group(2)}' shows {match.group(3)} points, {name} has {declared}"
         )
+
+
+# --- oracles checked against an independent implementation -----------------------------------
+
+
+@given(
+    d=hnp.arrays(np.float64, st.integers(1, 12), elements=st.integers(-6, 6).map(lambda k: k / 4)),
+    seed=st.integers(0, 2**32 - 1),
+    near=st.booleans(),
+)
+@settings(max_examples=200)
+def test_the_signed_rank_oracle_is_scipys_normal_approximation(d, seed, near):
+    from scipy import stats
+
+    from minisensli.exercises.ch09 import _near, _signed_rank_normal_p
+
+    if near:  # some entries a hair away: sizes that are not ties, tiny differences that are not zeros
+        rng = np.random.default_rng(seed)
+        d = np.where(rng.random(len(d)) < 0.5, _near(d, rng), d)
+    expected = (
+        1.0 if not np.any(d) else stats.wilcoxon(d, zero_method="wilcox", correction=False, method="approx").pvalue
+    )
+    assert _signed_rank_normal_p(d) == pytest.approx(expected, rel=1e-9, abs=1e-15)
