@@ -141,8 +141,8 @@ def _parser() -> argparse.ArgumentParser:
     chapters = commands.add_parser(
         "notebooks",
         help="write the course chapters as Jupyter notebooks",
-        description="Write the chapters (notebooks/chNN_*.py) as .ipynb files into DIR. Needs the notebooks "
-        'extra: pip install -e ".[notebooks]".',
+        description="Write the chapters (notebooks/chNN_*.py) and the optional appendices (appendix_*.py) "
+        'as .ipynb files into DIR. Needs the notebooks extra: pip install -e ".[notebooks]".',
     )
     chapters.add_argument(
         "dir", nargs="?", default="minisensli-notebooks", help="folder to write into (default: ./minisensli-notebooks)"
@@ -329,8 +329,11 @@ def _notebooks(args: argparse.Namespace) -> int:
         )
         return 0
     edition = "student edition, without solutions" if args.student else "with solutions"
+    appendices = sum(1 for path in written if path.suffix == ".ipynb" and notebooks.is_appendix(path))
+    extra = f" and {appendices} {'appendices' if appendices > 1 else 'appendix'}" if appendices else ""
     print(
-        f"{chapters} chapters ({edition}) and README.md written to {args.dir}/; open them with: "
+        f"{chapters - appendices} chapters{extra} ({edition}) and README.md written to {args.dir}/; "
+        "open them with: "
         f"{notebooks.open_hint(args.dir)}"
     )
     return 0

@@ -2,6 +2,9 @@
 
     minisensli notebooks [DIR] [--student | --nbgrader] [--force]
 
+The numbered chapters (chNN_*.py, ``chapter_files``: what grading and the exercise list use) and
+the optional appendices (appendix_*.py, ``appendix_files``: no exercises, never graded) are
+exported together (``course_files``); the nbgrader version holds the numbered chapters only.
 The chapters are looked up next to the package (a source checkout, or an editable install)
 and then in <prefix>/share/minisensli/notebooks (where a wheel installs them). The self-study
 edition keeps the solutions, each collapsed until clicked (JupyterLab's ``source_hidden``); the
@@ -43,7 +46,23 @@ def chapters_folder() -> pathlib.Path:
 
 
 def chapter_files(folder: pathlib.Path | None = None) -> list[pathlib.Path]:
+    """The numbered chapters, chNN_*.py, in order: the ones with exercises, as grading sees them."""
     return sorted((folder or chapters_folder()).glob("ch[0-9][0-9]_*.py"))
+
+
+def appendix_files(folder: pathlib.Path | None = None) -> list[pathlib.Path]:
+    """The optional appendices, appendix_*.py, in order (no exercises)."""
+    return sorted((folder or chapters_folder()).glob("appendix_*.py"))
+
+
+def course_files(folder: pathlib.Path | None = None) -> list[pathlib.Path]:
+    """What ``minisensli notebooks`` exports: the numbered chapters, then the appendices."""
+    folder = folder or chapters_folder()
+    return chapter_files(folder) + appendix_files(folder)
+
+
+def is_appendix(path: pathlib.Path) -> bool:
+    return path.name.startswith("appendix_")
 
 
 def _jupytext():
@@ -88,6 +107,9 @@ def class_readme(sources: list[pathlib.Path], student: bool) -> str:
         "",
     ]
     for src in sources:
+        if is_appendix(src):
+            lines.append(f"1. `{src.stem}.ipynb`: {chapter_title(src)} (optional, no exercises, not graded)")
+            continue
         chapter = src.name[:4]
         points = sum(t.points for t in tasks if t.chapter == chapter)
         count = sum(1 for t in tasks if t.chapter == chapter)
@@ -165,16 +187,17 @@ def write_files(out: pathlib.Path, files: list[tuple[pathlib.Path, str, str]]) -
 def export(
     destination: str | os.PathLike, student: bool = False, force: bool = False, nbgrader: bool = False
 ) -> list[pathlib.Path]:
-    """Write every chapter as DESTINATION/chNN_name.ipynb and a README.md; returns the written paths.
-    ``nbgrader``: the instructor version in nbgrader's source layout instead. Refuses, before
-    writing anything, when a target exists and ``force`` is not set."""
+    """Write every chapter and appendix as DESTINATION/<name>.ipynb and a README.md; returns the
+    written paths. ``nbgrader``: the instructor version of the numbered chapters in nbgrader's
+    source layout instead (an appendix has nothing to grade). Refuses, before writing anything,
+    when a target exists and ``force`` is not set."""
     jupytext = _jupytext()
-    sources = chapter_files()
+    sources = course_files()
     out = pathlib.Path(destination)
     if nbgrader:
         from .grading.nbgrader import nbgrader_files
 
-        files = nbgrader_files(sources)
+        files = nbgrader_files([src for src in sources if not is_appendix(src)])
         files = [(out / relative, text, what) for relative, text, what in files]
     else:
         files = [

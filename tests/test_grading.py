@@ -148,6 +148,7 @@ def graded(tmp_path_factory):
     (odd / "ch01_autograd.ipynb").write_text("{ not json")
     (odd / "ch02_ops_broadcasting.ipynb").write_text("")
     (odd / "homework.ipynb").write_text(notebook(IMPORTS))
+    (odd / "appendix_a_conv_spectral_norm.ipynb").write_text(notebook(IMPORTS))  # optional, nothing to grade
     (odd / "notes.txt").write_text("hi")
     v3 = subs / "nbformat3"
     v3.mkdir()
@@ -200,6 +201,8 @@ def test_every_score_of_the_class(graded):
     assert any("not valid JSON" in n["detail"] for n in odd["notebooks"])
     assert any("empty" in n["detail"] for n in odd["notebooks"])
     assert any("homework.ipynb" in note for note in odd["notes"]) and any("notes.txt" in n for n in odd["notes"])
+    assert any("appendix_a_conv_spectral_norm.ipynb: an appendix" in note for note in odd["notes"])
+    assert all(r["chapter"].startswith("ch") for r in odd["exercises"])  # an appendix has no exercises
     assert "nbformat 3" in next(s for s in book["students"] if s["student"] == "nbformat3")["notebooks"][0]["detail"]
 
 

@@ -5,7 +5,7 @@ import json
 import nbformat
 
 from minisensli import cli
-from minisensli.notebooks import chapter_files
+from minisensli.notebooks import appendix_files, chapter_files, course_files
 
 
 def tags(cell):
@@ -21,21 +21,53 @@ def read(path):
 def test_teacher_edition_has_every_chapter_with_its_solutions(tmp_path, capsys):
     assert cli.main(["notebooks", str(tmp_path / "nb")]) == 0
     written = sorted((tmp_path / "nb").glob("*.ipynb"))
-    assert [p.stem for p in written] == [p.stem for p in chapter_files()]
+    assert [p.stem for p in written] == sorted(p.stem for p in course_files())
     for path in written:
         notebook = read(path)
         assert notebook.metadata["kernelspec"]["name"] == "python3"
-        assert any("solution" in tags(c) for c in notebook.cells), path.name
-    assert f"{len(written)} chapters (with solutions)" in capsys.readouterr().out
+        if path.name.startswith("ch"):
+            assert any("solution" in tags(c) for c in notebook.cells), path.name
+    chapters, appendices = len(chapter_files()), len(appendix_files())
+    appendix_words = "appendix" if appendices == 1 else "appendices"
+    assert f"{chapters} chapters and {appendices} {appendix_words} (with solutions)" in capsys.readouterr().out
+
+
+def test_the_appendices_are_exported_in_both_editions_and_listed_as_ungraded(tmp_path):
+    appendices = appendix_files()
+    assert [p.name for p in appendices] == ["appendix_a_conv_spectral_norm.py"]
+    assert not set(appendices) & set(chapter_files())  # chapter_files: the numbered chapters only
+    for edition in ([], ["--student"]):
+        out = tmp_path / ("student" if edition else "self-study")
+        assert cli.main(["notebooks", str(out), *edition]) == 0
+        for src in appendices:
+            exported = read(out / f"{src.stem}.ipynb")
+            assert len(exported.cells) == len(read_source(src).cells)  # no solution cells to drop
+            assert any(c.cell_type == "code" for c in exported.cells)
+        readme = (out / "README.md").read_text()
+        assert f"`{appendices[0].stem}.ipynb`" in readme and "not graded" in readme
+
+
+def test_the_nbgrader_version_holds_the_numbered_chapters_only(tmp_path):
+    assert cli.main(["notebooks", str(tmp_path), "--nbgrader"]) == 0
+    written = {p.stem for p in tmp_path.rglob("*.ipynb")}
+    assert {p.stem for p in chapter_files()} <= written
+    assert not {p.stem for p in appendix_files()} & written
+
+
+def read_source(path):
+    import jupytext
+
+    return jupytext.read(path)
 
 
 def test_student_edition_drops_solutions_but_keeps_the_checks(tmp_path):
     assert cli.main(["notebooks", str(tmp_path), "--student"]) == 0
-    for path in tmp_path.glob("*.ipynb"):
+    for path in tmp_path.glob("ch*.ipynb"):
         cells = read(path).cells
         assert not any("solution" in tags(c) for c in cells), path.name
         assert any("check(" in c.source for c in cells if c.cell_type == "code"), path.name
         assert any("NotImplementedError" in c.source for c in cells if c.cell_type == "code"), path.name
+    assert len(list(tmp_path.glob("ch*.ipynb"))) == len(chapter_files())
 
 
 def test_existing_notebooks_are_not_overwritten_without_force(tmp_path, capsys):
@@ -69,7 +101,7 @@ def test_exported_files_are_readable_by_the_class_and_come_with_a_readme(tmp_pat
     for path in (tmp_path / "nb").iterdir():
         assert path.stat().st_mode & 0o777 == 0o644, path.name
     readme = (tmp_path / "nb" / "README.md").read_text()
-    stems = [p.stem for p in chapter_files()]
+    stems = [p.stem for p in course_files()]  # the chapters in order, then the appendices
     assert [readme.index(f"`{stem}.ipynb`") for stem in stems] == sorted(readme.index(f"`{s}.ipynb`") for s in stems)
     for words in ("pip install", "check(", "Handing in", "What is allowed", "switched off"):
         assert words in readme
@@ -77,7 +109,7 @@ def test_exported_files_are_readable_by_the_class_and_come_with_a_readme(tmp_pat
 
 def test_self_study_solutions_are_collapsed(tmp_path):
     assert cli.main(["notebooks", str(tmp_path)]) == 0
-    for path in tmp_path.glob("*.ipynb"):
+    for path in tmp_path.glob("ch*.ipynb"):  # an appendix has no exercises, so no solutions
         solutions = [c for c in read(path).cells if "solution" in tags(c)]
         assert solutions and all(c.metadata["jupyter"]["source_hidden"] is True for c in solutions), path.name
 

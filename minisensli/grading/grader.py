@@ -62,6 +62,8 @@ def discover(submissions: pathlib.Path, chapters: list[str]) -> tuple[dict[str, 
             chapter = chapter_of(path.name)
             if not path.name.endswith(".ipynb"):
                 notes[student].append(f"{name}: not a notebook (.ipynb), ignored")
+            elif chapter is None and path.name.startswith("appendix"):
+                notes[student].append(f"{name}: an appendix (optional, no exercises), not graded")
             elif chapter is None or chapter not in chapters:
                 notes[student].append(f"{name}: not named after a chapter (chNN_*.ipynb), ignored")
             elif chapter in found[student]:
