@@ -206,7 +206,17 @@ class Function:
         record = True in needs
         ctx = Context(cls, inputs if record else (), needs)
         out = cls.forward(ctx, *[t._data for t in inputs], **params)
-        return Tensor._wrap(out, record, ctx if record else None)
+        # Tensor._wrap written out: a small net's step makes a dozen of these, and the call costs
+        # as much as the stores
+        t = object.__new__(Tensor)
+        t._data = out
+        t.grad = None
+        t.requires_grad = record
+        t._ctx = ctx if record else None
+        t._retains_grad = False
+        t._version = 0
+        t._base = None
+        return t
 
     @classmethod
     def call(cls, *inputs: Any, **params: Any) -> Any:

@@ -187,4 +187,14 @@ def gradgradcheck(
             return concatenate(pieces)
 
     u = Tensor(backend.as_array(upstream, dtype=out.dtype, device=out.device), requires_grad=True)
-    return gradcheck(first_derivative, [*inputs, u], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed)
+    try:
+        return gradcheck(first_derivative, [*inputs, u], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed)
+    except GradcheckError as err:
+        # gradcheck numbers fn's inputs and then u; say which one failed in the caller's terms
+        failed = str(err).split("input ", 1)[1].split(" ", 1)[0]
+        which = (
+            f"the upstream gradient u (grad_outputs, shape {out.shape}): d/du of G(x, u) = d/dx sum(u * fn(x))"
+            if failed == str(len(inputs))
+            else f"input {failed} of fn: d/dx of G(x, u) = d/dx sum(u * fn(x)), the double backward"
+        )
+        raise GradcheckError(f"gradgradcheck: second derivatives disagree for {which}; {err}") from None

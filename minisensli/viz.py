@@ -191,10 +191,7 @@ def draw(
         _, ax = plt.subplots(figsize=(min(width, 30.0), min(height, 30.0)))
     first = min(layers)
     xy = {n: (float(lay - first), position[n]) for lay, members in layers.items() for n in members}
-    for a, b in edges:
-        ax.annotate(
-            "", xy=xy[b], xytext=xy[a], arrowprops={"arrowstyle": "->", "color": "0.45", "shrinkA": 14, "shrinkB": 14}
-        )
+    artists = {}
     for node, kind, label, _ in nodes:
         x, y = xy[node]
         if kind == "op":
@@ -202,7 +199,25 @@ def draw(
         else:
             face = "#fde2c8" if node == g.root else "white"
             box = {"boxstyle": "square,pad=0.3", "facecolor": face, "edgecolor": "0.3"}
-        ax.text(x, y, label, ha="center", va="center", fontsize=7, bbox=box, zorder=3)
+        artists[node] = ax.text(x, y, label, ha="center", va="center", fontsize=7, bbox=box, zorder=3)
+    for a, b in edges:
+        # clipped at the two boxes (patchA/patchB), so an arrow is drawn between them however large
+        # the labels are next to the spacing of the layers, and above the boxes it passes, never hidden
+        ax.annotate(
+            "",
+            xy=xy[b],
+            xytext=xy[a],
+            zorder=4,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "mutation_scale": 9,
+                "color": "0.45",
+                "shrinkA": 1,
+                "shrinkB": 1,
+                "patchA": artists[a].get_bbox_patch(),
+                "patchB": artists[b].get_bbox_patch(),
+            },
+        )
     xs = [p[0] for p in xy.values()]
     ys = [p[1] for p in xy.values()]
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)

@@ -328,3 +328,48 @@ def test_hvp_of_a_function_linear_in_its_input_is_zero():
     x = tensor([1.0, 2.0])
     _, hv = ms.hvp(lambda t: (t * 3).sum(), x, np.ones(2))
     np.testing.assert_array_equal(hv.data, [0.0, 0.0])
+
+
+class _CubeWithDetachedX(ms.autograd.Function):
+    """x**3 whose backward detaches x: first derivatives right, d/dx of them 3ux instead of 6ux."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return (grad * 3 * x * (x.detach() if isinstance(x, ms.Tensor) else x),)
+
+
+class _CubeWithDetachedUpstream(ms.autograd.Function):
+    """x**3 whose backward detaches the upstream gradient u: d/du of the first derivative lost."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_arrays
+        return ((grad.detach() if isinstance(grad, ms.Tensor) else grad) * 3 * x * x,)
+
+
+@pytest.mark.parametrize(
+    "function, names",
+    [
+        (_CubeWithDetachedX, ["input 0 of fn", "the double backward"]),
+        (_CubeWithDetachedUpstream, ["the upstream gradient u", "grad_outputs"]),
+    ],
+)
+def test_gradgradcheck_says_whether_an_input_or_the_upstream_gradient_failed(function, names):
+    x = ms.Tensor(np.array([0.5, -1.25, 2.0]), requires_grad=True)
+    assert ms.gradcheck(function.apply, [x])  # first derivatives are right either way
+    with pytest.raises(ms.GradcheckError) as info:
+        ms.gradgradcheck(function.apply, [x])
+    message = str(info.value)
+    assert message.startswith("gradgradcheck: second derivatives disagree for ")
+    assert all(name in message for name in names), message

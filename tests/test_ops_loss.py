@@ -72,3 +72,26 @@ def test_cross_entropy_refuses_negative_labels_that_numpy_would_wrap():
     for labels in ([0, 1, -1], [0, 1, -5]):
         with pytest.raises(ValueError, match=r"labels must lie in \[0, 4\)"):
             F.cross_entropy(logits, np.array(labels))
+
+
+def test_cross_entropy_over_many_batch_sizes_keeps_its_row_indices_intact():
+    # the row indices are kept per batch size (a bounded cache that is emptied past 64 sizes):
+    # every size, first seen or seen again after the cache was emptied, gives the textbook value
+    # and gradient, and the kept indices cannot be written through
+    rng = np.random.default_rng(0)
+    for n in [*range(1, 80), 3, 70, 1]:
+        z = rng.standard_normal((n, 3))
+        y = rng.integers(0, 3, n)
+        logits = ms.Tensor(z, requires_grad=True)
+        loss = F.cross_entropy(logits, y)
+        log_p = z - z.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(loss.data, -log_p[np.arange(n), y].mean(), rtol=1e-12)
+        loss.backward()
+        expected = np.exp(log_p)
+        expected[np.arange(n), y] -= 1
+        np.testing.assert_allclose(logits.grad, expected / n, rtol=1e-12, atol=1e-15)
+    from minisensli.ops import loss as loss_module
+
+    assert 0 < len(loss_module._ROWS) <= 64
+    assert all(not rows.flags.writeable for rows in loss_module._ROWS.values())

@@ -51,6 +51,13 @@ def check_graph(t):
     assert len(re.findall(r"shape=ellipse", dot)) == len(ops)
     ax = ms.viz.draw(t)
     assert len(boxes(ax)) == len(g.nodes)
+    arrows = [a for a in ax.texts if isinstance(a, matplotlib.text.Annotation)]
+    assert len(arrows) == len(g.edges)
+    # every arrow ends at the boxes of its two nodes and is drawn above them, so none is hidden
+    patches = {id(b.get_bbox_patch()) for b in boxes(ax)}
+    for arrow in arrows:
+        assert {id(arrow.arrow_patch.patchA), id(arrow.arrow_patch.patchB)} <= patches
+        assert arrow.get_zorder() > max(b.get_zorder() for b in boxes(ax))
     plt.close(ax.figure)
     return g
 

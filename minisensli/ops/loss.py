@@ -5,9 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..autograd import Context, Function, Tensor
+from ..autograd import Context, Function, Tensor, _data_of
 from ._operands import as_tensor
 from .activation import log_softmax_array, softmax
+
+_ROWS: dict[int, Any] = {}  # arange(N) by batch size, read-only (see _row_indices)
+
+
+def _row_indices(logits: Any) -> Any:
+    """arange(N) for logits (N, C), the row of each label. On the CPU one read-only array per
+    batch size is kept: making it costs as much as the indexing it serves, and a training run
+    sees one or two batch sizes (a run over many sizes keeps at most 64)."""
+    n = logits.shape[0]
+    if backend.device_of(logits) != "cpu":
+        return backend.get_array_module(logits).arange(n)
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) >= 64:
+            _ROWS.clear()
+        rows = _ROWS[n] = backend.get_array_module(logits).arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 class CrossEntropy(Function):
@@ -25,33 +43,28 @@ class CrossEntropy(Function):
         xp = backend.get_array_module(logits)
         wide = logits.astype(xp.float32) if logits.dtype.itemsize < 4 else logits
         log_probs = log_softmax_array(wide, axis=1)
-        rows = xp.arange(logits.shape[0])
-        ctx.save_for_backward(logits, log_probs)
-        ctx.rows, ctx.labels = rows, labels  # indices, not values to differentiate: attributes
+        rows = _row_indices(logits)
+        # the indices ride with the saved arrays rather than as ctx attributes, which would give
+        # every step's context a dict of its own
+        ctx.save_for_backward(logits, log_probs, rows, labels)
         # sum / N rather than mean(): the same float operations without NumPy's Python-level wrapper
         loss = -(log_probs[rows, labels].sum() / logits.shape[0])
         return loss if wide is logits else loss.astype(logits.dtype)  # float16 logits: cast back
 
     @staticmethod
     def backward(ctx: Context, grad: Any) -> tuple:
-        logits, log_probs = ctx.saved_arrays
-        dz = _softmax_minus_onehot_times(logits, log_probs, ctx.rows, ctx.labels, grad / logits.shape[0])
-        return (dz if dz.dtype == logits.dtype else dz.astype(logits.dtype),)
-
-
-def _softmax_minus_onehot_times(logits: Any, log_probs: Any, rows: Any, labels: Any, factor: Any) -> Any:
-    """(softmax(logits) - onehot(labels)) * factor, the formula of the backward, in two spellings:
-    on arrays from the forward's log-probabilities, in place on one fresh array (the training path:
-    no one-hot array, and the batch-contiguous layout of the logits is kept); on Tensors as recorded
-    ops on the logits (then its derivative, the softmax Jacobian, is the loss's second derivative)."""
-    if isinstance(logits, Tensor):
-        onehot = backend.get_array_module(logits._data).zeros(logits.shape, dtype=log_probs.dtype)
-        onehot[rows, labels] = 1
-        return (softmax(logits, axis=1) - onehot) * factor
-    dz = backend.get_array_module(log_probs).exp(log_probs)
-    dz[rows, labels] -= 1
-    dz *= factor
-    return dz
+        logits, log_probs, rows, labels = ctx.saved_arrays
+        factor = grad / logits.shape[0]
+        if isinstance(logits, Tensor):  # recorded: softmax as an op on the logits, its Jacobian follows
+            onehot = backend.get_array_module(logits._data).zeros(logits.shape, dtype=log_probs.dtype)
+            onehot[_data_of(rows), _data_of(labels)] = 1
+            return ((softmax(logits, axis=1) - onehot) * factor,)
+        # on arrays: the softmax from the forward's log-probabilities, in place on one fresh array
+        # (no one-hot array; the batch-contiguous layout of the logits is kept)
+        dz = backend.get_array_module(log_probs).exp(log_probs)
+        dz[rows, labels] -= 1
+        dz *= factor
+        return (dz if dz.dtype is logits.dtype or dz.dtype == logits.dtype else dz.astype(logits.dtype),)
 
 
 class MSE(Function):
