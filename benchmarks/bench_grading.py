@@ -5,7 +5,13 @@ Students are generated from the self-study edition (every chapter with its solut
 student and chapter, each exercise's solution cell is dropped with probability 0.3 (the stub then
 stays: "not attempted"), so scores vary. Prints both wall times, their ratio, the load average
 around each phase (the machine may be shared) and whether any process was left running.
-Run:  python benchmarks/bench_grading.py [--students 30] [--jobs 2] [--order plain-first|grade-first]
+
+With ``--groups K`` the class is split into K groups of students, and each group is executed and
+graded back to back (the order alternating from group to group), so that a change of the
+machine's load during the long run falls on both phases alike; the totals are the sums over the
+groups, and the spread of the per-group ratios is printed.
+Run:  python benchmarks/bench_grading.py [--students 30] [--jobs 2] [--groups 5]
+          [--order plain-first|grade-first]
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import tempfile
 import time
 
 
-def make_class(folder: pathlib.Path, students: int, seed: int = 0) -> list[pathlib.Path]:
+def make_class(folder: pathlib.Path, students: int, seed: int = 0, first: int = 0) -> list[pathlib.Path]:
     import nbformat
 
     from minisensli.notebooks import chapter_files, to_notebook
@@ -27,7 +33,7 @@ def make_class(folder: pathlib.Path, students: int, seed: int = 0) -> list[pathl
     rng = random.Random(seed)
     chapters = [(src.stem, to_notebook(src)) for src in chapter_files()]
     paths = []
-    for s in range(students):
+    for s in range(first, first + students):
         for stem, notebook in chapters:
             cells = [c for c in notebook.cells if not ("solution" in c.metadata.get("tags", []) and rng.random() < 0.3)]
             copy = nbformat.from_dict({**notebook, "cells": cells})
@@ -74,32 +80,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--groups", type=int, default=1, help="interleave plain and grading over this many groups")
     parser.add_argument("--order", choices=["plain-first", "grade-first"], default="plain-first")
     args = parser.parse_args()
+    if not 1 <= args.groups <= args.students:
+        parser.error(f"--groups must lie in 1..{args.students}")
     os.environ.pop("MPLBACKEND", None)  # a kernel draws its figures as a reader's would
     from minisensli.grading import grade
 
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
-        paths = make_class(root / "class", args.students)
-        print(f"{len(paths)} notebooks ({args.students} students), {args.jobs} workers, {os.cpu_count()} cores")
-        phases = ["plain", "grade"] if args.order == "plain-first" else ["grade", "plain"]
-        times = {}
-        for phase in phases:
-            load = os.getloadavg()[0]
-            if phase == "plain":
-                times[phase] = execute_all(paths, args.jobs)
-            else:
+        sizes = [args.students // args.groups + (k < args.students % args.groups) for k in range(args.groups)]
+        groups = []
+        for k, size in enumerate(sizes):  # one random state for the whole class, as with one group
+            groups.append(make_class(root / f"class{k}", size, seed=k, first=sum(sizes[:k])))
+        total = sum(len(g) for g in groups)
+        print(
+            f"{total} notebooks ({args.students} students, {total // args.students} chapters each), "
+            f"{args.jobs} workers, {os.cpu_count()} cores, {args.groups} group(s)"
+        )
+        times = {"plain": 0.0, "grade": 0.0}
+        ratios, points, possible = [], [], 0
+        for k, paths in enumerate(groups):
+            first_plain = (args.order == "plain-first") == (k % 2 == 0)
+            group_times = {}
+            for phase in ["plain", "grade"] if first_plain else ["grade", "plain"]:
+                load = os.getloadavg()[0]
                 start = time.perf_counter()
-                book = grade(root / "class", root / "grades.csv", jobs=args.jobs)
-                times[phase] = time.perf_counter() - start
-                points = sorted(s["points"] for s in book["students"])
+                if phase == "plain":
+                    execute_all(paths, args.jobs)
+                else:
+                    book = grade(root / f"class{k}", root / f"grades{k}.csv", jobs=args.jobs)
+                    points += [s["points"] for s in book["students"]]
+                    possible = book["students"][0]["points_possible"]
+                group_times[phase] = time.perf_counter() - start
                 print(
-                    f"scores: min {points[0]}, median {points[len(points) // 2]}, max {points[-1]} of "
-                    f"{book['students'][0]['points_possible']}"
+                    f"group {k}: {phase} {group_times[phase]:.0f} s "
+                    f"(load average before {load:.1f}, after {os.getloadavg()[0]:.1f})"
                 )
-            print(f"{phase}: {times[phase]:.0f} s (load average before {load:.1f}, after {os.getloadavg()[0]:.1f})")
-        print(f"grading / plain execution: {times['grade'] / times['plain']:.2f}")
+            times = {p: times[p] + group_times[p] for p in times}
+            ratios.append(group_times["grade"] / group_times["plain"])
+        points.sort()
+        print(f"scores: min {points[0]}, median {points[len(points) // 2]}, max {points[-1]} of {possible}")
+        print(f"plain execution: {times['plain']:.0f} s, grading: {times['grade']:.0f} s")
+        print(
+            f"grading / plain execution: {times['grade'] / times['plain']:.3f} "
+            f"(per group: min {min(ratios):.3f}, median {sorted(ratios)[len(ratios) // 2]:.3f}, max {max(ratios):.3f})"
+        )
         print(f"left running: {children_left() or 'nothing'}")
 
 
