@@ -368,8 +368,8 @@ check("ch10.insertion_bar", insertion_bar)
 # as $\bar G$ is) needs no activations at all: it is determined by that layer's weight $W$ and its
 # averaged gradient $\bar G = \partial L/\partial W$ alone. Write `linear_site_multiplier(w_next, g_next)`
 # that takes $W$ and $\bar G$ (NumPy arrays of shape out × w) and returns the multiplier (w × w).
-# Derive it with the chain rule through $a$, and check your shapes: the checker's layers have
-# out ≠ w, and it compares with autograd on small networks extended by the virtual layer, with
+# Derive it with the chain rule through $a$, and check your shapes: most of the checker's layers
+# have out ≠ w, and it compares with autograd on small networks extended by the virtual layer, with
 # several minibatches and sometimes more layers after the Dense one.
 
 
@@ -414,7 +414,7 @@ try:
         relu = np.linalg.norm(sensli.sensitivities(model, train)[0].multipliers["weight"])
         bound = np.linalg.norm(w, 2) * np.linalg.norm(g)
         assert linear <= bound * (1 + 1e-12)  # the bound of the paragraph above
-        assert 0.5 < linear / relu < 2  # "of the same order" on these nets
+        assert 0.2 < linear / relu < 5  # "of the same order" (0.96-1.9 measured; BLAS may move it a little)
         print(
             f"seed {seed}: |G| {np.linalg.norm(g):.2e}, linear site {linear:.2e} (bound {bound:.2e}), "
             f"ReLU site {relu:.2e}, ratio {linear / relu:.2f}"
