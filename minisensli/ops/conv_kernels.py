@@ -125,14 +125,19 @@ def _im2col_flat(x_cn: Any, cols: Any, padding: tuple) -> None:
         _zero_outside(tap, du, dv)
 
 
-def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple) -> Any:
+def im2col_fields(x: Any, kernel: tuple, stride: tuple, padding: tuple, out: Any = None) -> Any:
     """Receptive fields of the unpadded input x (N, C, H, W) as cols (C, kh, kw, N, OH, OW):
     cols[c, u, v, n, i, j] = x[n, c, s*i + u - p, s*j + v - p], 0 where that index is padding.
-    Equal to conv.im2col(conv.pad_spatial(x, padding), kernel, stride), without the padded copy."""
+    Equal to conv.im2col(conv.pad_spatial(x, padding), kernel, stride), without the padded copy.
+    out: a C-contiguous array of cols's shape and x's dtype to fill (every entry is written)
+    instead of a new one."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     oh, ow = conv_out_hw(x.shape, kernel, stride, padding)
-    cols = xp.empty((c, kernel[0], kernel[1], n, oh, ow), dtype=x.dtype)
+    shape = (c, kernel[0], kernel[1], n, oh, ow)
+    if out is not None and (out.shape != shape or out.dtype != x.dtype or not out.flags.c_contiguous):
+        raise ValueError(f"im2col_fields: out must be a C-contiguous {x.dtype} array of shape {shape}")
+    cols = out if out is not None else xp.empty(shape, dtype=x.dtype)
     x_cn = x.transpose(1, 0, 2, 3)  # (C, N, H, W): a contiguous view when x is channel-major
     if flat_shift_applies(x.shape, kernel, stride, padding) and x_cn.flags.c_contiguous:
         _im2col_flat(x_cn, cols, padding)
