@@ -85,6 +85,39 @@ def test_flat_shift_paths_equal_the_padded_kernels(geometry, data):
     np.testing.assert_array_equal(conv_kernels.col2im_fields(dcols, shape, stride, padding), reference)
 
 
+@given(geometry=same_geometry(), data=st.data(), channel_major=st.booleans())
+def test_im2col_fields_fills_out(geometry, data, channel_major):
+    """out: the columns land in the given buffer (any content before: every entry is written)."""
+    shape, kernel, stride, padding = geometry
+    x = maybe_channel_major(data.draw(arrays(shape)), channel_major)
+    expected = conv.im2col(conv.pad_spatial(x, padding), kernel, stride)
+    out = np.full(expected.shape, np.nan)
+    assert conv_kernels.im2col_fields(x, kernel, stride, padding, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_im2col_fields_checks_out():
+    x = np.ones((2, 3, 4, 4))
+    with pytest.raises(ValueError, match="out must be a C-contiguous float64 array of shape"):
+        conv_kernels.im2col_fields(x, (3, 3), (1, 1), (1, 1), out=np.empty((3, 3, 3, 2, 4, 4), dtype=np.float32))
+    with pytest.raises(ValueError, match="out must be"):
+        conv_kernels.im2col_fields(x, (3, 3), (1, 1), (1, 1), out=np.empty((3, 3, 3, 2, 4, 8))[..., ::2])
+
+
+@given(geometry=same_geometry(), data=st.data(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_flat_shift_im2col_all_taps_at_once_equals_the_per_tap_loop(geometry, data, dtype):
+    """NumPy's one-copy im2col (_im2col_flat_all_taps) against the per-tap loop that CuPy
+    arrays take and against the padded kernel: the same bits, NaN, inf and -0.0 included."""
+    shape, kernel, stride, padding = geometry
+    values = st.one_of(st.floats(-3, 3, width=32), st.sampled_from([np.nan, np.inf, -np.inf, -0.0]))
+    x = maybe_channel_major(data.draw(hnp.arrays(dtype, shape, elements=values)), True)
+    bits = np.uint64 if dtype == np.float64 else np.uint32
+    got = conv_kernels.im2col_fields(x, kernel, stride, padding)
+    np.testing.assert_array_equal(got.view(bits), conv.im2col(conv.pad_spatial(x, padding), kernel, stride).view(bits))
+    with mock.patch.object(conv_kernels, "_im2col_flat_all_taps", lambda *args: False):
+        np.testing.assert_array_equal(conv_kernels.im2col_fields(x, kernel, stride, padding).view(bits), got.view(bits))
+
+
 def general_conv2d(x, w, b, stride, padding):
     """conv2d by the general padded path: pad, im2col, one GEMM; backward by col2im + unpad."""
     x_pad = conv.pad_spatial(x, padding)

@@ -209,3 +209,47 @@ def test_closed_form_reuses_only_the_columns_of_a_same_padded_3x3_convolution():
     d = rng.standard_normal((2, 3, 5, 5))
     reused, computed = conv_multipliers(x.data, d, cols), conv_multipliers(x.data, d)
     np.testing.assert_allclose(reused["weight"], computed["weight"], rtol=1e-12)
+
+
+@given(
+    shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5)),
+    channel_major=st.booleans(),
+    spare=st.integers(-1, 7),
+    seed=st.integers(0, 10_000),
+)
+def test_conv_multipliers_from_the_masked_gradient_and_in_a_scratch_buffer(shape, channel_major, spare, seed):
+    """The pass's fast inputs give the general formula's multipliers: the masked gradient
+    d * 1[x > 0] handed over (from the ReLU's backward) instead of d, and the columns built in a
+    scratch array (a used forward column buffer, any content, room to spare) instead of new
+    memory; a scratch that is too small or of another dtype is left alone. Both against the
+    im2col of the padded input (conv.im2col) and autograd through a virtual 3x3 convolution."""
+    from minisensli.ops import conv  # noqa: PLC0415
+    from minisensli.sensli.closed_form import conv_multipliers, correlate3x3  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    n, c, h, w = shape
+    x = np.maximum(rng.standard_normal(shape), 0)
+    if channel_major:  # as conv outputs and their ReLU are
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    d = rng.standard_normal(shape)
+    general = conv_multipliers(x, d)
+    scratch = rng.standard_normal(c * 9 * n * h * w + spare)  # spare < 0: one entry too few
+    before = scratch.copy()
+    fast = conv_multipliers(x, None, masked=d * (x > 0), scratch=scratch)
+    for name in ("weight", "bias"):
+        np.testing.assert_allclose(fast[name], general[name], rtol=1e-12, atol=1e-12)
+    if spare < 0:
+        np.testing.assert_array_equal(scratch, before)
+    other = before.astype(np.float32)
+    np.testing.assert_allclose(correlate3x3(x, d, scratch=other), correlate3x3(x, d), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(other, before.astype(np.float32))
+    cols = conv.im2col(conv.pad_spatial(x, (1, 1)), (3, 3), (1, 1)).reshape(c * 9, -1)
+    masked = (d * (x > 0)).transpose(1, 0, 2, 3).reshape(c, -1)
+    np.testing.assert_allclose(fast["weight"], (masked @ cols.T).reshape(c, c, 3, 3), rtol=1e-12, atol=1e-12)
+    # autograd: the weight gradient of relu(conv(x, K) + b) at the dirac K, b = 0, for upstream d
+    dirac = np.zeros((c, c, 3, 3))
+    dirac[np.arange(c), np.arange(c), 1, 1] = 1
+    kernel, bias = ms.Tensor(dirac, requires_grad=True), ms.Tensor(np.zeros(c), requires_grad=True)
+    (ms.functional.relu(ms.functional.conv2d(ms.Tensor(x), kernel, bias, padding=1)) * ms.Tensor(d)).sum().backward()
+    np.testing.assert_allclose(fast["weight"], kernel.grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fast["bias"], bias.grad, rtol=1e-10, atol=1e-12)

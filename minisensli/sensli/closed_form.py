@@ -20,39 +20,63 @@ from .. import backend
 from ..autograd import Tensor, no_grad
 from ..nn import Conv2d
 from ..nn.activation import activation_from_name
-from ..ops.conv_kernels import im2col_fields
+from ..ops.conv_kernels import channel_major, im2col_fields
 from .sites import Site
 from .virtual import ACT_SLOPE_AT_ZERO, INNER_SCALE
 
 
-def dense_multipliers(x: Any, d: Any) -> dict[str, Any]:
+def dense_multipliers(x: Any, d: Any, masked: Any = None) -> dict[str, Any]:
     """Virtual Dense + ReLU after a ReLU: y = relu(x V^T + c) at V = I, c = 0, x >= 0.
 
     The pre-activation is z = x, so y = x and dl/dz = d * m with the mask m = 1[x > 0]
     (relu'(0) = 0). Then, summed over the batch rows n:
         dl/dV = (d * m)^T x          (width x width)      dl/dc = sum_n (d * m)_n
 
+    masked: d * m when the caller already has it (the closed-form pass takes it from the
+    backward of the ReLU before the site, which computes exactly d * 1[x > 0]); d is then unused.
+
     Derivation: book, "Derivations of the multipliers", section "Dense after ReLU" (derivation-dense).
     """
-    masked = d * (x > 0)
+    if masked is None:
+        masked = d * (x > 0)
     return {"weight": masked.T @ x, "bias": masked.sum(axis=0)}
 
 
-def correlate3x3(x: Any, g: Any, cols: Any = None) -> Any:
+def correlate3x3(x: Any, g: Any, cols: Any = None, scratch: Any = None) -> Any:
     """sum_{n,y,x} g[n, o, y, x] * x_pad[n, i, y + p, x + q] -> (O, C, 3, 3), padding 1.
 
     The weight gradient of a 3x3 'same' convolution with input x (N, C, H, W) and output
     gradient g (N, O, H, W): g (O, N*H*W) times im2col(x)^T (N*H*W, C*9), one GEMM.
     cols: im2col(x) (C*9, N*H*W) when the forward pass already built it (see forward_columns).
+    scratch: a C-contiguous array of x's dtype that may be overwritten (the closed-form pass
+    hands over forward columns it no longer needs): when it has room, im2col(x) is built in
+    it instead of in new memory.
     """
-    c = x.shape[1]
+    c, o = x.shape[1], g.shape[1]
     if cols is None:
-        cols = im2col_fields(x, (3, 3), (1, 1), (1, 1)).reshape(c * 9, -1)  # no padded copy of x
-    g2 = g.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
+        out = _scratch_columns(scratch, x)
+        cols = im2col_fields(x, (3, 3), (1, 1), (1, 1), out=out).reshape(c * 9, -1)  # no padded copy of x
+    return _columns_times(cols, channel_major(g), o, c)
+
+
+def _scratch_columns(scratch: Any, x: Any) -> Any:
+    """A (C, 3, 3, N, H, W) view of the start of ``scratch`` for the 3x3 'same' columns of x,
+    or None when there is no scratch or it is too small, of another dtype or not contiguous."""
+    if scratch is None:
+        return None
+    n, c, h, w = x.shape
+    size = c * 9 * n * h * w
+    if scratch.dtype != x.dtype or scratch.size < size or not scratch.flags.c_contiguous:
+        return None
+    return scratch.reshape(-1)[:size].reshape(c, 3, 3, n, h, w)
+
+
+def _columns_times(cols: Any, g2: Any, o: int, c: int) -> Any:
+    """(g2 cols^T) as an (O, C, 3, 3) kernel, for cols (C*9, M) and g2 (O, M)."""
     # cols (g2)^T, transposed back, rather than g2 cols^T: the same product, but OpenBLAS's kernel
     # for this orientation (tall C*9 x N*H*W times N*H*W x O) ran 10-14 % faster on the digits CNN's
     # sites (16 x 4096 and 32 x 1024 gradients; the summation order, hence round-off, may differ)
-    return (cols @ g2.T).T.reshape(g.shape[1], c, 3, 3)
+    return (cols @ g2.T).T.reshape(o, c, 3, 3)
 
 
 def forward_columns(layer: Any, output: Tensor) -> Any:
@@ -71,19 +95,31 @@ def forward_columns(layer: Any, output: Tensor) -> Any:
     return None
 
 
-def conv_multipliers(x: Any, d: Any, cols: Any = None) -> dict[str, Any]:
+def _channel_sums(g: Any) -> Any:
+    """g (N, C, H, W) summed over N, H, W: over the rows of the (C, N*H*W) matrix when g is
+    channel-major in memory (a contiguous reduction), else over the three axes."""
+    if g.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return channel_major(g).sum(axis=1)
+    return g.sum(axis=(0, 2, 3))
+
+
+def conv_multipliers(x: Any, d: Any, cols: Any = None, masked: Any = None, scratch: Any = None) -> dict[str, Any]:
     """Virtual Conv2d(3x3, pad 1) + ReLU after a ReLU: y = relu(K * x + c) at the dirac K, c = 0.
 
-    As for Dense: z = x, dl/dz = d * 1[x > 0], and the weight gradient of a convolution is the
-    correlation of its padded input with the output gradient:
+    As for Dense: z = x, dl/dz = d * m with m = 1[x > 0], and the weight gradient of a
+    convolution is the correlation of its padded input with the output gradient:
         dl/dK[o, i, p, q] = sum_{n,y,x} (d * m)[n, o, y, x] x_pad[n, i, y + p, x + q]
         dl/dc[o] = sum_{n,y,x} (d * m)[n, o, y, x]
+
+    masked: d * m when the caller already has it (as in dense_multipliers); cols, scratch:
+    see correlate3x3.
 
     Derivation: book, "Derivations of the multipliers", section "Conv2d after Conv2d + ReLU"
     (derivation-conv).
     """
-    masked = d * (x > 0)
-    return {"weight": correlate3x3(x, masked, cols), "bias": masked.sum(axis=(0, 2, 3))}
+    if masked is None:
+        masked = d * (x > 0)
+    return {"weight": correlate3x3(x, masked, cols, scratch), "bias": _channel_sums(masked)}
 
 
 def _activation(name: str, values: Any) -> Any:
@@ -146,12 +182,16 @@ def residual_conv_multipliers(x: Any, d: Any, site: Site) -> dict[str, Any]:
     return grads
 
 
-def site_multipliers(site: Site, x: Any, d: Any, cols: Any = None) -> dict[str, Any]:
-    """Dispatch to the formula of the site's kind (cols: see forward_columns; conv sites only)."""
+def site_multipliers(
+    site: Site, x: Any, d: Any, cols: Any = None, masked: Any = None, scratch: Any = None
+) -> dict[str, Any]:
+    """Dispatch to the formula of the site's kind. cols, scratch (conv sites): see correlate3x3
+    and forward_columns; masked (dense and conv sites): d * 1[x > 0] when the caller has it (d
+    may then be None)."""
     if site.kind == "dense":
-        return dense_multipliers(x, d)
+        return dense_multipliers(x, d, masked)
     if site.kind == "conv":
-        return conv_multipliers(x, d, cols)
+        return conv_multipliers(x, d, cols, masked, scratch)
     if site.kind == "residual_dense":
         return residual_dense_multipliers(x, d, site)
     if site.kind == "width":

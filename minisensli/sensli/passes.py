@@ -14,12 +14,18 @@ from ..train import NonFiniteLossError
 
 
 def _forward_capturing(
-    layers: list[Module], x: Tensor, capture: set[int], with_grad: bool, outputs: dict[int, Tensor] | None = None
+    layers: list[Module],
+    x: Tensor,
+    capture: set[int],
+    with_grad: bool,
+    outputs: dict[int, Tensor] | None = None,
+    keep: set[int] | frozenset[int] = frozenset(),
 ) -> tuple[Tensor, dict[int, Tensor]]:
     """Run the layers and keep the tensors entering the layers in ``capture`` (an index equal to
     len(layers) means the output). with_grad: their gradients are kept by the next backward;
     where nothing before a captured tensor needs a gradient, the graph starts there (as a leaf).
-    outputs: if given, receives the output of each layer in ``capture``."""
+    keep: positions whose entering tensor is kept too, as it is (no gradient asked for).
+    outputs: if given, receives the output of each layer in ``capture`` or ``keep``."""
     captured = {}
     h = x
     for i, layer in enumerate(layers):
@@ -27,11 +33,15 @@ def _forward_capturing(
             if with_grad:
                 h = h.retain_grad() if h.requires_grad else h.detach().requires_grad_()
             captured[i] = h
+        elif i in keep:
+            captured[i] = h
         h = layer(h)
-        if outputs is not None and i in capture:
+        if outputs is not None and (i in capture or i in keep):
             outputs[i] = h
     if len(layers) in capture:
         captured[len(layers)] = h.retain_grad() if with_grad else h
+    elif len(layers) in keep:
+        captured[len(layers)] = h
     return h, captured
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import backend
 from ..autograd import Tensor
-from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ResidualConv, ResidualDense, Sequential
+from ..nn import Conv2d, CrossEntropyLoss, Dense, Module, ReLU, ResidualConv, ResidualDense, Sequential
 from .closed_form import forward_columns, site_multipliers, width_multipliers
 from .fan_in import choose_fan_in
 from .norms import SITE_SCORES, default_norm, score
@@ -275,23 +275,44 @@ def _feature_shape(site: Site, x: Tensor) -> tuple[int, int] | None:
     return (int(x.shape[2]), int(x.shape[3])) if site.kind in ("conv", "residual_conv") else None
 
 
+def _relu_fed(model: Sequential, sites: list[Site]) -> set[int]:
+    """Positions p of the dense and conv sites whose layer p - 1 is a ReLU. Their formulas want
+    the masked gradient d * 1[x > 0] at x = relu(z): exactly what the ReLU's own backward
+    computes for its input z (grad * (out > 0)), so the pass takes the gradient at z instead of
+    masking d again."""
+    plain = ("dense", "conv")
+    return {s.position for s in sites if s.kind in plain and s.position > 0 and type(model[s.position - 1]) is ReLU}
+
+
 def _closed_form_pass(
     model: Sequential, loader: Any, loss_fn: Module, sites: list[Site]
 ) -> tuple[list[dict], list, int, int]:
+    """The multipliers of every site, batch by batch, from the original network: each site's
+    input x and the gradient d there, or for a site right after a ReLU the gradient at the
+    ReLU's input, d * 1[x > 0] (see _relu_fed)."""
     sums: list[dict[str, Any]] = [{} for _ in sites]
     shapes: list[Any] = [None] * len(sites)
     batches = examples = 0
     positions = {s.position for s in sites}
+    relu_fed = _relu_fed(model, sites)
+    with_grad = {p - 1 if p in relu_fed else p for p in positions}
     for inputs, labels in loader:
         outputs: dict[int, Tensor] = {}
-        out, captured = _forward_capturing(model.layers, inputs, positions, with_grad=True, outputs=outputs)
+        out, captured = _forward_capturing(model.layers, inputs, with_grad, True, outputs, keep=positions)
         cols = {p: forward_columns(model.layers[p], outputs[p]) for p in outputs}
         # the formulas are linear in the gradient d, so weighting the loss weights the multipliers
         _backward_weighted(loss_fn(out, labels), batches, len(labels))
-        for j, site in enumerate(sites):
-            x = captured[site.position]
-            _accumulate(sums[j], site_multipliers(site, x.data, x.grad, cols.get(site.position)))
-            shapes[j] = _feature_shape(site, x)
+        # sites with forward columns first: once used, those columns are the scratch in which
+        # the next conv sites build theirs (no new memory for them in every minibatch)
+        scratch = None
+        for j in sorted(range(len(sites)), key=lambda j: cols.get(sites[j].position) is None):
+            p = sites[j].position
+            x, used = captured[p], cols.get(p)
+            d, masked = (None, captured[p - 1].grad) if p in relu_fed else (x.grad, None)
+            _accumulate(sums[j], site_multipliers(sites[j], x.data, d, used, masked, scratch))
+            if used is not None and (scratch is None or used.size > scratch.size):
+                scratch = used
+            shapes[j] = _feature_shape(sites[j], x)
         batches += 1
         examples += len(labels)
     return sums, shapes, batches, examples
