@@ -49,10 +49,20 @@ def _execute(path: str) -> float:
     from nbclient import NotebookClient
 
     start = time.perf_counter()
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(
-        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": os.path.dirname(path)}}
-    ).execute()
+    for attempt in range(3):
+        notebook = nbformat.read(path, as_version=4)
+        try:
+            NotebookClient(
+                notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": os.path.dirname(path)}}
+            ).execute()
+            break
+        except RuntimeError as err:
+            # two kernels started at the same moment by two workers can be handed the same TCP port
+            # (jupyter_client picks free ports by binding and releasing them); the loser dies before
+            # replying: start it again, as a teacher re-running the notebook would (counted in the time)
+            if "Kernel died before replying" not in str(err) or attempt == 2:
+                raise
+            print(f"{path}: kernel died at start ({err}); starting it again", flush=True)
     return time.perf_counter() - start
 
 
@@ -82,26 +92,32 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--groups", type=int, default=1, help="interleave plain and grading over this many groups")
     parser.add_argument("--order", choices=["plain-first", "grade-first"], default="plain-first")
+    parser.add_argument("--only", type=int, help="run only this group (0-based) of the split, e.g. to finish a run")
     args = parser.parse_args()
     if not 1 <= args.groups <= args.students:
         parser.error(f"--groups must lie in 1..{args.students}")
+    if args.only is not None and not 0 <= args.only < args.groups:
+        parser.error(f"--only must lie in 0..{args.groups - 1}")
     os.environ.pop("MPLBACKEND", None)  # a kernel draws its figures as a reader's would
     from minisensli.grading import grade
 
     with tempfile.TemporaryDirectory() as scratch:
         root = pathlib.Path(scratch)
         sizes = [args.students // args.groups + (k < args.students % args.groups) for k in range(args.groups)]
-        groups = []
-        for k, size in enumerate(sizes):  # one random state for the whole class, as with one group
-            groups.append(make_class(root / f"class{k}", size, seed=k, first=sum(sizes[:k])))
-        total = sum(len(g) for g in groups)
+        groups = {}
+        for k, size in enumerate(sizes):  # group k: students first..first+size-1, drawn with seed k
+            if args.only is None or k == args.only:
+                groups[k] = make_class(root / f"class{k}", size, seed=k, first=sum(sizes[:k]))
+        total = sum(len(g) for g in groups.values())
+        chapters = len(next(iter(groups.values()))) // sizes[next(iter(groups))]
         print(
-            f"{total} notebooks ({args.students} students, {total // args.students} chapters each), "
+            f"{total} notebooks ({total // chapters} of {args.students} students, {chapters} chapters each), "
             f"{args.jobs} workers, {os.cpu_count()} cores, {args.groups} group(s)"
+            + (f", only group {args.only}" if args.only is not None else "")
         )
         times = {"plain": 0.0, "grade": 0.0}
         ratios, points, possible = [], [], 0
-        for k, paths in enumerate(groups):
+        for k, paths in groups.items():
             first_plain = (args.order == "plain-first") == (k % 2 == 0)
             group_times = {}
             for phase in ["plain", "grade"] if first_plain else ["grade", "plain"]:
