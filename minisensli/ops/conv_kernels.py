@@ -137,12 +137,11 @@ def _im2col_flat_all_taps(x_cn: Any, cols: Any, padding: tuple) -> bool:
     on the digits CNN's 8 x 8 and 4 x 4 maps 1.2-3x faster, about 5 % slower on 28 x 28 (the
     padded copy); the same result bit for bit. Returns False where it does not apply (not
     NumPy, or cols not contiguous): then the per-tap loop runs (CuPy)."""
-    import numpy  # noqa: PLC0415 - strided views of host arrays only
-
     c, n, h, w = x_cn.shape
     kh, kw = cols.shape[1:3]
-    if not isinstance(x_cn, numpy.ndarray) or not cols.flags.c_contiguous:
+    if backend.device_of(x_cn) != "cpu" or not cols.flags.c_contiguous:
         return False
+    numpy = backend.module_for_device("cpu")  # the strided view below is NumPy's, host arrays only
     total = n * h * w
     margin = padding[0] * w + padding[1]
     padded = numpy.empty((c, total + 2 * margin), dtype=x_cn.dtype)  # x's rows between m zeros
