@@ -191,10 +191,12 @@ def gradgradcheck(
         return gradcheck(first_derivative, [*inputs, u], eps=eps, atol=atol, rtol=rtol, mode=mode, seed=seed)
     except GradcheckError as err:
         # gradcheck numbers fn's inputs and then u; say which one failed in the caller's terms
-        failed = str(err).split("input ", 1)[1].split(" ", 1)[0]
+        failed = str(err).split("input ", 1)[1].split(" ", 1)[0] if "input " in str(err) else ""
         which = (
             f"the upstream gradient u (grad_outputs, shape {out.shape}): d/du of G(x, u) = d/dx sum(u * fn(x))"
             if failed == str(len(inputs))
             else f"input {failed} of fn: d/dx of G(x, u) = d/dx sum(u * fn(x)), the double backward"
+            if failed
+            else "G(x, u) = d/dx sum(u * fn(x))"
         )
         raise GradcheckError(f"gradgradcheck: second derivatives disagree for {which}; {err}") from None
