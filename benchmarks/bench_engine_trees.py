@@ -32,33 +32,12 @@ machine.blas_threads_variables("1")  # before numpy loads, as bench_engine.py
 
 import numpy as np  # noqa: E402
 
+# the workloads of bench_engine.py itself (it imports the default minisensli, which load_tree then
+# sets aside before importing each tree)
+from bench_engine import conv_setup, mlp_setup, spirals_setup  # noqa: E402
+
 LR = 0.01
 WORKLOADS = ("spirals", "mlp", "cnn")
-
-
-def uniform(rng, shape, fan_in):
-    bound = 1 / np.sqrt(fan_in)
-    return rng.uniform(-bound, bound, shape).astype(np.float32)
-
-
-def dense_setup(rng, sizes, batch):
-    params = []
-    for i, o in zip(sizes[:-1], sizes[1:]):
-        params += [uniform(rng, (o, i), i), uniform(rng, (o,), i)]
-    return params, rng.standard_normal((batch, sizes[0])).astype(np.float32), rng.integers(0, sizes[-1], batch)
-
-
-def conv_setup(rng):
-    shapes = [
-        ((16, 1, 3, 3), 9),
-        ((16,), 9),
-        ((32, 16, 3, 3), 144),
-        ((32,), 144),
-        ((10, 32 * 49), 32 * 49),
-        ((10,), 32 * 49),
-    ]
-    params = [uniform(rng, shape, fan_in) for shape, fan_in in shapes]
-    return params, rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64)
 
 
 def load_tree(path: str) -> dict[str, Callable[[], None]]:
@@ -91,8 +70,8 @@ def load_tree(path: str) -> dict[str, Callable[[], None]]:
         update(params, F.cross_entropy(F.linear(F.flatten(h), w3, b3), y))
 
     setups = {
-        "spirals": (lambda rng: dense_setup(rng, [2, 4, 4, 2], 450), mlp),
-        "mlp": (lambda rng: dense_setup(rng, [784, 256, 256, 10], 128), mlp),
+        "spirals": (spirals_setup, mlp),
+        "mlp": (mlp_setup, mlp),
         "cnn": (conv_setup, cnn),
     }
     steps: dict[str, Callable[[], None]] = {}

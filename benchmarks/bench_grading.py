@@ -108,10 +108,9 @@ def main() -> None:
         for k, size in enumerate(sizes):  # group k: students first..first+size-1, drawn with seed k
             if args.only is None or k == args.only:
                 groups[k] = make_class(root / f"class{k}", size, seed=k, first=sum(sizes[:k]))
-        total = sum(len(g) for g in groups.values())
-        chapters = len(next(iter(groups.values()))) // sizes[next(iter(groups))]
+        total, students = sum(len(g) for g in groups.values()), sum(sizes[k] for k in groups)
         print(
-            f"{total} notebooks ({total // chapters} of {args.students} students, {chapters} chapters each), "
+            f"{total} notebooks ({students} of {args.students} students, {total // students} chapters each), "
             f"{args.jobs} workers, {os.cpu_count()} cores, {args.groups} group(s)"
             + (f", only group {args.only}" if args.only is not None else "")
         )
