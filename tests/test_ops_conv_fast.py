@@ -118,6 +118,25 @@ def test_flat_shift_im2col_all_taps_at_once_equals_the_per_tap_loop(geometry, da
         np.testing.assert_array_equal(conv_kernels.im2col_fields(x, kernel, stride, padding).view(bits), got.view(bits))
 
 
+@given(geometry=same_geometry(), data=st.data(), out_channels=st.integers(1, 4), channel_major=st.booleans())
+def test_input_grad_by_flipped_conv_equals_col2im(geometry, data, out_channels, channel_major):
+    """The input gradient of a 'same' convolution as a convolution of g with the flipped kernel
+    (taken when O <= C) against dcols = K^T g and col2im, the path of every other convolution:
+    equal to rounding (the sums run in another order), for O below, equal to and above C."""
+    shape, kernel, stride, padding = geometry
+    n, c, h, w = shape
+    weight = data.draw(arrays((out_channels, c, *kernel)))
+    grad = maybe_channel_major(data.draw(arrays((n, out_channels, h, w))), channel_major)
+    g = conv_kernels.channel_major(grad)
+    dcols = (weight.reshape(out_channels, -1).T @ g).reshape(c, *kernel, n, h, w)
+    reference = conv_kernels.col2im_fields(dcols, shape, stride, padding)
+    got = conv_kernels.input_grad_by_flipped_conv(g, weight, shape, padding)
+    assert got.shape == shape and got.transpose(1, 0, 2, 3).flags.c_contiguous  # channel-major, like col2im's
+    np.testing.assert_allclose(got, reference, rtol=1e-12, atol=1e-12)
+    chosen = conv_kernels.input_grad_by_col2im(g, weight, (h, w), shape, stride, padding)
+    np.testing.assert_allclose(chosen, reference, rtol=1e-12, atol=1e-12)
+
+
 def general_conv2d(x, w, b, stride, padding):
     """conv2d by the general padded path: pad, im2col, one GEMM; backward by col2im + unpad."""
     x_pad = conv.pad_spatial(x, padding)
@@ -167,11 +186,18 @@ def tie_prone(shape):
     return hnp.arrays(np.float64, shape, elements=st.sampled_from([-1.0, -0.0, 0.0, 0.5, 1.0, 1.0, np.nan]))
 
 
-def pool_both_paths(x, grad, kernel, stride):
-    """(output, input gradient) of max_pool2d by the fast path and by the general path."""
+GATHER = {"gather": 10**9, "strided": 0}  # GATHER_BELOW_WIDTH that forces each variant of the fast path
+
+
+def pool_both_paths(x, grad, kernel, stride, variant="gather"):
+    """(output, input gradient, saved tap index) of max_pool2d by the fast path (its one-gather
+    or its strided-view variant) and by the general path."""
     results = []
     for fast in (True, False):
-        with mock.patch.object(pool, "windows_disjoint", lambda *a, fast=fast: fast):
+        with (
+            mock.patch.object(pool, "windows_disjoint", lambda *a, fast=fast: fast),
+            mock.patch.object(pool_kernels, "GATHER_BELOW_WIDTH", GATHER[variant]),
+        ):
             t = ms.Tensor(x, requires_grad=True)
             out = F.max_pool2d(t, kernel, stride)
             out.backward(grad, retain_graph=True)  # keeps the saved tap index for the comparison
@@ -179,16 +205,66 @@ def pool_both_paths(x, grad, kernel, stride):
     return results
 
 
-@given(geometry=pool_geometry(), data=st.data(), channel_major=st.booleans(), ties=st.booleans())
-def test_max_pool_disjoint_equals_general_path(geometry, data, channel_major, ties):
+def strided_view(x):
+    """The same values as a non-contiguous view (every other entry of a wider array): neither
+    NCHW nor channel-major, so the fast path reads it by strided views even when gathering."""
+    wide = np.zeros((*x.shape[:3], 2 * x.shape[3]), dtype=x.dtype)
+    wide[..., ::2] = x
+    return wide[..., ::2]
+
+
+@given(
+    geometry=pool_geometry(),
+    data=st.data(),
+    layout=st.sampled_from(["nchw", "channel_major", "strided"]),
+    ties=st.booleans(),
+    variant=st.sampled_from(sorted(GATHER)),
+)
+def test_max_pool_disjoint_equals_general_path(geometry, data, layout, ties, variant):
     shape, kernel, stride = geometry
-    x = maybe_channel_major(data.draw(tie_prone(shape) if ties else arrays(shape)), channel_major)
+    x = data.draw(tie_prone(shape) if ties else arrays(shape))
+    x = strided_view(x) if layout == "strided" else maybe_channel_major(x, layout == "channel_major")
     oh, ow = (shape[2] - kernel[0]) // stride[0] + 1, (shape[3] - kernel[1]) // stride[1] + 1
-    grad = data.draw(arrays((*shape[:2], oh, ow)))
-    (fast_out, fast_dx, fast_arg), (out, dx, arg) = pool_both_paths(x, grad, kernel, stride)
+    grad = maybe_channel_major(data.draw(arrays((*shape[:2], oh, ow))), data.draw(st.booleans()))
+    (fast_out, fast_dx, fast_arg), (out, dx, arg) = pool_both_paths(x, grad, kernel, stride, variant)
     np.testing.assert_array_equal(fast_out, out)
     np.testing.assert_array_equal(fast_dx, dx)
     np.testing.assert_array_equal(fast_arg, arg)  # the saved tap index: the first maximum in both
+
+
+@given(geometry=pool_geometry(), data=st.data(), channel_major=st.booleans())
+def test_max_pool_gather_and_strided_variants_agree(geometry, data, channel_major):
+    """The two variants of the fast path on the same input: the same maxima, tap index and
+    gradient, NaN, inf and -0.0 among the inputs, in the same memory layout."""
+    shape, kernel, stride = geometry
+    values = st.one_of(st.floats(-3, 3), st.sampled_from([np.nan, np.inf, -np.inf, -0.0, 0.0]))
+    x = maybe_channel_major(data.draw(hnp.arrays(np.float64, shape, elements=values)), channel_major)
+    oh, ow = (shape[2] - kernel[0]) // stride[0] + 1, (shape[3] - kernel[1]) // stride[1] + 1
+    grad = maybe_channel_major(data.draw(arrays((*shape[:2], oh, ow))), channel_major)
+    results = []
+    for variant in ("gather", "strided"):
+        with mock.patch.object(pool_kernels, "GATHER_BELOW_WIDTH", GATHER[variant]):
+            best, arg = pool_kernels.max_pool_disjoint(x, kernel, stride, (oh, ow))
+            dx = pool_kernels.max_pool_disjoint_grad(grad, arg, shape, kernel, stride)
+            results.append((best, arg, dx))
+    for gathered, strided in zip(*results):
+        # equal values, NaN where NaN (the sign of a zero gradient may differ: +0 written vs -0 * 0)
+        np.testing.assert_array_equal(gathered, strided)
+        for array in (gathered, strided):  # both keep the input's layout
+            assert (array.transpose(1, 0, 2, 3) if channel_major else array).flags.c_contiguous
+
+
+def test_max_pool_without_gradient_skips_the_tap_index():
+    """Under no_grad (evaluation) max pooling computes only the maxima: the same values, nothing
+    saved; with a gradient the tap index is saved."""
+    x = maybe_channel_major(np.random.default_rng(1).standard_normal((3, 4, 6, 6)), True)
+    with ms.no_grad():
+        plain = F.max_pool2d(ms.Tensor(x, requires_grad=True), 2)
+    assert plain._ctx is None
+    assert pool_kernels.max_pool_disjoint(x, (2, 2), (2, 2), (3, 3), with_arg=False)[1] is None
+    recorded = F.max_pool2d(ms.Tensor(x, requires_grad=True), 2)
+    np.testing.assert_array_equal(plain.data, recorded.data)
+    assert recorded._ctx.saved_arrays[0].dtype == np.uint8
 
 
 def test_max_pool_disjoint_takes_the_first_nan_like_the_general_path():
@@ -203,10 +279,12 @@ def test_max_pool_disjoint_takes_the_first_nan_like_the_general_path():
     np.testing.assert_array_equal(fast_dx, dx)
 
 
-def test_max_pool_disjoint_keeps_channel_major_layout():
+@pytest.mark.parametrize("variant", sorted(GATHER))
+def test_max_pool_disjoint_keeps_channel_major_layout(variant):
     x = maybe_channel_major(np.random.default_rng(0).standard_normal((4, 3, 6, 6)), True)
-    best, arg = pool_kernels.max_pool_disjoint(x, (2, 2), (2, 2), (3, 3))
-    dx = pool_kernels.max_pool_disjoint_grad(np.ones(best.shape), arg, x.shape, (2, 2), (2, 2))
+    with mock.patch.object(pool_kernels, "GATHER_BELOW_WIDTH", GATHER[variant]):
+        best, arg = pool_kernels.max_pool_disjoint(x, (2, 2), (2, 2), (3, 3))
+        dx = pool_kernels.max_pool_disjoint_grad(np.ones(best.shape), arg, x.shape, (2, 2), (2, 2))
     for array in (best, arg, dx):  # a channel-major net's next im2col reads contiguous rows
         assert array.transpose(1, 0, 2, 3).flags.c_contiguous
 

@@ -149,9 +149,13 @@ def _im2col_flat_all_taps(x_cn: Any, cols: Any, padding: tuple) -> bool:
     padded[:, margin : margin + total] = x_cn.reshape(c, total)
     padded[:, margin + total :] = 0
     item = padded.itemsize
-    cols.reshape(c, kh, kw, total)[...] = numpy.lib.stride_tricks.as_strided(  # [c, u, v, k] = padded[c, u*W + v + k]
-        padded, shape=(c, kh, kw, total), strides=(padded.strides[0], w * item, item, item), writeable=False
+    # [c, u, v, k] = padded[c, u*W + v + k]: a view by the ndarray constructor over padded's
+    # buffer (as_strided does the same with about 3.5 us more Python per call)
+    taps = numpy.ndarray(
+        (c, kh, kw, total), padded.dtype, buffer=padded, strides=(padded.strides[0], w * item, item, item)
     )
+    taps.flags.writeable = False
+    cols.reshape(c, kh, kw, total)[...] = taps
     for u in range(kh):  # output rows i whose input row i + du lies outside the image
         du = u - padding[0]
         if du > 0:
@@ -293,10 +297,36 @@ def channel_major(grad: Any) -> Any:
 
 def input_grad_by_col2im(g: Any, weight: Any, out_hw: tuple, x_shape: tuple, stride: tuple, padding: tuple) -> Any:
     """dL/dx of y = conv2d(x, K): g = channel_major(dL/dy) (O, N*OH*OW) -> (N, C, H, W), by
-    dcols = K^T g and col2im_fields."""
+    dcols = K^T g and col2im_fields, or, for a 'same' convolution with no more output than input
+    channels, as the 'same' convolution of g with the flipped kernel (input_grad_by_flipped_conv)."""
     o, c, kh, kw = weight.shape
+    if o <= c and flat_shift_applies(x_shape, (kh, kw), stride, padding):
+        return input_grad_by_flipped_conv(g, weight, x_shape, padding)
     dcols = (weight.reshape(o, -1).T @ g).reshape(c, kh, kw, x_shape[0], *out_hw)
     return col2im_fields(dcols, x_shape, stride, padding, consume=True)  # dcols is ours to overwrite
+
+
+def input_grad_by_flipped_conv(g: Any, weight: Any, x_shape: tuple, padding: tuple) -> Any:
+    """dL/dx of a 'same' convolution (stride 1, 2p = k - 1 per axis) as a 'same' convolution:
+
+        dx[n, c, i, j] = sum_{o,u,v} g[n, o, i - u + p, j - v + p] K[o, c, u, v]
+                       = sum_{o,u,v} g[n, o, i + u - p, j + v - p] K[o, c, kh-1-u, kw-1-v]
+
+    (substituting u -> kh-1-u, and kh-1-p = p), i.e. im2col of g (O*kh*kw, N*H*W) and one GEMM
+    with the kernel flipped in both spatial axes and transposed to (C, O*kh*kw). g =
+    channel_major(dL/dy) (O, N*H*W) -> (N, C, H, W), a view of a channel-major array.
+
+    Why: col2im adds kh*kw shifted slabs of C*N*H*W entries one tap at a time; im2col of g is one
+    strided copy of O*kh*kw*N*H*W entries (see _im2col_flat_all_taps). With O <= C the copy is no
+    larger than the slabs; on the digits CNN's 8 -> 8 and 16 -> 16 convolutions this input
+    gradient takes 0.5-0.65 of the col2im path. The sums run in another order than col2im's, so
+    the result agrees to rounding (float32: relative 1e-7), not bit for bit."""
+    o, c, kh, kw = weight.shape
+    n, h, w = x_shape[0], x_shape[2], x_shape[3]
+    g_nchw = g.reshape(o, n, h, w).transpose(1, 0, 2, 3)  # channel-major, as im2col_fields reads fastest
+    cols = im2col_fields(g_nchw, (kh, kw), (1, 1), padding).reshape(o * kh * kw, n * h * w)
+    flipped = weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, o * kh * kw)  # a small copy
+    return (flipped @ cols).reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
 def weight_grad_by_cols(g: Any, cols: Any, weight_shape: tuple) -> Any:

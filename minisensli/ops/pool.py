@@ -33,8 +33,11 @@ class MaxPool2d(Function):
         ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding = x.shape, kernel, stride, padding
         if windows_disjoint(kernel, stride, padding):  # fast path: pool_kernels, same best and arg
             out_hw = window_counts(x.shape, kernel, stride)
-            best, arg = max_pool_disjoint(x, kernel, stride, out_hw)
-            ctx.save_for_backward(arg)
+            # without a gradient to route (evaluation, no_grad) the tap index is not needed
+            recording = True in ctx.needs_input_grad
+            best, arg = max_pool_disjoint(x, kernel, stride, out_hw, with_arg=recording)
+            if recording:
+                ctx.save_for_backward(arg)
             ctx.padded_shape, ctx.out_hw = x.shape, out_hw
             return best
         x_pad = pad_spatial(x, padding, value=-xp.inf)
