@@ -319,8 +319,9 @@ def input_grad_by_flipped_conv(g: Any, weight: Any, x_shape: tuple, padding: tup
     Why: col2im adds kh*kw shifted slabs of C*N*H*W entries one tap at a time; im2col of g is one
     strided copy of O*kh*kw*N*H*W entries (see _im2col_flat_all_taps). With O <= C the copy is no
     larger than the slabs; on the digits CNN's 8 -> 8 and 16 -> 16 convolutions (batch 64, 8 x 8
-    and 4 x 4 maps) this input gradient took 0.53 and 0.65 of the col2im path's time. With O = 2C
-    (8 -> 16 on 4 x 4) it took 0.76 at batch 64 but 1.3x at batch 449, hence O <= C. The sums run
+    and 4 x 4 maps) this input gradient took 0.73 and 0.65 of the col2im path's time (2026-12-07,
+    fourth session; 0.53 and 0.65 in the third). With O = 2C (8 -> 16 on 4 x 4) it took 0.76-0.89
+    at batch 64 but 1.3x at batch 449, hence O <= C. The sums run
     in another order than col2im's, so the result agrees to rounding (float32: relative 1e-7),
     not bit for bit."""
     o, c, kh, kw = weight.shape

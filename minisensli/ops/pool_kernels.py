@@ -24,13 +24,14 @@ Two ways to read the taps, the same numbers:
                   window's gradient with one indexed store into a zeroed dx
 
 On small maps the rows are short and the per-row cost of the iterator dominates. Forward and
-backward of 2 x 2 pooling, batch 64, float32, channel-major, one process (2026-12-07): the
-gather path took 0.42-0.53 of the strided time on 8 x 8 and 4 x 4 maps (the digits CNN), 0.51
-on 16 x 16, 0.60 on 14 x 14, 0.86-0.93 on 20 x 20 and 24 x 24, 1.00 on 28 x 28 (output rows of
-14) and 0.96 on 32 x 32 (rows of 16), where the gather's scattered stores into dx start to cost
-what the iterator saves. So the gather path runs when output rows are shorter than
-GATHER_BELOW_WIDTH and x is laid out contiguously (NCHW or channel-major); the strided views
-otherwise (wider maps, other layouts).
+backward of 2 x 2 pooling, batch 64, float32, channel-major, one process, gather / strided time
+(2026-12-07, fourth session, 2-core development machine, two runs): 0.45-0.60 on 8 x 8 and 4 x 4
+maps (the digits CNN), 0.65 on 14 x 14, 0.81-0.85 on 18 x 18, 0.92-1.00 on 20 x 20, 0.95-0.96 on
+22 x 22 (output rows of 11), 1.00-1.10 on 24 x 24 (rows of 12) and 1.12-1.14 on 28 x 28, where
+the gather's scattered stores into dx cost more than the iterator saves (an earlier session
+measured 0.86-0.93 on 20 x 20 and 24 x 24 and 1.00 on 28 x 28). So the gather path runs when
+output rows are shorter than GATHER_BELOW_WIDTH and x is laid out contiguously (NCHW or
+channel-major); the strided views otherwise (wider maps, other layouts).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from typing import Any
 
 from .. import backend
 
-GATHER_BELOW_WIDTH = 16  # output rows shorter than this: the one-gather path (see above)
+GATHER_BELOW_WIDTH = 12  # output rows shorter than this: the one-gather path (see above)
 
 
 def windows_disjoint(kernel: tuple, stride: tuple, padding: tuple) -> bool:
